@@ -1,0 +1,174 @@
+import Foundation
+
+/// An error Sluice reports to a caller, in OpenAI's shape. Its `description` never carries prompts or keys.
+public struct SluiceError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public var code: Code
+    /// Values for the message template (`{seconds}`, `{limit}`, …). Never secrets.
+    public var details: [String: String]
+    /// Seconds after which a retry may succeed.
+    public var retryAfter: Int?
+
+    /// - Parameters:
+    ///   - code: what went wrong.
+    ///   - details: values for the message.
+    ///   - retryAfter: seconds until a retry may succeed.
+    public init(_ code: Code, details: [String: String] = [:], retryAfter: Int? = nil) {
+        self.code = code
+        self.details = details
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { "SluiceError(\(code.rawValue))" }
+
+    /// The message in a language (`en` or `mn`).
+    public func message(language: Language) -> String {
+        var text = code.template(language)
+        for (key, value) in details { text = text.replacingAll("{\(key)}", with: value) }
+        return text
+    }
+
+    /// Stable error codes, each with its HTTP status, OpenAI error type and messages.
+    public enum Code: String, Sendable, CaseIterable {
+        case invalidJSON = "invalid_json"
+        case invalidEncoding = "invalid_encoding"
+        case unsupportedMediaType = "unsupported_media_type"
+        case requestTooLarge = "request_too_large"
+        case missingField = "missing_field"
+        case invalidMessages = "invalid_messages"
+        case invalidMaxTokens = "invalid_max_tokens"
+        case invalidParameter = "invalid_parameter"
+        case modelNotFound = "model_not_found"
+        case jobNotFound = "job_not_found"
+        case invalidAPIKey = "invalid_api_key"
+        case notFound = "not_found"
+        case jobCancelled = "job_cancelled"
+        case deadlineExceeded = "deadline_exceeded"
+        case providerError = "provider_error"
+        case streamInterrupted = "stream_interrupted"
+        case shuttingDown = "shutting_down"
+        case internalError = "internal_error"
+
+        /// The HTTP status.
+        public var status: Int {
+            switch self {
+            case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter: 400
+            case .invalidAPIKey: 401
+            case .modelNotFound, .jobNotFound, .notFound: 404
+            case .jobCancelled: 409
+            case .requestTooLarge: 413
+            case .unsupportedMediaType: 415
+            case .providerError, .streamInterrupted: 502
+            case .shuttingDown: 503
+            case .deadlineExceeded: 504
+            case .internalError: 500
+            }
+        }
+
+        /// OpenAI's error `type`.
+        public var type: String {
+            switch status {
+            case 401: "authentication_error"
+            case 404: "not_found_error"
+            case 400, 409, 413, 415: "invalid_request_error"
+            default: "server_error"
+            }
+        }
+
+        func template(_ language: Language) -> String {
+            switch language {
+            case .en: english
+            case .mn: mongolian
+            }
+        }
+
+        var english: String {
+            switch self {
+            case .invalidJSON: "The request body is not valid JSON: {reason}."
+            case .invalidEncoding: "The request body is not valid UTF-8."
+            case .unsupportedMediaType: "Send the request body as application/json."
+            case .requestTooLarge: "The request body is larger than the limit of {limit} bytes."
+            case .missingField: "The field '{field}' is required."
+            case .invalidMessages: "'messages' {reason}."
+            case .invalidMaxTokens: "'max_tokens' must be between 1 and {limit}."
+            case .invalidParameter: "The parameter '{field}' is invalid: {reason}."
+            case .modelNotFound: "The model '{model}' does not exist. Available models: {models}."
+            case .jobNotFound: "No job with id '{id}' was found."
+            case .invalidAPIKey: "Missing or invalid API key. Send it as 'Authorization: Bearer <key>'."
+            case .notFound: "Nothing is served at this path."
+            case .jobCancelled: "The job was cancelled before it finished."
+            case .deadlineExceeded: "The request waited longer than {seconds} seconds in the queue and was dropped. Please try again."
+            case .providerError: "The model provider failed to answer: {reason}."
+            case .streamInterrupted: "The answer was interrupted and is incomplete: {reason}."
+            case .shuttingDown: "The server is restarting. Please retry in a few seconds."
+            case .internalError: "An internal error occurred."
+            }
+        }
+
+        var mongolian: String {
+            switch self {
+            case .invalidJSON: "Хүсэлтийн бие зөв JSON биш байна: {reason}."
+            case .invalidEncoding: "Хүсэлтийн бие зөв UTF-8 биш байна."
+            case .unsupportedMediaType: "Хүсэлтийн биеийг application/json хэлбэрээр илгээнэ үү."
+            case .requestTooLarge: "Хүсэлтийн бие {limit} байтын хязгаараас их байна."
+            case .missingField: "'{field}' талбар заавал байх ёстой."
+            case .invalidMessages: "'messages' буруу байна: {reason}."
+            case .invalidMaxTokens: "'max_tokens' нь 1-ээс {limit} хооронд байх ёстой."
+            case .invalidParameter: "'{field}' параметр буруу байна: {reason}."
+            case .modelNotFound: "'{model}' загвар олдсонгүй. Боломжит загварууд: {models}."
+            case .jobNotFound: "'{id}' дугаартай ажил олдсонгүй."
+            case .invalidAPIKey: "API түлхүүр алга эсвэл буруу байна. 'Authorization: Bearer <түлхүүр>' гэж илгээнэ үү."
+            case .notFound: "Энэ хаягаар юу ч үйлчилдэггүй."
+            case .jobCancelled: "Ажил дуусахаасаа өмнө цуцлагдсан."
+            case .deadlineExceeded: "Хүсэлт дараалалд {seconds} секундээс удаан хүлээсэн тул хасагдлаа. Дахин оролдоно уу."
+            case .providerError: "Загварын үйлчилгээ хариулж чадсангүй: {reason}."
+            case .streamInterrupted: "Хариулт тасарсан тул бүрэн бус байна: {reason}."
+            case .shuttingDown: "Сервер дахин асаж байна. Хэдэн секундийн дараа дахин оролдоно уу."
+            case .internalError: "Дотоод алдаа гарлаа."
+            }
+        }
+    }
+}
+
+/// The languages Sluice speaks.
+public enum Language: String, Sendable {
+    case en, mn
+
+    /// Picks a language from an `Accept-Language` header (`mn` when Mongolian is preferred, else English).
+    public static func from(acceptLanguage header: String?) -> Language {
+        guard let header else { return .en }
+        var best: (Language, Double)? = nil
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";")
+            let tag = pieces.first.map { $0.trimmingSpaces().lowercased() } ?? ""
+            var q = 1.0
+            for p in pieces.dropFirst() {
+                let kv = p.trimmingSpaces()
+                if kv.hasPrefix("q="), let v = Double(kv.dropFirst(2)) { q = v }
+            }
+            let lang: Language? = tag.hasPrefix("mn") ? .mn : (tag.hasPrefix("en") || tag == "*" ? .en : nil)
+            if let lang, q > (best?.1 ?? 0) { best = (lang, q) }
+        }
+        return best?.0 ?? .en
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = self[...]
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}

@@ -1,0 +1,98 @@
+public import Foundation
+
+/// One chat request on its way through the queue; the unit that is stored, run, streamed and resumed.
+public struct Job: Sendable, Codable, Identifiable {
+    /// The job id (`job_…`), unguessable.
+    public var id: String
+    /// Whom it belongs to.
+    public var owner: Principal
+    /// Its priority class.
+    public var priority: PriorityClass
+    /// Where it is in its life.
+    public var state: JobState
+    /// Attempts started so far.
+    public var attempt: Int
+    /// The request as the caller sent it (validated).
+    public var request: ChatRequest
+    /// When it was accepted.
+    public var createdAt: Date
+    /// When its current attempt started.
+    public var startedAt: Date?
+    /// When it ended.
+    public var finishedAt: Date?
+    /// After this it may not start: it expires.
+    public var deadline: Date
+    /// Not to be started again before this (retry backoff).
+    public var notBefore: Date?
+    /// The answer, once succeeded.
+    public var result: JobResult?
+    /// Why it failed, expired or was cancelled.
+    public var failure: JobFailure?
+
+    /// - Parameters:
+    ///   - id: the job id.
+    ///   - owner: the principal.
+    ///   - priority: the class.
+    ///   - request: the validated request.
+    ///   - createdAt: acceptance time.
+    ///   - deadline: start-by time.
+    public init(id: String, owner: Principal, priority: PriorityClass, request: ChatRequest, createdAt: Date, deadline: Date) {
+        self.id = id
+        self.owner = owner
+        self.priority = priority
+        self.state = .queued
+        self.attempt = 0
+        self.request = request
+        self.createdAt = createdAt
+        self.deadline = deadline
+    }
+
+    /// A new random job id.
+    public static func newID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let hex = (0..<3).map { _ in String(rng.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+        return "job_" + hex
+    }
+}
+
+/// The answer of a finished job.
+public struct JobResult: Sendable, Codable, Hashable {
+    /// The whole text.
+    public var text: String
+    /// `stop`, `length`, …
+    public var finishReason: String
+    /// Token counts.
+    public var usage: Usage
+
+    /// - Parameters:
+    ///   - text: the answer.
+    ///   - finishReason: why it ended.
+    ///   - usage: token counts.
+    public init(text: String, finishReason: String, usage: Usage) {
+        self.text = text
+        self.finishReason = finishReason
+        self.usage = usage
+    }
+}
+
+/// Why a job did not succeed.
+public struct JobFailure: Sendable, Codable, Hashable {
+    /// A stable code (`provider_error`, `deadline_exceeded`, `cancelled`, …).
+    public var code: String
+    /// A message for people (English).
+    public var message: String
+
+    /// - Parameters:
+    ///   - code: a stable code.
+    ///   - message: a message for people.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,137 @@
+public import Foundation
+import GRDB
+public import SluiceCore
+
+/// The embedded store: one SQLite file in WAL mode through GRDB. Every write is committed before it
+/// returns, with concurrent writes grouped into shared commits.
+public final class EmbeddedStore: JobStore, StreamLog {
+    /// How the embedded store is set up.
+    public struct Configuration: Sendable {
+        /// The folder that holds `sluice.sqlite` (default `./.sluice`).
+        public var directory: String
+        /// SQLite's `synchronous` setting: `full` (default, durable against power loss) or `normal`
+        /// (durable against a crash of the process only).
+        public var synchronous: String
+
+        /// - Parameters:
+        ///   - directory: the data folder.
+        ///   - synchronous: `full` or `normal`.
+        public init(directory: String = ".sluice", synchronous: String = "full") {
+            self.directory = directory
+            self.synchronous = synchronous
+        }
+    }
+
+    let pool: DatabasePool
+    let committer: GroupCommitter
+    static let encoder = JSONEncoder()
+    static let decoder = JSONDecoder()
+
+    /// Opens (and creates, and migrates) the store.
+    /// - Parameter configuration: where and how.
+    public init(configuration: Configuration) throws {
+        try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+        var config = GRDB.Configuration()
+        let synchronous = configuration.synchronous.lowercased() == "normal" ? "NORMAL" : "FULL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        config.busyMode = .timeout(10)
+        let path = (configuration.directory as NSString).appendingPathComponent("sluice.sqlite")
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+        committer = GroupCommitter(writer: pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE job (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    state TEXT NOT NULL,
+                    finished_at REAL,
+                    data BLOB NOT NULL
+                );
+                CREATE INDEX job_state ON job(state);
+                CREATE INDEX job_finished ON job(finished_at);
+                CREATE TABLE chunk (
+                    job_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (job_id, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public func insert(_ job: Job) async throws {
+        let data = try Self.encoder.encode(job)
+        try await committer.write { db in
+            try db.execute(
+                sql: "INSERT INTO job (id, state, finished_at, data) VALUES (?, ?, ?, ?)",
+                arguments: [job.id, job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data])
+        }
+    }
+
+    public func save(_ job: Job, appending chunks: [StreamChunk]) async throws {
+        let data = try Self.encoder.encode(job)
+        let rows = try Self.encode(chunks)
+        try await committer.write { db in
+            try db.execute(
+                sql: "UPDATE job SET state = ?, finished_at = ?, data = ? WHERE id = ?",
+                arguments: [job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.id])
+            try Self.insert(rows, jobID: job.id, db: db)
+        }
+    }
+
+    public func append(_ chunks: [StreamChunk], to jobID: String) async throws {
+        guard !chunks.isEmpty else { return }
+        let rows = try Self.encode(chunks)
+        try await committer.write { db in try Self.insert(rows, jobID: jobID, db: db) }
+    }
+
+    public func job(id: String) async throws -> Job? {
+        let data = try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT data FROM job WHERE id = ?", arguments: [id])
+        }
+        return try data.map { try Self.decoder.decode(Job.self, from: $0) }
+    }
+
+    public func unfinishedJobs() async throws -> [Job] {
+        let rows = try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT data FROM job WHERE state IN ('queued', 'running')")
+        }
+        return try rows.map { try Self.decoder.decode(Job.self, from: $0) }
+    }
+
+    public func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk] {
+        let rows = try await pool.read { db -> [(Int, Data)] in
+            try Row.fetchAll(db, sql: "SELECT seq, data FROM chunk WHERE job_id = ? AND seq > ? ORDER BY seq", arguments: [jobID, seq])
+                .map { row in (row["seq"], row["data"]) }
+        }
+        return try rows.map { StreamChunk(seq: $0.0, event: try Self.decoder.decode(StreamEvent.self, from: $0.1)) }
+    }
+
+    public func deleteFinished(before date: Date) async throws -> Int {
+        let cutoff = date.timeIntervalSince1970
+        return try await pool.write { db in
+            try db.execute(sql: "DELETE FROM chunk WHERE job_id IN (SELECT id FROM job WHERE finished_at < ?)", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM job WHERE finished_at < ?", arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+
+    static func encode(_ chunks: [StreamChunk]) throws -> [(Int, Data)] {
+        try chunks.map { ($0.seq, try encoder.encode($0.event)) }
+    }
+
+    static func insert(_ rows: [(Int, Data)], jobID: String, db: Database) throws {
+        guard !rows.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO chunk (job_id, seq, data) VALUES (?, ?, ?)")
+        for (seq, data) in rows {
+            try statement.execute(arguments: [jobID, seq, data])
+        }
+    }
+}
