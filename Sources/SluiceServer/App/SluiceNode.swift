@@ -1,0 +1,88 @@
+import Foundation
+import Hummingbird
+public import Logging
+public import ServiceLifecycle
+import SluiceCore
+public import SluiceProviders
+import SluiceStore
+import UnixSignals
+
+/// One Sluice node: its store, queue, workers and HTTP server, run as a `ServiceGroup`.
+public final class SluiceNode: Sendable {
+    /// The configuration it runs with.
+    public let configuration: SluiceConfiguration
+    /// The built-in mock provider (aliases `default` and `mock`).
+    public let mock: MockProvider
+    let jobs: JobService
+    let logger: Logger
+
+    /// A reason the node refuses to start.
+    public struct StartupError: Error, CustomStringConvertible {
+        /// What is wrong and how to fix it.
+        public var description: String
+    }
+
+    /// Opens the store and wires the node; nothing listens yet.
+    /// - Parameters:
+    ///   - configuration: the configuration.
+    ///   - logger: the background logger.
+    public init(configuration: SluiceConfiguration, logger: Logger) throws {
+        guard !configuration.auth.apiKeys.isEmpty || configuration.bindsLoopbackOnly else {
+            throw StartupError(description: """
+                refusing to listen on \(configuration.server.host) without API keys: anonymous use is allowed on loopback only. \
+                Set auth.apiKeys (SLUICE_AUTH_API_KEYS) or bind 127.0.0.1.
+                """)
+        }
+        self.configuration = configuration
+        self.logger = logger
+        let store = try EmbeddedStore(configuration: configuration.storage)
+        mock = MockProvider(configuration: configuration.mock)
+        let router = ModelRouter(routes: [
+            "default": .init(provider: mock, upstreamModel: "mock"),
+            "mock": .init(provider: mock, upstreamModel: "mock"),
+        ])
+        jobs = JobService(store: store, router: router, configuration: configuration, logger: logger)
+    }
+
+    /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
+    /// then the workers (shut down first, so streams are checkpointed while the server still stands).
+    /// - Parameter onListening: called with the bound port once the server listens.
+    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let recovered = try await jobs.recover()
+        if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
+        if configuration.auth.apiKeys.isEmpty {
+            logger.notice("no API keys configured: serving anonymous users on loopback only, told apart by X-Sluice-User")
+        }
+        let router = Router(context: SluiceRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        HealthRoutes(jobs: jobs).register(on: router)
+        WebRoutes().register(on: router)
+        let v1 = router.group("v1").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys))
+        ChatRoutes(jobs: jobs).register(on: v1)
+        JobRoutes(jobs: jobs).register(on: v1)
+        let logger = logger
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("sluice is listening", metadata: ["sluice.address": "http://\(channel.localAddress?.ipAddress ?? "?"):\(port)"])
+                await onListening(port)
+            },
+            logger: logger)
+        let workers = WorkerPool(
+            jobs: jobs, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds,
+            sweepInterval: configuration.retention.sweepSeconds)
+        return [
+            .init(service: app),
+            .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: try await services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,91 @@
+public import SluiceProviders
+public import SluiceStore
+
+/// Everything `sluice serve` can be told; every property has a default, so no configuration at all runs.
+public struct SluiceConfiguration: Sendable {
+    /// The HTTP server.
+    public struct Server: Sendable {
+        /// Address to bind (default `127.0.0.1`).
+        public var host = "127.0.0.1"
+        /// Port to bind (default 8080; 0 picks a free one).
+        public var port = 8080
+        /// Largest accepted request body in bytes (default 1 MiB).
+        public var maxBodyBytes = 1 << 20
+        /// Seconds between SSE heartbeat comments (default 15).
+        public var heartbeatSeconds = 15.0
+        /// Seconds running jobs get to finish on shutdown before they are checkpointed and re-queued (default 10).
+        public var shutdownGraceSeconds = 10.0
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// Who may call.
+    public struct Auth: Sendable {
+        /// App keys as `tenant:key` (a bare key belongs to tenant `default`). Empty: anonymous on loopback only.
+        public var apiKeys: [String] = []
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// The queue and its workers.
+    public struct Queue: Sendable {
+        /// Jobs running at once on this node (default 64).
+        public var workers = 64
+        /// Jobs of one user running at once (default 2).
+        public var maxRunningPerUser = 2
+        /// Seconds a job may wait before it expires (default 120).
+        public var deadlineSeconds = 120.0
+        /// Attempts per job, the first included (default 3).
+        public var maxAttempts = 3
+        /// First retry's backoff ceiling in milliseconds (default 500).
+        public var backoffBaseMs = 500.0
+        /// Largest backoff ceiling in milliseconds (default 8000).
+        public var backoffMaxMs = 8000.0
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// Bounds on requests.
+    public struct Limits: Sendable {
+        /// Most messages in one request (default 256).
+        public var maxMessages = 256
+        /// Largest `max_tokens` (default 32768).
+        public var maxTokens = 32768
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// How long finished jobs and their streams are kept.
+    public struct Retention: Sendable {
+        /// Seconds after a job ends (default 3600).
+        public var streamSeconds = 3600.0
+        /// Seconds between sweeps (default 60).
+        public var sweepSeconds = 60.0
+        /// Creates the defaults.
+        public init() {}
+    }
+
+    /// The HTTP server.
+    public var server = Server()
+    /// Who may call.
+    public var auth = Auth()
+    /// The embedded store.
+    public var storage = EmbeddedStore.Configuration()
+    /// The queue.
+    public var queue = Queue()
+    /// Request bounds.
+    public var limits = Limits()
+    /// Retention.
+    public var retention = Retention()
+    /// The built-in mock provider's default pace (aliases `default` and `mock`).
+    public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
+
+    /// Creates the defaults.
+    public init() {}
+
+    /// Whether `host` is a loopback address.
+    public var bindsLoopbackOnly: Bool {
+        let host = server.host.lowercased()
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}

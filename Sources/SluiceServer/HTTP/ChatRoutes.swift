@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SluiceCore
+import SluiceProviders
+
+/// `POST /v1/chat/completions` and `GET /v1/models`: the OpenAI-compatible face. Every request is a job;
+/// the streamed answer carries `id:` lines and `X-Sluice-Job-Id`, so a dropped client resumes it
+/// through the jobs stream.
+struct ChatRoutes {
+    let jobs: JobService
+
+    func register(on group: RouterGroup<SluiceRequestContext>) {
+        group.post("chat/completions") { request, context in try await complete(request, context: context) }
+        group.get("models") { _, _ in models() }
+    }
+
+    func models() -> Response {
+        let data = jobs.router.aliases.map { ["id": $0, "object": "model", "created": 0, "owned_by": "sluice"] as [String: Any] }
+        return JSONResponse.make(["object": "list", "data": data])
+    }
+
+    func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let (chat, job) = try await jobs.accept(request, context: context)
+        let chunks = try await jobs.hub.subscribe(job.id, after: 0)
+        let answer = Answer(
+            id: "chatcmpl-" + job.id.dropFirst(4), created: job.createdAt, chat: chat,
+            headers: [.sluiceJobID: job.id, .sluiceCache: "miss"],
+            resumeHint: "The answer restarted after a failure; resume it from /v1/jobs/\(job.id)/stream.",
+            deadlineSeconds: jobs.configuration.queue.deadlineSeconds,
+            heartbeat: .milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000)))
+        return await answer.respond(chunks, request: request)
+    }
+}
+
+/// One answer in OpenAI's formats, made from a job's stream: a `chat.completion` object, or
+/// `chat.completion.chunk` events with `id:` lines and a final `[DONE]` only after a complete answer.
+struct Answer: Sendable {
+    var id: String
+    var created: Date
+    var chat: ChatRequest
+    var headers: HTTPFields
+    var resumeHint: String
+    var deadlineSeconds: Double
+    var heartbeat: Duration
+
+    func respond(_ chunks: AsyncStream<StreamChunk>, request: Request) async -> Response {
+        if chat.stream == true { return stream(chunks) }
+        var text = ""
+        for await chunk in chunks {
+            switch chunk.event {
+            case .delta(let delta): text += delta
+            case .reset: text = ""
+            case .done(let reason, let usage, _):
+                let completion = ChatCompletion(id: id, created: created, model: chat.model, text: text, finishReason: reason, usage: usage)
+                return (try? JSONResponse.make(encodable: completion, headers: headers))
+                    ?? ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
+            case .error(let code, let message):
+                let known = SluiceError.Code(rawValue: code) ?? .providerError
+                if known == .deadlineExceeded || known == .jobCancelled {
+                    return ErrorMiddleware<SluiceRequestContext>.response(
+                        SluiceError(known, details: ["seconds": String(Int(deadlineSeconds))]), request: request, headers: headers)
+                }
+                return ErrorMiddleware<SluiceRequestContext>.response(code: known, message: message, headers: headers)
+            }
+        }
+        return ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.shuttingDown, retryAfter: 5), request: request, headers: headers)
+    }
+
+    func stream(_ chunks: AsyncStream<StreamChunk>) -> Response {
+        var headers = headers
+        headers.append(contentsOf: JSONResponse.sseHeaders)
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var first = true
+            try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
+                func event(_ value: some Encodable) -> ByteBuffer {
+                    ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? JSONResponse.encoder.encode(value)) ?? Data())
+                }
+                func error(code: String, message: String) -> ByteBuffer {
+                    let type = SluiceError.Code(rawValue: code)?.type ?? "server_error"
+                    let object = ErrorMiddleware<SluiceRequestContext>.errorObject(code: code, message: message, type: type)
+                    return ServerSentEvents.event(id: chunk.seq, name: nil, json: ServerSentEvents.json(object))
+                }
+                switch chunk.event {
+                case .delta(let text):
+                    defer { first = false }
+                    return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, role: first ? "assistant" : nil, content: text))], false)
+                case .done(let reason, let usage, _):
+                    var buffers = [event(ChatCompletionChunk(id: id, created: created, model: chat.model, finishReason: reason))]
+                    if chat.wantsUsageChunk {
+                        buffers.append(event(ChatCompletionChunk(id: id, created: created, model: chat.model, usage: usage)))
+                    }
+                    buffers.append(ByteBuffer(string: "data: [DONE]\n\n"))
+                    return (buffers, true)
+                case .reset:
+                    return ([error(code: SluiceError.Code.streamInterrupted.rawValue, message: resumeHint)], true)
+                case .error(let code, let message):
+                    return ([error(code: code, message: message)], true)
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+}
+
+extension JobService {
+    /// Reads, checks and accepts a chat request from an HTTP request.
+    func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Job) {
+        var owner = try context.requirePrincipal()
+        let chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
+        if request.headers[.sluiceUser] == nil, let user = chat.user, !user.isEmpty {
+            owner.user = String(user.prefix(256))
+        }
+        return (chat, try await submit(chat, owner: owner))
+    }
+}
+
+/// JSON responses.
+enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static let sseHeaders: HTTPFields = [
+        .contentType: "text/event-stream",
+        .cacheControl: "no-cache",
+        .accelBuffering: "no",
+    ]
+
+    static func make(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ServerSentEvents.json(object))))
+    }
+
+    static func make(encodable value: some Encodable, headers: HTTPFields = [:]) throws -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

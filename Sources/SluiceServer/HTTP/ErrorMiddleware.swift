@@ -1,0 +1,54 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SluiceCore
+
+/// Turns every error into OpenAI's error shape, in the caller's language, without internals.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as SluiceError {
+            return Self.response(error, request: request)
+        } catch is NIOTooManyBytesError {
+            return Self.response(SluiceError(.requestTooLarge, details: ["limit": "?"]), request: request)
+        } catch let error as HTTPError {
+            let code: SluiceError.Code = switch error.status.code {
+            case 404, 405: .notFound
+            case 413: .requestTooLarge
+            case 400: .invalidJSON
+            default: .internalError
+            }
+            return Self.response(SluiceError(code, details: ["reason": "bad request", "limit": "?"]), request: request)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            return Self.response(SluiceError(.internalError), request: request)
+        }
+    }
+
+    /// The response for an error, in the language the request prefers.
+    static func response(_ error: SluiceError, request: Request, headers: HTTPFields = [:]) -> Response {
+        let language = Language.from(acceptLanguage: request.headers[.acceptLanguage])
+        return response(code: error.code, message: error.message(language: language), retryAfter: error.retryAfter, headers: headers)
+    }
+
+    /// The response for an error code with a message.
+    static func response(code: SluiceError.Code, message: String, retryAfter: Int? = nil, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        let body = errorObject(code: code.rawValue, message: message, type: code.type, retryAfter: retryAfter)
+        return Response(status: .init(code: code.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ServerSentEvents.json(body))))
+    }
+
+    /// OpenAI's error object.
+    static func errorObject(code: String, message: String, type: String, retryAfter: Int? = nil) -> [String: Any] {
+        var object: [String: Any] = [
+            "error": ["message": message, "type": type, "code": code, "param": NSNull()] as [String: Any]
+        ]
+        if let retryAfter { object["retry_after"] = retryAfter }
+        return object
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SluiceCore
+
+/// The jobs API: submit, read, cancel, and the resumable stream.
+struct JobRoutes {
+    let jobs: JobService
+
+    func register(on group: RouterGroup<SluiceRequestContext>) {
+        group.post("jobs") { request, context in
+            let (_, job) = try await jobs.accept(request, context: context)
+            return JSONResponse.make(
+                ["id": job.id, "object": "job", "state": job.state.rawValue, "stream_url": Self.streamURL(job.id),
+                 "created_at": job.createdAt.timeIntervalSince1970],
+                status: .accepted, headers: [.sluiceJobID: job.id, .location: "/v1/jobs/\(job.id)"])
+        }
+        group.get("jobs/{id}") { _, context in
+            let job = try await jobs.job(try Self.id(context), for: try context.requirePrincipal())
+            return JSONResponse.make(object(job))
+        }
+        group.delete("jobs/{id}") { _, context in
+            let job = try await jobs.cancel(try Self.id(context), for: try context.requirePrincipal())
+            return JSONResponse.make(object(job))
+        }
+        group.get("jobs/{id}/stream") { request, context in try await stream(request, context: context) }
+    }
+
+    static func streamURL(_ id: String) -> String { "/v1/jobs/\(id)/stream" }
+
+    static func id(_ context: SluiceRequestContext) throws -> String {
+        guard let id = context.parameters.get("id"), !id.isEmpty else { throw SluiceError(.jobNotFound, details: ["id": ""]) }
+        return id
+    }
+
+    func object(_ job: Job) -> [String: Any] {
+        var object: [String: Any] = [
+            "id": job.id, "object": "job", "state": job.state.rawValue, "attempt": job.attempt, "model": job.request.model,
+            "priority": job.priority.name, "created_at": job.createdAt.timeIntervalSince1970,
+            "deadline": job.deadline.timeIntervalSince1970, "stream_url": Self.streamURL(job.id),
+        ]
+        if let started = job.startedAt { object["started_at"] = started.timeIntervalSince1970 }
+        if let finished = job.finishedAt { object["finished_at"] = finished.timeIntervalSince1970 }
+        if job.state == .queued, let position = jobs.scheduler.position(of: job.id) { object["queue_position"] = position }
+        if let result = job.result {
+            object["result"] = ["text": result.text, "finish_reason": result.finishReason, "usage": result.usage.dictionary] as [String: Any]
+        }
+        if let failure = job.failure { object["error"] = ["code": failure.code, "message": failure.message] }
+        return object
+    }
+
+    func stream(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let job = try await jobs.job(try Self.id(context), for: try context.requirePrincipal())
+        let after = try Self.resumePoint(request)
+        let chunks = try await jobs.hub.subscribe(job.id, after: after)
+        var headers = JSONResponse.sseHeaders
+        headers[.sluiceJobID] = job.id
+        let heartbeat = Duration.milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000))
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            try await writer.write(ServerSentEvents.retry(milliseconds: 3000))
+            try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
+                ([ServerSentEvents.jobEvent(chunk)], chunk.event.isTerminal)
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// `?after=N` or `Last-Event-ID: N` (the query wins); 0 streams from the start.
+    static func resumePoint(_ request: Request) throws -> Int {
+        let raw = request.uri.queryParameters["after"].map(String.init) ?? request.headers[.lastEventID]
+        guard let raw, !raw.isEmpty else { return 0 }
+        guard let value = Int(raw), value >= 0 else {
+            throw SluiceError(.invalidParameter, details: ["field": "after", "reason": "must be a whole number of 0 or more"])
+        }
+        return value
+    }
+}
+
+/// `GET /healthz`, `GET /readyz`.
+struct HealthRoutes {
+    let jobs: JobService
+
+    func register(on router: Router<SluiceRequestContext>) {
+        router.get("healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
+        router.get("readyz") { _, _ in
+            let (queued, running) = jobs.scheduler.counts
+            let ready = !jobs.scheduler.isStopped
+            return JSONResponse.make(
+                ["status": ready ? "ready" : "stopping", "queued": queued, "running": running],
+                status: ready ? .ok : .serviceUnavailable)
+        }
+    }
+}

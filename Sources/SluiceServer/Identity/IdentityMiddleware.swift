@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SluiceCore
+
+/// Establishes who is calling: an app key (`Authorization: Bearer …`, compared by its SHA-256 so keys are
+/// never held in the clear), or, with no keys configured, an anonymous caller on loopback. The end user,
+/// role and plan come from `X-Sluice-User`, `X-Sluice-Role`, `X-Sluice-Plan`.
+struct IdentityMiddleware: RouterMiddleware {
+    typealias Context = SluiceRequestContext
+
+    /// Tenant by SHA-256 of the key; empty means anonymous use.
+    let tenants: [String: String]
+
+    /// - Parameter apiKeys: entries `tenant:key` or bare keys (tenant `default`).
+    init(apiKeys: [String]) {
+        var tenants: [String: String] = [:]
+        for entry in apiKeys where !entry.isEmpty {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            let (tenant, key) = parts.count == 2 ? (parts[0], parts[1]) : ("default", parts[0])
+            tenants[Self.digest(key)] = tenant
+        }
+        self.tenants = tenants
+    }
+
+    static func digest(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static let roles: Set<String> = ["student", "teacher", "admin"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let tenant: String
+        if tenants.isEmpty {
+            tenant = "local"
+        } else {
+            guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+                  let found = tenants[Self.digest(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))]
+            else { throw SluiceError(.invalidAPIKey) }
+            tenant = found
+        }
+        let user = request.headers[.sluiceUser].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) } ?? "anonymous"
+        let role = request.headers[.sluiceRole]?.lowercased() ?? "student"
+        guard Self.roles.contains(role) else {
+            throw SluiceError(.invalidParameter, details: ["field": "X-Sluice-Role", "reason": "one of student, teacher, admin"])
+        }
+        let plan = request.headers[.sluicePlan].flatMap { $0.isEmpty ? nil : String($0.prefix(64)) } ?? "free"
+        context.principal = Principal(tenant: tenant, user: user, role: role, plan: plan)
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let sluiceUser = Self("X-Sluice-User")!
+    static let sluiceRole = Self("X-Sluice-Role")!
+    static let sluicePlan = Self("X-Sluice-Plan")!
+    static let sluiceJobID = Self("X-Sluice-Job-Id")!
+    static let sluiceCache = Self("X-Sluice-Cache")!
+    static let accelBuffering = Self("X-Accel-Buffering")!
+    static let lastEventID = Self("Last-Event-ID")!
+}

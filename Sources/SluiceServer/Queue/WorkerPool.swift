@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The workers, the timer that releases retries and expires overdue jobs, and the retention sweeper,
+/// as one `Service`. On graceful shutdown it stops taking work, gives running jobs a grace period,
+/// then checkpoints and re-queues what still runs, and ends every open stream so clients resume.
+final class WorkerPool: Service {
+    let jobs: JobService
+    let workers: Int
+    let grace: Duration
+    let sweepInterval: Duration
+
+    init(jobs: JobService, workers: Int, grace: Double, sweepInterval: Double) {
+        self.jobs = jobs
+        self.workers = max(1, workers)
+        self.grace = .milliseconds(Int(grace * 1000))
+        self.sweepInterval = .milliseconds(Int(max(0.05, sweepInterval) * 1000))
+    }
+
+    func run() async throws {
+        let scheduler = jobs.scheduler
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runTimers() }
+            group.addTask { await self.runSweeper() }
+            await withTaskGroup(of: Bool.self) { pool in
+                for _ in 0..<workers {
+                    pool.addTask {
+                        while let (job, control) = await scheduler.next() {
+                            await self.jobs.execute(job, control: control)
+                        }
+                        return true
+                    }
+                }
+                pool.addTask {
+                    do {
+                        try await gracefulShutdown()
+                    } catch {
+                        scheduler.stop(running: .shutdown)
+                        return false
+                    }
+                    scheduler.stop(running: nil)
+                    if (try? await Task.sleep(for: self.grace)) != nil {
+                        scheduler.stop(running: .shutdown)
+                    }
+                    return false
+                }
+                var done = 0
+                while let isWorker = await pool.next() {
+                    if isWorker { done += 1 }
+                    if done == workers { pool.cancelAll() }
+                }
+            }
+            jobs.hub.closeAll()
+            group.cancelAll()
+        }
+    }
+
+    private func runTimers() async {
+        let scheduler = jobs.scheduler
+        while !scheduler.isStopped {
+            let (expired, next) = scheduler.fireTimers(now: Date())
+            for job in expired { await jobs.expire(job) }
+            await scheduler.waitForTimers(until: next)
+        }
+    }
+
+    private func runSweeper() async {
+        while !Task.isCancelled {
+            await jobs.sweep()
+            guard (try? await Task.sleep(for: sweepInterval)) != nil else { return }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// The live streams of unfinished jobs: each event gets its sequence number here and reaches every
+/// subscriber at once. What a stream said before this process started, or after its job ended, is read
+/// from the store, so a subscriber resuming after chunk N gets exactly the chunks after N.
+final class StreamHub: Sendable {
+    struct Live {
+        /// The sequence number this process's first chunk got; older chunks are in the store only.
+        var firstSeq: Int
+        var chunks: [StreamChunk] = []
+        var subscribers: [Int: AsyncStream<StreamChunk>.Continuation] = [:]
+        var nextSeq: Int { firstSeq + chunks.count }
+    }
+
+    struct State {
+        var live: [String: Live] = [:]
+        var nextSubscriber = 0
+    }
+
+    private let state = Mutex(State())
+    private let log: any StreamLog
+
+    init(log: any StreamLog) {
+        self.log = log
+    }
+
+    /// Opens the live stream of an unfinished job whose next chunk will be `nextSeq`.
+    func open(_ jobID: String, nextSeq: Int = 1) {
+        state.withLock { state in
+            if state.live[jobID] == nil { state.live[jobID] = Live(firstSeq: nextSeq) }
+        }
+    }
+
+    /// Gives `event` its sequence number without delivering it: for a terminal event that must be
+    /// durable before anyone sees it. Deliver it with `deliver`.
+    func number(_ event: StreamEvent, of jobID: String) -> StreamChunk {
+        state.withLock { state in StreamChunk(seq: state.live[jobID]?.nextSeq ?? 1, event: event) }
+    }
+
+    /// Numbers and delivers an event to every subscriber.
+    @discardableResult
+    func publish(_ event: StreamEvent, to jobID: String) -> StreamChunk {
+        let chunk = number(event, of: jobID)
+        deliver(chunk, to: jobID)
+        return chunk
+    }
+
+    /// Delivers a numbered chunk; a terminal chunk ends every subscription and closes the live stream.
+    func deliver(_ chunk: StreamChunk, to jobID: String) {
+        let subscribers = state.withLock { state -> [AsyncStream<StreamChunk>.Continuation] in
+            guard var live = state.live[jobID], chunk.seq == live.nextSeq else { return [] }
+            live.chunks.append(chunk)
+            let subscribers = Array(live.subscribers.values)
+            state.live[jobID] = chunk.event.isTerminal ? nil : live
+            return subscribers
+        }
+        for subscriber in subscribers {
+            subscriber.yield(chunk)
+            if chunk.event.isTerminal { subscriber.finish() }
+        }
+    }
+
+    /// Ends every subscription without a terminal event (shutdown): clients resume with `Last-Event-ID`.
+    func closeAll() {
+        let subscribers = state.withLock { state in
+            state.live.values.flatMap { $0.subscribers.values }
+        }
+        for subscriber in subscribers { subscriber.finish() }
+    }
+
+    /// The chunks of a job after `seq`: what is already there, then what comes, ending after the terminal
+    /// event (or at once when the job has ended).
+    func subscribe(_ jobID: String, after seq: Int) async throws -> AsyncStream<StreamChunk> {
+        let (stream, continuation) = AsyncStream<StreamChunk>.makeStream()
+        if register(continuation, jobID: jobID, after: seq, stored: [], resumed: false) { return stream }
+        let stored = try await log.chunks(of: jobID, after: seq)
+        if register(continuation, jobID: jobID, after: stored.last?.seq ?? seq, stored: stored, resumed: true) { return stream }
+        // The job ended meanwhile: its final chunks were durable before its live stream closed.
+        for chunk in try await log.chunks(of: jobID, after: seq) { continuation.yield(chunk) }
+        continuation.finish()
+        return stream
+    }
+
+    /// Registers a subscriber to a live stream. Without `resumed`, only when everything after `seq` is
+    /// in memory; with it, `stored` holds what the store had, which reaches at least to the memory's start.
+    private func register(
+        _ continuation: AsyncStream<StreamChunk>.Continuation, jobID: String, after seq: Int, stored: [StreamChunk], resumed: Bool
+    ) -> Bool {
+        state.withLock { state in
+            guard var live = state.live[jobID], resumed || seq + 1 >= live.firstSeq else { return false }
+            for chunk in stored { continuation.yield(chunk) }
+            for chunk in live.chunks where chunk.seq > seq { continuation.yield(chunk) }
+            let id = state.nextSubscriber
+            state.nextSubscriber += 1
+            live.subscribers[id] = continuation
+            state.live[jobID] = live
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLock { state in _ = state.live[jobID]?.subscribers.removeValue(forKey: id) }
+            }
+            return true
+        }
+    }
+
+    /// How many subscribers follow a job right now.
+    func subscriberCount(_ jobID: String) -> Int {
+        state.withLock { $0.live[jobID]?.subscribers.count ?? 0 }
+    }
+}

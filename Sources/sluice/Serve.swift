@@ -1,0 +1,41 @@
+import ArgumentParser
+import Configuration
+import Logging
+import SluiceServer
+import SystemPackage
+
+/// `sluice serve`: runs a node until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+    @Option(help: "A YAML configuration file (default: ./sluice.yaml when it exists).")
+    var config: String?
+
+    @Option(help: "Address to bind (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to bind (default 8080).")
+    var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: "Folder of the embedded store (default ./.sluice).")
+    var dataDir: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        var flags: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { flags["server.host"] = ConfigValue(.string(host), isSecret: false) }
+        if let port { flags["server.port"] = ConfigValue(.int(port), isSecret: false) }
+        if let dataDir { flags["storage.dataDir"] = ConfigValue(.string(dataDir), isSecret: false) }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: flags),
+            EnvironmentVariablesProvider().prefixKeys(with: ["sluice"]),
+            try await FileProvider<YAMLSnapshot>(filePath: FilePath(config ?? "sluice.yaml"), allowMissing: config == nil),
+        ])
+        var logger = Logger(label: "sluice")
+        logger.logLevel = Logger.Level(rawValue: logLevel ?? reader.string(forKey: "log.level", default: "info")) ?? .info
+        let node = try SluiceNode(configuration: SluiceConfiguration(config: reader), logger: logger)
+        try await node.run()
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `sluice` command line.
+@main
+struct Sluice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "A gateway that queues, rate-limits, caches and streams LLM requests.",
+        subcommands: [Serve.self, MockUpstreamCommand.self],
+        defaultSubcommand: Serve.self)
+}
