@@ -2,7 +2,6 @@ import ArgumentParser
 import Configuration
 import Logging
 import SluiceServer
-import SystemPackage
 
 /// `sluice serve`: runs a node until SIGTERM or SIGINT.
 struct Serve: AsyncParsableCommand {
@@ -28,14 +27,10 @@ struct Serve: AsyncParsableCommand {
         if let host { flags["server.host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { flags["server.port"] = ConfigValue(.int(port), isSecret: false) }
         if let dataDir { flags["storage.dataDir"] = ConfigValue(.string(dataDir), isSecret: false) }
-        let reader = ConfigReader(providers: [
-            InMemoryProvider(name: "flags", values: flags),
-            EnvironmentVariablesProvider().prefixKeys(with: ["sluice"]),
-            try await FileProvider<YAMLSnapshot>(filePath: FilePath(config ?? "sluice.yaml"), allowMissing: config == nil),
-        ])
+        let configuration = try await SluiceConfiguration.load(configFile: config, flags: flags)
         var logger = Logger(label: "sluice")
-        logger.logLevel = Logger.Level(rawValue: logLevel ?? reader.string(forKey: "log.level", default: "info")) ?? .info
-        let node = try SluiceNode(configuration: SluiceConfiguration(config: reader), logger: logger)
+        logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let node = try SluiceNode(configuration: configuration, logger: logger)
         try await node.run()
     }
 }

@@ -32,6 +32,8 @@ extension ChatRequest {
             chat = try JSONDecoder().decode(ChatRequest.self, from: data)
         } catch let DecodingError.keyNotFound(key, _) {
             throw SluiceError(.missingField, details: ["field": key.stringValue])
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw SluiceError(.invalidJSON, details: ["reason": "the body must be a JSON object"])
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw SluiceError(.invalidParameter, details: ["field": field, "reason": "wrong type"])

@@ -1,0 +1,99 @@
+public import Foundation
+
+/// A `sluice` executable running as its own process, for tests that kill it.
+public final class SluiceProcess: @unchecked Sendable {
+    let process: Process
+    /// The port it listens on.
+    public let port: Int
+    /// A client for it.
+    public var client: HTTPTestClient { HTTPTestClient(baseURL: "http://127.0.0.1:\(port)") }
+
+    /// The built `sluice` executable, next to the test bundle.
+    public static func executable() throws -> URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("sluice")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        throw TestFailure("the sluice executable is not built next to the tests; run `swift build` first")
+    }
+
+    /// A free loopback port (bound and released).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts `sluice serve` and waits until `/healthz` answers.
+    /// - Parameters:
+    ///   - dataDirectory: the data folder.
+    ///   - port: the port, or a free one.
+    ///   - environment: extra environment variables.
+    ///   - arguments: extra arguments.
+    public init(dataDirectory: String, port: Int? = nil, environment: [String: String] = [:], arguments: [String] = []) async throws {
+        self.port = port ?? Self.freePort()
+        process = Process()
+        process.executableURL = try Self.executable()
+        process.arguments = ["serve", "--port", String(self.port), "--data-dir", dataDirectory] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if !process.isRunning { throw TestFailure("sluice serve exited with status \(process.terminationStatus)") }
+            if let reply = try? await client.get("/healthz"), reply.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill()
+        throw TestFailure("sluice serve did not become healthy")
+    }
+
+    /// Runs `sluice` with arguments and returns its exit status and output, for start-up checks.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 10) async throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, output)
+    }
+
+    /// `kill -9`.
+    public func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    public func terminate() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { kill() }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import NIOHTTP1
+import SluiceProviders
+import SluiceServer
+import SluiceStore
+import SluiceTesting
+import Testing
+
+@Suite struct QueueTests {
+    @Test func priorityFirstThenFairAcrossUsers() async throws {
+        try await TestNode.with(configure: { $0.queue.workers = 1 }) { node in
+            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 300]), headers: ["X-Sluice-User": "x"])
+            _ = try await node.client.waitForJob(blocker, states: ["running"], headers: ["X-Sluice-User": "x"])
+            var names: [String: String] = [:]
+            var owners: [String: String] = [:]
+            func submit(_ name: String, user: String, role: String = "student") async throws {
+                let id = try await node.client.submit(
+                    chatBody(name, mock: ["tokens": 1, "ttft_ms": 15]), headers: ["X-Sluice-User": user, "X-Sluice-Role": role])
+                names[id] = name
+                owners[id] = user
+            }
+            for n in 1...4 { try await submit("alice\(n)", user: "alice") }
+            try await submit("bob1", user: "bob")
+            try await submit("teacher1", user: "tina", role: "teacher")
+            var started: [(Double, String)] = []
+            for (id, name) in names {
+                let job = try await node.client.waitForJob(id, states: ["succeeded"], headers: ["X-Sluice-User": owners[id]!])
+                started.append((job["started_at"] as? Double ?? 0, name))
+                if name == "teacher1" { #expect(job["priority"] as? String == "bypass") }
+            }
+            let order = started.sorted { $0.0 < $1.0 }.map(\.1)
+            #expect(order == ["teacher1", "alice1", "bob1", "alice2", "alice3", "alice4"])
+        }
+    }
+
+    @Test func queuedJobsReportTheirPosition() async throws {
+        try await TestNode.with(configure: { $0.queue.workers = 1 }) { node in
+            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 400]))
+            _ = try await node.client.waitForJob(blocker, states: ["running"])
+            let first = try await node.client.submit(chatBody("one"), headers: ["X-Sluice-User": "u1"])
+            let second = try await node.client.submit(chatBody("two"), headers: ["X-Sluice-User": "u2"])
+            #expect(try await node.client.get("/v1/jobs/\(first)", headers: ["X-Sluice-User": "u1"]).json["queue_position"] as? Int == 0)
+            #expect(try await node.client.get("/v1/jobs/\(second)", headers: ["X-Sluice-User": "u2"]).json["queue_position"] as? Int == 1)
+        }
+    }
+
+    @Test func aUserRunsAtMostTheirCapAtOnce() async throws {
+        try await TestNode.with(configure: { $0.queue.workers = 4; $0.queue.maxRunningPerUser = 1 }) { node in
+            let alice = ["X-Sluice-User": "alice"]
+            var ids: [String] = []
+            for n in 1...3 { ids.append(try await node.client.submit(chatBody("a\(n)", mock: ["tokens": 1, "ttft_ms": 300]), headers: alice)) }
+            let bob = try await node.client.submit(chatBody("b", mock: ["tokens": 1, "ttft_ms": 300]), headers: ["X-Sluice-User": "bob"])
+            _ = try await node.client.waitForJob(bob, states: ["running"], headers: ["X-Sluice-User": "bob"])
+            var states: [String] = []
+            for id in ids { states.append(try await node.client.get("/v1/jobs/\(id)", headers: alice).json["state"] as? String ?? "") }
+            #expect(states.filter { $0 == "running" }.count == 1)
+            #expect(states.filter { $0 == "queued" }.count == 2)
+            for id in ids { _ = try await node.client.waitForJob(id, states: ["succeeded"], headers: alice) }
+        }
+    }
+
+    @Test func aJobWaitingPastItsDeadlineExpiresWithAClearReason() async throws {
+        try await TestNode.with(configure: { $0.queue.workers = 1; $0.queue.deadlineSeconds = 0.3 }) { node in
+            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 900]))
+            _ = try await node.client.waitForJob(blocker, states: ["running"])
+            let reply = try await node.client.post("/v1/chat/completions", json: chatBody("too late"))
+            #expect(reply.status == 504)
+            #expect(reply.errorCode == "deadline_exceeded")
+            let id = try #require(reply.headers["x-sluice-job-id"])
+            let job = try await node.client.get("/v1/jobs/\(id)").json
+            #expect(job["state"] as? String == "expired")
+            #expect((job["error"] as? [String: Any])?["code"] as? String == "deadline_exceeded")
+            let mongolian = try await node.client.post("/v1/chat/completions", json: chatBody("too late again"), headers: ["Accept-Language": "mn"])
+            #expect(mongolian.errorCode == "deadline_exceeded")
+            #expect(((mongolian.json["error"] as? [String: Any])?["message"] as? String)?.contains("секунд") == true)
+        }
+    }
+
+    @Test func aStreamCutAfterOutputIsRetriedWithAResetThenReportedIncomplete() async throws {
+        try await TestNode.with(configure: { $0.queue.maxAttempts = 2 }) { node in
+            let id = try await node.client.submit(chatBody("flaky", mock: ["tokens": 6, "fail": "after:3"]))
+            let stream = try await node.client.events("/v1/jobs/\(id)/stream")
+            #expect(stream.events.map(\.name) == ["delta", "delta", "delta", "reset", "delta", "delta", "delta", "error"])
+            #expect(stream.ids == Array(1...8))
+            #expect(stream.events.last?.json["code"] as? String == "stream_interrupted")
+            let job = try await node.client.get("/v1/jobs/\(id)").json
+            #expect(job["state"] as? String == "failed")
+            #expect(job["attempt"] as? Int == 2)
+            // The OpenAI stream never ends an incomplete answer with [DONE].
+            let openai = try await node.client.events("/v1/chat/completions", method: .POST, json: chatBody("flaky", stream: true, mock: ["tokens": 6, "fail": "after:3"]))
+            #expect(openai.events.contains { $0.data == "[DONE]" } == false)
+            #expect((openai.events.last?.json["error"] as? [String: Any])?["code"] as? String == "stream_interrupted")
+        }
+    }
+
+    @Test func aProviderErrorIsRetriedUpToTheAttemptLimit() async throws {
+        try await TestNode.with(configure: { $0.queue.maxAttempts = 3 }) { node in
+            let reply = try await node.client.post("/v1/chat/completions", json: chatBody("down", mock: ["fail": "status:500"]))
+            #expect(reply.status == 502)
+            #expect(reply.errorCode == "provider_error")
+            #expect(node.node.mock.totalCalls == 3)
+            let id = try #require(reply.headers["x-sluice-job-id"])
+            let job = try await node.client.get("/v1/jobs/\(id)").json
+            #expect(job["attempt"] as? Int == 3)
+            #expect(job["state"] as? String == "failed")
+        }
+    }
+
+    @Test func retentionSweepsFinishedJobs() async throws {
+        try await TestNode.with(configure: { $0.retention.streamSeconds = 0.2; $0.retention.sweepSeconds = 0.1 }) { node in
+            let id = try await node.client.submit(chatBody("short-lived"))
+            _ = try await node.client.waitForJob(id, states: ["succeeded"])
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await node.client.get("/v1/jobs/\(id)").status == 404)
+            #expect(try await node.client.events("/v1/jobs/\(id)/stream").status == 404)
+        }
+    }
+}

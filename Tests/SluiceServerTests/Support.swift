@@ -1,0 +1,50 @@
+import Foundation
+import NIOHTTP1
+import SluiceProviders
+import SluiceServer
+import SluiceStore
+import SluiceTesting
+
+/// A chat request body with a scripted mock answer.
+func chatBody(_ content: String, model: String = "default", stream: Bool? = nil, mock: [String: Any] = ["tokens": 6], extra: [String: Any] = [:]) -> [String: Any] {
+    var body: [String: Any] = ["model": model, "messages": [["role": "user", "content": content]], "mock": mock]
+    if let stream { body["stream"] = stream }
+    return body.merging(extra) { $1 }
+}
+
+extension SSEStream {
+    /// The text of the delta events after the last reset.
+    var answer: String {
+        var text = ""
+        for event in events {
+            if event.name == "delta" { text += event.json["text"] as? String ?? "" }
+            if event.name == "reset" { text = "" }
+        }
+        return text
+    }
+
+    /// The sequence numbers of the events.
+    var ids: [Int] { events.compactMap(\.id) }
+}
+
+extension HTTPTestClient {
+    /// Submits a job and returns its id.
+    func submit(_ body: [String: Any], headers: [String: String] = [:]) async throws -> String {
+        let reply = try await post("/v1/jobs", json: body, headers: headers)
+        guard reply.status == 202, let id = reply.json["id"] as? String else {
+            throw TestFailure("job not accepted: \(reply.status) \(reply.text)")
+        }
+        return id
+    }
+
+    /// Polls a job until it reaches one of `states`.
+    func waitForJob(_ id: String, states: Set<String>, headers: [String: String] = [:], timeout: Double = 20) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let job = try await get("/v1/jobs/\(id)", headers: headers).json
+            if let state = job["state"] as? String, states.contains(state) { return job }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("job \(id) did not reach \(states)")
+    }
+}
