@@ -9,7 +9,8 @@ import Testing
 @Suite struct QueueTests {
     @Test func priorityFirstThenFairAcrossUsers() async throws {
         try await TestNode.with(configure: { $0.queue.workers = 1 }) { node in
-            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 300]), headers: ["X-Sluice-User": "x"])
+            // The only worker is busy until the backlog is in place; cancelling the blocker frees it.
+            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 60_000]), headers: ["X-Sluice-User": "x"])
             _ = try await node.client.waitForJob(blocker, states: ["running"], headers: ["X-Sluice-User": "x"])
             var names: [String: String] = [:]
             var owners: [String: String] = [:]
@@ -22,6 +23,7 @@ import Testing
             for n in 1...4 { try await submit("alice\(n)", user: "alice") }
             try await submit("bob1", user: "bob")
             try await submit("teacher1", user: "tina", role: "teacher")
+            _ = try await node.client.delete("/v1/jobs/\(blocker)", headers: ["X-Sluice-User": "x"])
             var started: [(Double, String)] = []
             for (id, name) in names {
                 let job = try await node.client.waitForJob(id, states: ["succeeded"], headers: ["X-Sluice-User": owners[id]!])
@@ -35,12 +37,13 @@ import Testing
 
     @Test func queuedJobsReportTheirPosition() async throws {
         try await TestNode.with(configure: { $0.queue.workers = 1 }) { node in
-            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 400]))
+            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 60_000]))
             _ = try await node.client.waitForJob(blocker, states: ["running"])
             let first = try await node.client.submit(chatBody("one"), headers: ["X-Sluice-User": "u1"])
             let second = try await node.client.submit(chatBody("two"), headers: ["X-Sluice-User": "u2"])
             #expect(try await node.client.get("/v1/jobs/\(first)", headers: ["X-Sluice-User": "u1"]).json["queue_position"] as? Int == 0)
             #expect(try await node.client.get("/v1/jobs/\(second)", headers: ["X-Sluice-User": "u2"]).json["queue_position"] as? Int == 1)
+            _ = try await node.client.delete("/v1/jobs/\(blocker)")
         }
     }
 
@@ -48,20 +51,29 @@ import Testing
         try await TestNode.with(configure: { $0.queue.workers = 4; $0.queue.maxRunningPerUser = 1 }) { node in
             let alice = ["X-Sluice-User": "alice"]
             var ids: [String] = []
-            for n in 1...3 { ids.append(try await node.client.submit(chatBody("a\(n)", mock: ["tokens": 1, "ttft_ms": 300]), headers: alice)) }
-            let bob = try await node.client.submit(chatBody("b", mock: ["tokens": 1, "ttft_ms": 300]), headers: ["X-Sluice-User": "bob"])
+            for n in 1...3 { ids.append(try await node.client.submit(chatBody("a\(n)", mock: ["tokens": 1, "ttft_ms": 60_000]), headers: alice)) }
+            let bob = try await node.client.submit(chatBody("b", mock: ["tokens": 1, "ttft_ms": 60_000]), headers: ["X-Sluice-User": "bob"])
             _ = try await node.client.waitForJob(bob, states: ["running"], headers: ["X-Sluice-User": "bob"])
             var states: [String] = []
             for id in ids { states.append(try await node.client.get("/v1/jobs/\(id)", headers: alice).json["state"] as? String ?? "") }
             #expect(states.filter { $0 == "running" }.count == 1)
             #expect(states.filter { $0 == "queued" }.count == 2)
-            for id in ids { _ = try await node.client.waitForJob(id, states: ["succeeded"], headers: alice) }
+            // When alice's running job ends, her next one starts.
+            let runningID = ids[states.firstIndex(of: "running")!]
+            _ = try await node.client.delete("/v1/jobs/\(runningID)", headers: alice)
+            let next = ids[states.firstIndex(of: "queued")!]
+            let other = ids.first { $0 != runningID && $0 != next }!
+            _ = try await node.client.waitForJob(next, states: ["running"], headers: alice)
+            #expect(try await node.client.get("/v1/jobs/\(other)", headers: alice).json["state"] as? String == "queued")
+            for id in ids + [bob] {
+                _ = try await node.client.delete("/v1/jobs/\(id)", headers: ["X-Sluice-User": id == bob ? "bob" : "alice"])
+            }
         }
     }
 
     @Test func aJobWaitingPastItsDeadlineExpiresWithAClearReason() async throws {
         try await TestNode.with(configure: { $0.queue.workers = 1; $0.queue.deadlineSeconds = 0.3 }) { node in
-            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 900]))
+            let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 60_000]))
             _ = try await node.client.waitForJob(blocker, states: ["running"])
             let reply = try await node.client.post("/v1/chat/completions", json: chatBody("too late"))
             #expect(reply.status == 504)
@@ -73,6 +85,7 @@ import Testing
             let mongolian = try await node.client.post("/v1/chat/completions", json: chatBody("too late again"), headers: ["Accept-Language": "mn"])
             #expect(mongolian.errorCode == "deadline_exceeded")
             #expect(((mongolian.json["error"] as? [String: Any])?["message"] as? String)?.contains("секунд") == true)
+            _ = try await node.client.delete("/v1/jobs/\(blocker)")
         }
     }
 

@@ -38,8 +38,7 @@ public struct MockUpstream: Sendable {
             JSONResponse.make(["object": "list", "data": catalogue.aliases.map { ["id": $0, "object": "model", "created": 0, "owned_by": "sluice"] }])
         }
         router.post("v1/chat/completions") { [mock, configuration] request, _ in
-            var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: catalogue)
-            if catalogue.route(for: chat.model) == nil { chat.model = "mock" }
+            let chat = try await ChatRequest.decode(from: request, configuration: configuration, router: catalogue, anyModel: true)
             var events = mock.stream(chat, upstreamModel: "mock").makeAsyncIterator()
             let first: ProviderEvent?
             do {

@@ -13,7 +13,8 @@ extension ChatRequest {
     ///   - request: the HTTP request.
     ///   - configuration: body and request limits.
     ///   - router: the served model aliases.
-    static func decode(from request: Request, configuration: SluiceConfiguration, router: ModelRouter) async throws -> ChatRequest {
+    ///   - anyModel: accept model names the router does not serve (the mock upstream answers to every name).
+    static func decode(from request: Request, configuration: SluiceConfiguration, router: ModelRouter, anyModel: Bool = false) async throws -> ChatRequest {
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw SluiceError(.unsupportedMediaType)
         }
@@ -43,13 +44,13 @@ extension ChatRequest {
         } catch {
             throw SluiceError(.invalidJSON, details: ["reason": "the body could not be parsed"])
         }
-        try chat.validate(configuration: configuration, router: router)
+        try chat.validate(configuration: configuration, router: router, anyModel: anyModel)
         return chat
     }
 
-    func validate(configuration: SluiceConfiguration, router: ModelRouter) throws {
+    func validate(configuration: SluiceConfiguration, router: ModelRouter, anyModel: Bool) throws {
         guard !model.isEmpty else { throw SluiceError(.missingField, details: ["field": "model"]) }
-        guard router.route(for: model) != nil else {
+        guard anyModel || router.route(for: model) != nil else {
             throw SluiceError(.modelNotFound, details: ["model": String(model.prefix(100)), "models": router.aliases.joined(separator: ", ")])
         }
         guard !messages.isEmpty else { throw SluiceError(.invalidMessages, details: ["reason": "must hold at least one message"]) }
