@@ -2,6 +2,7 @@ import AsyncHTTPClient
 public import Foundation
 public import NIOCore
 public import NIOHTTP1
+public import SluiceCore
 
 /// A small HTTP client for tests against a live server, on AsyncHTTPClient.
 public struct HTTPTestClient: Sendable {
@@ -82,7 +83,7 @@ public struct HTTPTestClient: Sendable {
         for header in response.headers { stream.headers[header.name.lowercased()] = header.value }
         var parser = SSEParser()
         reading: for try await buffer in response.body {
-            for item in parser.feed(String(buffer: buffer)) {
+            for item in parser.feed(buffer.readableBytesView) {
                 switch item {
                 case .comment(let text): stream.comments.append(text)
                 case .retry(let value): stream.retry = value
@@ -110,61 +111,10 @@ public struct SSEStream: Sendable {
     public var retry: Int?
 }
 
-/// One server-sent event.
-public struct SSEEvent: Sendable, Equatable {
-    /// `id:`.
-    public var id: Int?
-    /// `event:` (`message` when absent).
-    public var name: String
-    /// `data:` lines joined.
-    public var data: String
+extension SSEEvent {
     /// The data as JSON.
     public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:] }
+    /// The `id:` as a number.
+    public var seq: Int? { id.flatMap { Int($0) } }
 }
 
-/// An incremental parser of the SSE wire format.
-public struct SSEParser: Sendable {
-    /// What a block of the stream was.
-    public enum Item: Sendable {
-        case event(SSEEvent)
-        case comment(String)
-        case retry(Int)
-    }
-
-    var buffer = ""
-
-    /// Creates a parser.
-    public init() {}
-
-    /// Feeds text; returns the complete items in it.
-    public mutating func feed(_ text: String) -> [Item] {
-        buffer += text
-        var items: [Item] = []
-        while let range = buffer.range(of: "\n\n") {
-            let block = String(buffer[..<range.lowerBound])
-            buffer = String(buffer[range.upperBound...])
-            var id: Int?
-            var name = "message"
-            var data: [String] = []
-            var isEvent = false
-            for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix(":") {
-                    items.append(.comment(String(line.dropFirst()).trimmingCharacters(in: .whitespaces)))
-                } else if line.hasPrefix("retry:") {
-                    items.append(.retry(Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? 0))
-                } else if line.hasPrefix("id:") {
-                    id = Int(line.dropFirst(3).trimmingCharacters(in: .whitespaces))
-                    isEvent = true
-                } else if line.hasPrefix("event:") {
-                    name = line.dropFirst(6).trimmingCharacters(in: .whitespaces)
-                    isEvent = true
-                } else if line.hasPrefix("data:") {
-                    data.append(String(line.dropFirst(5).drop(while: { $0 == " " })))
-                    isEvent = true
-                }
-            }
-            if isEvent { items.append(.event(SSEEvent(id: id, name: name, data: data.joined(separator: "\n")))) }
-        }
-        return items
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import SluiceCore
 import SluiceProviders
 import SluiceServer
 import SluiceStore
@@ -44,7 +45,7 @@ import Testing
             #expect(text.split(separator: " ").count == 6)
             let usage = chunks.last?["usage"] as? [String: Int]
             #expect(usage?["completion_tokens"] == 6)
-            let ids = stream.events.dropLast().compactMap(\.id)
+            let ids = stream.events.dropLast().compactMap(\.seq)
             #expect(ids.first == 1 && ids == ids.sorted())
             // The same answer can be read again through the jobs stream with the id from the header.
             let again = try await node.client.events("/v1/jobs/\(jobID)/stream")

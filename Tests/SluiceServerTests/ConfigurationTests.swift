@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import NIOHTTP1
+import SluiceCore
 import SluiceProviders
 import SluiceServer
 import SluiceStore

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import SluiceCore
 import SluiceProviders
 import SluiceServer
 import SluiceStore

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import ServiceLifecycle
+import SluiceCore
 import SluiceProviders
 import SluiceServer
 import SluiceStore

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import SluiceCore
 import SluiceProviders
 import SluiceServer
 import SluiceStore
@@ -24,7 +25,7 @@ extension SSEStream {
     }
 
     /// The sequence numbers of the events.
-    var ids: [Int] { events.compactMap(\.id) }
+    var ids: [Int] { events.compactMap(\.seq) }
 }
 
 extension HTTPTestClient {

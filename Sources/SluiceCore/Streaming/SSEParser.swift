@@ -1,0 +1,98 @@
+import Foundation
+
+/// One server-sent event.
+public struct SSEEvent: Sendable, Equatable {
+    /// `id:`, when the event had one.
+    public var id: String?
+    /// `event:` (`message` when absent).
+    public var name: String
+    /// `data:` lines joined by newlines.
+    public var data: String
+
+    /// - Parameters:
+    ///   - id: the id.
+    ///   - name: the event name.
+    ///   - data: the data.
+    public init(id: String? = nil, name: String = "message", data: String) {
+        self.id = id
+        self.name = name
+        self.data = data
+    }
+}
+
+/// An incremental parser of the server-sent events wire format: feed it bytes as they arrive, get the
+/// complete events (and comments and `retry:` lines) back. Accepts `\n`, `\r\n` and `\r` line ends.
+public struct SSEParser: Sendable {
+    /// What a block of the stream was.
+    public enum Item: Sendable, Equatable {
+        /// An event.
+        case event(SSEEvent)
+        /// A comment line (heartbeats).
+        case comment(String)
+        /// A `retry:` line.
+        case retry(Int)
+    }
+
+    var pending: [UInt8] = []
+    var id: String?
+    var name: String?
+    var data: [String] = []
+    var sawField = false
+
+    /// Creates a parser.
+    public init() {}
+
+    /// Feeds bytes; returns the items completed by them.
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> [Item] where Bytes.Element == UInt8 {
+        var items: [Item] = []
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                if byte == UInt8(ascii: "\n"), lastWasCR { lastWasCR = false; continue }
+                lastWasCR = byte == UInt8(ascii: "\r")
+                line(String(decoding: pending, as: UTF8.self), into: &items)
+                pending.removeAll(keepingCapacity: true)
+            } else {
+                lastWasCR = false
+                pending.append(byte)
+            }
+        }
+        return items
+    }
+
+    var lastWasCR = false
+
+    /// Feeds text.
+    public mutating func feed(_ text: String) -> [Item] { feed(Array(text.utf8)) }
+
+    private mutating func line(_ line: String, into items: inout [Item]) {
+        if line.isEmpty {
+            if sawField { items.append(.event(SSEEvent(id: id, name: name ?? "message", data: data.joined(separator: "\n")))) }
+            id = nil
+            name = nil
+            data = []
+            sawField = false
+            return
+        }
+        if line.hasPrefix(":") {
+            items.append(.comment(String(line.dropFirst()).trimmingCharacters(in: .whitespaces)))
+            return
+        }
+        let field: Substring
+        var value: Substring
+        if let colon = line.firstIndex(of: ":") {
+            field = line[..<colon]
+            value = line[line.index(after: colon)...]
+            if value.first == " " { value = value.dropFirst() }
+        } else {
+            field = line[...]
+            value = ""
+        }
+        switch field {
+        case "data": data.append(String(value)); sawField = true
+        case "event": name = String(value); sawField = true
+        case "id": id = String(value); sawField = true
+        case "retry": if let ms = Int(value) { items.append(.retry(ms)) }
+        default: break
+        }
+    }
+}
