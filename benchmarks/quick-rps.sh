@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 connections=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
-swift build -c release --product sluice >/dev/null
-bin=$(swift build -c release --show-bin-path)/sluice
+if [ -z "${SLUICE_BIN:-}" ]; then
+  swift build -c release --product sluice >/dev/null
+  SLUICE_BIN=$(swift build -c release --show-bin-path)/sluice
+fi
+bin=$SLUICE_BIN
 data=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 SLUICE_MOCK_TTFT_MS=0 SLUICE_MOCK_TOKENS_PER_SECOND=0 SLUICE_MOCK_TOKENS=16 \
