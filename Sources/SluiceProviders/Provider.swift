@@ -1,11 +1,12 @@
+public import Foundation
 public import SluiceCore
 
 /// What a provider streams back for one request.
 public enum ProviderEvent: Sendable, Hashable {
     /// New text.
     case delta(String)
-    /// The end, with the reason and the usage.
-    case finish(reason: String, usage: Usage)
+    /// The end, with the reason and the usage when the provider reported it.
+    case finish(reason: String, usage: Usage?)
 }
 
 /// An LLM provider: turns a chat request into a stream of text. Cancelling the consuming task stops the call.
@@ -17,34 +18,60 @@ public protocol Provider: Sendable {
     func stream(_ request: ChatRequest, upstreamModel: String) -> AsyncThrowingStream<ProviderEvent, any Error>
 }
 
-/// A provider failure, without the request's content.
+/// A provider failure. Its text never holds a key or a prompt.
 public struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure.
     public var code: Code
-    /// An HTTP status, when the provider answered with one.
+    /// The HTTP status, when the provider answered with one.
     public var status: Int?
-    /// A short reason, safe to show (never a key or prompt).
+    /// Seconds the provider asked to wait (`Retry-After`).
+    public var retryAfter: Double?
+    /// A short reason, safe to show.
     public var reason: String
 
     /// Kinds of provider failure.
     public enum Code: String, Sendable {
-        /// The provider answered with an error status before any output.
+        /// The provider answered with an error status.
         case status
-        /// The stream broke after output had started.
+        /// The stream broke, or ended without finishing.
         case interrupted
         /// The provider could not be reached.
         case connect
+        /// The provider was too slow: connect, first token, gap between tokens, or total.
+        case timeout
+        /// The provider sent something that is not its protocol.
+        case malformed
     }
 
     /// - Parameters:
     ///   - code: the kind.
     ///   - status: an HTTP status.
+    ///   - retryAfter: seconds to wait.
     ///   - reason: a short reason.
-    public init(_ code: Code, status: Int? = nil, reason: String) {
+    public init(_ code: Code, status: Int? = nil, retryAfter: Double? = nil, reason: String) {
         self.code = code
         self.status = status
+        self.retryAfter = retryAfter
         self.reason = reason
     }
 
-    public var description: String { "ProviderError(\(code.rawValue), \(reason))" }
+    /// A failure caused by the request itself (400, 404, 413, 422, context length): retrying elsewhere
+    /// will not help, and it does not count against the provider's health.
+    public var isRequestFault: Bool {
+        guard code == .status, let status else { return false }
+        return (400..<500).contains(status) && ![408, 409, 425, 429].contains(status)
+    }
+
+    public var description: String { "ProviderError(\(code.rawValue)\(status.map { ", \($0)" } ?? ""), \(reason))" }
+
+    /// Reads a `Retry-After` header: seconds, or an HTTP date.
+    public static func retryAfter(header: String?, now: Date = Date()) -> Double? {
+        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return nil }
+        if let seconds = Double(header) { return max(0, seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: header).map { max(0, $0.timeIntervalSince(now)) }
+    }
 }

@@ -65,8 +65,8 @@ import Testing
     }
 
     @Test func heartbeatsKeepAnIdleStreamAlive() async throws {
-        try await TestNode.with(configure: { $0.server.heartbeatSeconds = 0.1 }) { node in
-            let id = try await node.client.submit(chatBody("slow start", mock: ["tokens": 2, "ttft_ms": 450]))
+        try await TestNode.with(configure: { $0.server.heartbeatSeconds = 0.2 }) { node in
+            let id = try await node.client.submit(chatBody("slow start", mock: ["tokens": 2, "ttft_ms": 2000]))
             let stream = try await node.client.events("/v1/jobs/\(id)/stream")
             #expect(stream.comments.filter { $0 == "heartbeat" }.count >= 2)
             #expect(stream.events.last?.name == "done")

@@ -45,6 +45,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case jobCancelled = "job_cancelled"
         case deadlineExceeded = "deadline_exceeded"
         case providerError = "provider_error"
+        case upstreamRejected = "upstream_rejected"
         case streamInterrupted = "stream_interrupted"
         case shuttingDown = "shutting_down"
         case internalError = "internal_error"
@@ -52,7 +53,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         /// The HTTP status.
         public var status: Int {
             switch self {
-            case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter: 400
+            case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .upstreamRejected: 400
             case .invalidAPIKey: 401
             case .modelNotFound, .jobNotFound, .notFound: 404
             case .jobCancelled: 409
@@ -99,6 +100,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .jobCancelled: "The job was cancelled before it finished."
             case .deadlineExceeded: "The request waited longer than {seconds} seconds in the queue and was dropped. Please try again."
             case .providerError: "The model provider failed to answer: {reason}."
+            case .upstreamRejected: "The model provider rejected the request: {reason}."
             case .streamInterrupted: "The answer was interrupted and is incomplete: {reason}."
             case .shuttingDown: "The server is restarting. Please retry in a few seconds."
             case .internalError: "An internal error occurred."
@@ -122,6 +124,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .jobCancelled: "Ажил дуусахаасаа өмнө цуцлагдсан."
             case .deadlineExceeded: "Хүсэлт дараалалд {seconds} секундээс удаан хүлээсэн тул хасагдлаа. Дахин оролдоно уу."
             case .providerError: "Загварын үйлчилгээ хариулж чадсангүй: {reason}."
+            case .upstreamRejected: "Загварын үйлчилгээ хүсэлтийг хүлээж авсангүй: {reason}."
             case .streamInterrupted: "Хариулт тасарсан тул бүрэн бус байна: {reason}."
             case .shuttingDown: "Сервер дахин асаж байна. Хэдэн секундийн дараа дахин оролдоно уу."
             case .internalError: "Дотоод алдаа гарлаа."

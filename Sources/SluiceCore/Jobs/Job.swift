@@ -28,6 +28,10 @@ public struct Job: Sendable, Codable, Identifiable {
     public var result: JobResult?
     /// Why it failed, expired or was cancelled.
     public var failure: JobFailure?
+    /// The deployment of the current or last attempt.
+    public var deployment: String?
+    /// Deployments an attempt failed on, avoided by the next attempt when another has room.
+    public var tried: [String]?
 
     /// - Parameters:
     ///   - id: the job id.
@@ -63,15 +67,19 @@ public struct JobResult: Sendable, Codable, Hashable {
     public var finishReason: String
     /// Token counts.
     public var usage: Usage
+    /// What the answer cost in US dollars, by the deployment's price table.
+    public var cost: Double?
 
     /// - Parameters:
     ///   - text: the answer.
     ///   - finishReason: why it ended.
     ///   - usage: token counts.
-    public init(text: String, finishReason: String, usage: Usage) {
+    ///   - cost: the cost in US dollars.
+    public init(text: String, finishReason: String, usage: Usage, cost: Double? = nil) {
         self.text = text
         self.finishReason = finishReason
         self.usage = usage
+        self.cost = cost
     }
 }
 

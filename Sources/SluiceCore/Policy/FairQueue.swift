@@ -49,10 +49,18 @@ public struct FairQueue<Item: Sendable>: Sendable {
     /// Takes the next item whose user `eligible` allows (users at their cap of running jobs are skipped,
     /// keeping their turn).
     public mutating func pop(where eligible: (String) -> Bool = { _ in true }) -> Item? {
+        pop { user, _ in eligible(user) ? () : nil }?.0
+    }
+
+    /// Takes the next item that `claim` accepts, with what `claim` returned. `claim` sees each user's
+    /// oldest item in turn order; a user whose item it refuses keeps their turn.
+    public mutating func pop<Claim>(claim: (String, Item) -> Claim?) -> (Item, Claim)? {
         for p in lanes.indices {
             var lane = lanes[p]
             guard !lane.turns.isEmpty else { continue }
-            for turn in lane.turns.indices where eligible(lane.turns[turn]) {
+            for turn in lane.turns.indices {
+                let candidate = lane.turns[turn]
+                guard let head = lane.items[candidate]?.first, let claimed = claim(candidate, head.item) else { continue }
                 let user = lane.turns.remove(at: turn)
                 let entry = lane.items[user]!.removeFirst()
                 if lane.items[user]!.isEmpty {
@@ -62,7 +70,7 @@ public struct FairQueue<Item: Sendable>: Sendable {
                 }
                 lanes[p] = lane
                 location[entry.id] = nil
-                return entry.item
+                return (entry.item, claimed)
             }
         }
         return nil

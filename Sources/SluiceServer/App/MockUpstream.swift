@@ -31,7 +31,7 @@ public struct MockUpstream: Sendable {
     public func service(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> any Service {
         let router = Router(context: SluiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
-        let catalogue = ModelRouter(routes: ["default": .init(provider: mock, upstreamModel: "mock"), "mock": .init(provider: mock, upstreamModel: "mock")])
+        let catalogue = ProviderRouter.mock(mock)
         var configuration = SluiceConfiguration()
         configuration.limits.maxTokens = 1 << 20
         router.get("v1/models") { _, _ in
@@ -106,7 +106,7 @@ actor ChunkSource {
             return StreamChunk(seq: seq, event: .delta(text))
         case .finish(let reason, let usage):
             ended = true
-            return StreamChunk(seq: seq, event: .done(finishReason: reason, usage: usage, cache: "miss"))
+            return StreamChunk(seq: seq, event: .done(finishReason: reason, usage: usage ?? Usage(promptTokens: 0, completionTokens: 0), cache: "miss"))
         case nil:
             ended = true
             return nil

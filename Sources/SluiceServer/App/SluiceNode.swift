@@ -14,6 +14,8 @@ public final class SluiceNode: Sendable {
     /// The built-in mock provider (aliases `default` and `mock`).
     public let mock: MockProvider
     let jobs: JobService
+    let catalog: ProviderCatalog
+    let metrics = SluiceMetrics()
     let logger: Logger
 
     /// A reason the node refuses to start.
@@ -37,11 +39,8 @@ public final class SluiceNode: Sendable {
         self.logger = logger
         let store = try EmbeddedStore(configuration: configuration.storage)
         mock = MockProvider(configuration: configuration.mock)
-        let router = ModelRouter(routes: [
-            "default": .init(provider: mock, upstreamModel: "mock"),
-            "mock": .init(provider: mock, upstreamModel: "mock"),
-        ])
-        jobs = JobService(store: store, router: router, configuration: configuration, logger: logger)
+        catalog = try ProviderCatalog(configuration: configuration, mock: mock)
+        jobs = JobService(store: store, router: catalog.router, configuration: configuration, metrics: metrics, logger: logger)
     }
 
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
@@ -56,6 +55,7 @@ public final class SluiceNode: Sendable {
         let router = Router(context: SluiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         HealthRoutes(jobs: jobs).register(on: router)
+        MetricsRoutes(jobs: jobs).register(on: router)
         WebRoutes().register(on: router)
         let v1 = router.group("v1").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys))
         ChatRoutes(jobs: jobs).register(on: v1)
@@ -74,6 +74,7 @@ public final class SluiceNode: Sendable {
             jobs: jobs, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds,
             sweepInterval: configuration.retention.sweepSeconds)
         return [
+            .init(service: ProviderClientsService(clients: catalog.clients)),
             .init(service: app),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),
         ]

@@ -1,4 +1,6 @@
 public import Configuration
+import Foundation
+import SluiceCore
 import SluiceProviders
 import SluiceStore
 
@@ -29,5 +31,49 @@ extension SluiceConfiguration {
         mock.ttftMs = config.int(forKey: "mock.ttftMs", default: mock.ttftMs)
         mock.tokensPerSecond = config.double(forKey: "mock.tokensPerSecond", default: mock.tokensPerSecond)
         mock.tokens = config.int(forKey: "mock.tokens", default: mock.tokens)
+        deployments = config.stringArray(forKey: "deployments.names", default: []).map { name in
+            Deployment(config: config.scoped(to: ["deployments", name]), name: name)
+        }
+        aliases = config.stringArray(forKey: "models.aliases", default: []).map { name in
+            ModelAlias(config: config.scoped(to: ["models", name]), name: name)
+        }
+    }
+}
+
+extension Deployment {
+    /// Reads one deployment's section. The key comes from `apiKey` (e.g. `SLUICE_DEPLOYMENTS_OPENAI_API_KEY`)
+    /// or from the environment variable named by `apiKeyEnv`; it is read as a secret.
+    init(config: ConfigReader, name: String) {
+        let kind = Deployment.Kind(rawValue: config.string(forKey: "provider", default: "openai")) ?? .openai
+        self.init(name: name, kind: kind, baseURL: config.string(forKey: "baseURL", default: ""), model: config.string(forKey: "model", default: name))
+        apiKey = config.string(forKey: "apiKey", isSecret: true)
+            ?? config.string(forKey: "apiKeyEnv").flatMap { ProcessInfo.processInfo.environment[$0] }
+        weight = config.double(forKey: "weight", default: weight)
+        maxInFlight = config.int(forKey: "maxInFlight", default: maxInFlight)
+        requestsPerMinute = config.int(forKey: "requestsPerMinute")
+        tokensPerMinute = config.int(forKey: "tokensPerMinute")
+        streaming = config.bool(forKey: "streaming", default: streaming)
+        timeouts.connect = config.double(forKey: "timeouts.connect", default: timeouts.connect)
+        timeouts.firstToken = config.double(forKey: "timeouts.firstToken", default: timeouts.firstToken)
+        timeouts.idle = config.double(forKey: "timeouts.idle", default: timeouts.idle)
+        timeouts.total = config.double(forKey: "timeouts.total", default: timeouts.total)
+        prices.inputPerMillion = config.double(forKey: "prices.input", default: prices.inputPerMillion)
+        prices.outputPerMillion = config.double(forKey: "prices.output", default: prices.outputPerMillion)
+        breaker.failureRate = config.double(forKey: "breaker.failureRate", default: breaker.failureRate)
+        breaker.minimumCalls = config.int(forKey: "breaker.minimumCalls", default: breaker.minimumCalls)
+        breaker.window = config.int(forKey: "breaker.window", default: breaker.window)
+        breaker.consecutiveFailures = config.int(forKey: "breaker.consecutiveFailures", default: breaker.consecutiveFailures)
+        breaker.openSeconds = config.double(forKey: "breaker.openSeconds", default: breaker.openSeconds)
+        breaker.halfOpenProbes = config.int(forKey: "breaker.halfOpenProbes", default: breaker.halfOpenProbes)
+    }
+}
+
+extension ModelAlias {
+    /// Reads one alias's section.
+    init(config: ConfigReader, name: String) {
+        self.init(name: name, deployments: config.stringArray(forKey: "deployments", default: []))
+        strategy = Strategy(rawValue: config.string(forKey: "strategy", default: strategy.rawValue)) ?? .ordered
+        onInterrupt = InterruptPolicy(rawValue: config.string(forKey: "onInterrupt", default: onInterrupt.rawValue)) ?? .retry
+        maxEjectedShare = config.double(forKey: "maxEjectedShare", default: maxEjectedShare)
     }
 }

@@ -77,8 +77,12 @@ public struct SluiceConfiguration: Sendable {
     public var limits = Limits()
     /// Retention.
     public var retention = Retention()
-    /// The built-in mock provider's default pace (aliases `default` and `mock`).
+    /// The built-in mock provider's default pace (aliases `default` and `mock` when no aliases are configured).
     public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
+    /// Provider deployments (`deployments.names` and one section each).
+    public var deployments: [Deployment] = []
+    /// Model aliases (`models.aliases` and one section each). Empty: the mock under `default` and `mock`.
+    public var aliases: [ModelAlias] = []
 
     /// Creates the defaults.
     public init() {}

@@ -14,7 +14,7 @@ extension ChatRequest {
     ///   - configuration: body and request limits.
     ///   - router: the served model aliases.
     ///   - anyModel: accept model names the router does not serve (the mock upstream answers to every name).
-    static func decode(from request: Request, configuration: SluiceConfiguration, router: ModelRouter, anyModel: Bool = false) async throws -> ChatRequest {
+    static func decode(from request: Request, configuration: SluiceConfiguration, router: ProviderRouter, anyModel: Bool = false) async throws -> ChatRequest {
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw SluiceError(.unsupportedMediaType)
         }
@@ -48,9 +48,9 @@ extension ChatRequest {
         return chat
     }
 
-    func validate(configuration: SluiceConfiguration, router: ModelRouter, anyModel: Bool) throws {
+    func validate(configuration: SluiceConfiguration, router: ProviderRouter, anyModel: Bool) throws {
         guard !model.isEmpty else { throw SluiceError(.missingField, details: ["field": "model"]) }
-        guard anyModel || router.route(for: model) != nil else {
+        guard anyModel || router.serves(model) else {
             throw SluiceError(.modelNotFound, details: ["model": String(model.prefix(100)), "models": router.aliases.joined(separator: ", ")])
         }
         guard !messages.isEmpty else { throw SluiceError(.invalidMessages, details: ["reason": "must hold at least one message"]) }

@@ -43,8 +43,11 @@ struct JobRoutes {
         if let started = job.startedAt { object["started_at"] = started.timeIntervalSince1970 }
         if let finished = job.finishedAt { object["finished_at"] = finished.timeIntervalSince1970 }
         if job.state == .queued, let position = jobs.scheduler.position(of: job.id) { object["queue_position"] = position }
+        if let deployment = job.deployment { object["deployment"] = deployment }
         if let result = job.result {
-            object["result"] = ["text": result.text, "finish_reason": result.finishReason, "usage": result.usage.dictionary] as [String: Any]
+            var answer: [String: Any] = ["text": result.text, "finish_reason": result.finishReason, "usage": result.usage.dictionary]
+            if let cost = result.cost { answer["cost"] = cost }
+            object["result"] = answer
         }
         if let failure = job.failure { object["error"] = ["code": failure.code, "message": failure.message] }
         return object
@@ -89,6 +92,20 @@ struct HealthRoutes {
             return JSONResponse.make(
                 ["status": ready ? "ready" : "stopping", "queued": queued, "running": running],
                 status: ready ? .ok : .serviceUnavailable)
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+struct MetricsRoutes {
+    let jobs: JobService
+
+    func register(on router: Router<SluiceRequestContext>) {
+        router.get("metrics") { _, _ in
+            let (queued, running) = jobs.scheduler.counts
+            let text = jobs.metrics.render(router: jobs.router, queued: queued, running: running)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
     }
 }

@@ -15,6 +15,7 @@ final class Attempt: Sendable {
         var pending: [StreamChunk] = []
         var oldestPending: Date?
         var produced = false
+        var lastOutput: Date?
     }
 
     private let state = Mutex(State())
@@ -24,6 +25,7 @@ final class Attempt: Sendable {
         state.withLock { state in
             state.text += text
             state.produced = true
+            state.lastOutput = now
             return Self.append(chunk, to: &state, now: now)
         }
     }
@@ -52,6 +54,9 @@ final class Attempt: Sendable {
 
     /// The text so far.
     var text: String { state.withLock { $0.text } }
+
+    /// When the last text arrived.
+    var lastOutput: Date? { state.withLock { $0.lastOutput } }
 
     /// Whether any text reached subscribers.
     var produced: Bool { state.withLock { $0.produced } }

@@ -10,20 +10,24 @@ final class JobService: Sendable {
     let store: any JobStore & StreamLog
     let hub: StreamHub
     let scheduler: Scheduler
-    let router: ModelRouter
+    let router: ProviderRouter
     let configuration: SluiceConfiguration
+    let metrics: SluiceMetrics
     let logger: Logger
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }
 
-    init(store: any JobStore & StreamLog, router: ModelRouter, configuration: SluiceConfiguration, logger: Logger) {
+    init(store: any JobStore & StreamLog, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics, logger: Logger) {
         self.store = store
         self.hub = StreamHub(log: store)
-        self.scheduler = Scheduler(maxRunningPerUser: configuration.queue.maxRunningPerUser)
+        let scheduler = Scheduler(maxRunningPerUser: configuration.queue.maxRunningPerUser, router: router)
+        self.scheduler = scheduler
         self.router = router
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
+        router.whenCapacityFrees { scheduler.poke() }
     }
 
     // MARK: Accepting
@@ -73,12 +77,14 @@ final class JobService: Sendable {
         case stopped(StopReason)
     }
 
-    /// Runs one attempt of a job a worker took from the scheduler.
-    func execute(_ claimed: Job, control: RunControl) async {
-        var job = claimed
+    /// Runs one attempt of a job a worker took from the scheduler, on the provider slot it reserved.
+    func execute(_ claim: Scheduler.Claim) async {
+        var job = claim.job
+        let lease = claim.lease
         defer { scheduler.finished(job) }
         let now = Date()
         if job.deadline <= now {
+            router.release(lease, outcome: .cancelled)
             await endLogged(&job, .expired, event: expiredEvent)
             return
         }
@@ -86,35 +92,34 @@ final class JobService: Sendable {
         job.attempt += 1
         job.startedAt = now
         job.notBefore = nil
+        job.deployment = lease.deployment.name
         do {
             try await store.save(job, appending: [])
         } catch {
             logger.error("could not mark job running", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
+            router.release(lease, outcome: .cancelled)
             job.state = .queued
             job.attempt -= 1
             job.notBefore = now.addingTimeInterval(backoff.delay(retry: 1))
             scheduler.enqueue(job)
             return
         }
-        guard let route = router.route(for: job.request.model) else {
-            await endLogged(&job, .failed, event: .error(code: SluiceError.Code.modelNotFound.rawValue, message: "model no longer served"))
-            return
-        }
         let attempt = Attempt()
         let current = job
         let outcome = await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask { await self.consume(route, job: current, attempt: attempt) }
-            group.addTask { await control.waitForStop().map { .stopped($0) } }
+            group.addTask { await self.consume(lease, job: current, attempt: attempt) }
+            group.addTask { await claim.control.waitForStop().map { .stopped($0) } }
+            group.addTask { await Self.watch(attempt, timeouts: lease.deployment.timeouts, started: now) }
             let first = await group.next() ?? nil
             group.cancelAll()
             return first ?? .stopped(.shutdown)
         }
-        await settle(&job, outcome: outcome, attempt: attempt)
+        await settle(&job, outcome: outcome, attempt: attempt, lease: lease)
     }
 
-    private func consume(_ route: ModelRouter.Route, job: Job, attempt: Attempt) async -> Outcome {
+    private func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt) async -> Outcome {
         do {
-            for try await event in route.provider.stream(job.request, upstreamModel: route.upstreamModel) {
+            for try await event in lease.provider.stream(job.request, upstreamModel: lease.deployment.model) {
                 switch event {
                 case .delta(let text):
                     let chunk = hub.publish(.delta(text), to: job.id)
@@ -124,7 +129,10 @@ final class JobService: Sendable {
                         attempt.flushed(through: batch.last?.seq ?? 0)
                     }
                 case .finish(let reason, let usage):
-                    return .finished(reason: reason, usage: usage)
+                    let estimated = usage ?? Usage(
+                        promptTokens: job.request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) },
+                        completionTokens: Usage.estimateTokens(attempt.text))
+                    return .finished(reason: reason, usage: estimated)
                 }
             }
             return .failed(ProviderError(.interrupted, reason: "the provider's stream ended without a finish"))
@@ -133,16 +141,42 @@ final class JobService: Sendable {
         }
     }
 
-    private func settle(_ job: inout Job, outcome: Outcome, attempt: Attempt) async {
+    /// Fails the attempt when the provider is too slow: no first token, too long a gap, too long in all.
+    static func watch(_ attempt: Attempt, timeouts: Deployment.Timeouts, started: Date) async -> Outcome? {
+        let total = started.addingTimeInterval(timeouts.total)
+        while true {
+            let last = attempt.lastOutput
+            let gap = last.map { $0.addingTimeInterval(timeouts.idle) } ?? started.addingTimeInterval(timeouts.firstToken)
+            let deadline = min(gap, total)
+            let wait = deadline.timeIntervalSinceNow
+            if wait <= 0, attempt.lastOutput == last {
+                let reason = deadline == total ? "the answer took longer than \(timeouts.total) s"
+                    : last == nil ? "no first token within \(timeouts.firstToken) s" : "no token for \(timeouts.idle) s"
+                return .failed(ProviderError(.timeout, reason: reason))
+            }
+            guard (try? await Task.sleep(for: .milliseconds(max(1, Int(wait * 1000))))) != nil else { return nil }
+        }
+    }
+
+    private func settle(_ job: inout Job, outcome: Outcome, attempt: Attempt, lease: ProviderRouter.Lease) async {
+        let alias = lease.alias
+        let deployment = lease.deployment.name
         switch outcome {
         case .finished(let reason, let usage):
-            job.result = JobResult(text: attempt.text, finishReason: reason, usage: usage)
+            let cost = lease.deployment.prices.cost(of: usage)
+            router.release(lease, outcome: .success(tokens: usage.totalTokens))
+            metrics.providerCall(alias: alias, deployment: deployment, outcome: "success")
+            metrics.usage(model: alias, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: cost)
+            job.result = JobResult(text: attempt.text, finishReason: reason, usage: usage, cost: cost)
             await endLogged(&job, .succeeded, event: .done(finishReason: reason, usage: usage, cache: "miss"), pending: attempt.pending)
         case .stopped(.cancelled):
+            router.release(lease, outcome: .cancelled)
+            metrics.providerCall(alias: alias, deployment: deployment, outcome: "cancelled")
             await endLogged(
                 &job, .cancelled, event: .error(code: SluiceError.Code.jobCancelled.rawValue, message: "cancelled by its owner"),
                 pending: attempt.pending)
         case .stopped(.shutdown):
+            router.release(lease, outcome: .cancelled)
             job.state = .queued
             do {
                 try await store.save(job, appending: attempt.pending)
@@ -150,33 +184,47 @@ final class JobService: Sendable {
                 logger.error("could not checkpoint job at shutdown", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
             }
         case .failed(let error):
-            let providerError = error as? ProviderError
-            let retryable = providerError.map { error in
-                guard let status = error.status else { return true }
-                return status == 408 || status == 429 || status >= 500
-            } ?? false
-            if retryable, job.attempt < configuration.queue.maxAttempts {
-                var pending = attempt.pending
-                if attempt.produced {
-                    let reset = hub.publish(.reset, to: job.id)
-                    pending.append(reset)
-                }
-                let now = Date()
-                job.state = .queued
-                job.notBefore = now.addingTimeInterval(backoff.delay(retry: job.attempt))
-                job.deadline = max(job.deadline, job.notBefore!.addingTimeInterval(configuration.queue.deadlineSeconds))
-                do {
-                    try await store.save(job, appending: pending)
-                    scheduler.enqueue(job, now: now)
-                } catch {
-                    logger.error("could not re-queue job", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
-                }
+            let failure = error as? ProviderError ?? ProviderError(.interrupted, reason: "unexpected provider failure")
+            if failure.isRequestFault {
+                router.release(lease, outcome: .requestFault)
+                metrics.providerCall(alias: alias, deployment: deployment, outcome: "request_error")
+            } else {
+                router.release(lease, outcome: .failure(retryAfter: failure.retryAfter))
+                metrics.providerCall(alias: alias, deployment: deployment, outcome: failure.code == .status ? "status_\(failure.status ?? 0)" : failure.code.rawValue)
+            }
+            logger.warning("provider call failed", metadata: [
+                "sluice.job": "\(job.id)", "sluice.deployment": "\(deployment)", "sluice.failure": "\(failure.description)",
+            ])
+            job.tried = Array(Set(job.tried ?? []).union([deployment])).sorted()
+            let retryMidStream = router.interruptPolicy(for: alias) == .retry
+            let retry = !failure.isRequestFault && job.attempt < configuration.queue.maxAttempts && (!attempt.produced || retryMidStream)
+            if retry {
+                await requeue(&job, attempt: attempt, retryAfter: failure.retryAfter)
                 return
             }
-            let reason = providerError?.reason ?? "unexpected error"
-            let code: SluiceError.Code = attempt.produced ? .streamInterrupted : .providerError
-            job.failure = JobFailure(code: code.rawValue, message: SluiceError(code, details: ["reason": reason]).message(language: .en))
+            let code: SluiceError.Code = failure.isRequestFault ? .upstreamRejected : attempt.produced ? .streamInterrupted : .providerError
+            job.failure = JobFailure(code: code.rawValue, message: SluiceError(code, details: ["reason": failure.reason]).message(language: .en))
             await endLogged(&job, .failed, event: .error(code: code.rawValue, message: job.failure!.message), pending: attempt.pending)
+        }
+    }
+
+    /// Queues a failed attempt again: at once when a deployment it has not failed on serves its alias,
+    /// else after a backoff with full jitter, no sooner than the provider's `Retry-After`. Partial output
+    /// is announced as void by a `reset`.
+    private func requeue(_ job: inout Job, attempt: Attempt, retryAfter: Double?) async {
+        var pending = attempt.pending
+        if attempt.produced { pending.append(hub.publish(.reset, to: job.id)) }
+        let now = Date()
+        let untried = router.deployments(of: job.request.model).contains { !(job.tried ?? []).contains($0) }
+        let delay = untried ? 0 : max(backoff.delay(retry: job.attempt), retryAfter ?? 0)
+        job.state = .queued
+        job.notBefore = delay > 0 ? now.addingTimeInterval(delay) : nil
+        job.deadline = max(job.deadline, now.addingTimeInterval(delay + configuration.queue.deadlineSeconds))
+        do {
+            try await store.save(job, appending: pending)
+            scheduler.enqueue(job, now: now)
+        } catch {
+            logger.error("could not re-queue job", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
         }
     }
 
@@ -205,6 +253,7 @@ final class JobService: Sendable {
     private func end(_ job: inout Job, _ state: JobState, event: StreamEvent, pending: [StreamChunk] = []) async throws {
         job.state = state
         job.finishedAt = Date()
+        metrics.jobEnded(state: state.rawValue)
         if case .error(let code, let message) = event, job.failure == nil {
             job.failure = JobFailure(code: code, message: message)
         }

@@ -2,6 +2,7 @@ import DequeModule
 import Foundation
 import HeapModule
 import SluiceCore
+import SluiceProviders
 import Synchronization
 
 /// Decides which queued job runs next: strict priority classes, fair across users within a class, a cap
@@ -18,7 +19,8 @@ final class Scheduler: Sendable {
         var queue = FairQueue<Job>()
         var delayed: [String: Job] = [:]
         var timers = Heap<Timed>()
-        var waiters: Deque<CheckedContinuation<(Job, RunControl)?, Never>> = []
+        var waiters: Deque<CheckedContinuation<Claim?, Never>> = []
+        var capacityTimer: Date?
         var running: [String: RunControl] = [:]
         var runningPerUser: [String: Int] = [:]
         var stopped = false
@@ -37,10 +39,22 @@ final class Scheduler: Sendable {
         case notHere
     }
 
-    private let state: Mutex<State>
+    /// A job handed to a worker: its run control and its provider slot.
+    typealias Claim = (job: Job, control: RunControl, lease: ProviderRouter.Lease)
 
-    init(maxRunningPerUser: Int) {
+    private let state: Mutex<State>
+    let router: ProviderRouter
+    static let capacityTimerID = "\u{0}capacity"
+
+    init(maxRunningPerUser: Int, router: ProviderRouter) {
         state = Mutex(State(limit: max(1, maxRunningPerUser)))
+        self.router = router
+    }
+
+    /// Hands waiting work to idle workers: called when provider capacity frees.
+    func poke() {
+        let handoffs = state.withLock { Self.dispatch(&$0, router: router) }
+        Self.run(handoffs)
     }
 
     /// Queues a job (after its backoff, when it has one) and wakes a worker.
@@ -53,7 +67,7 @@ final class Scheduler: Sendable {
                 state.queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority)
                 state.timers.insert(Timed(at: job.deadline, id: job.id))
             }
-            return (Self.dispatch(&state), Self.takeTimerWake(&state))
+            return (Self.dispatch(&state, router: router), Self.takeTimerWake(&state))
         }
         Self.run(handoffs)
         wake?.resume()
@@ -65,13 +79,13 @@ final class Scheduler: Sendable {
         wake?.resume()
     }
 
-    /// The next job to run, marked running; nil once the scheduler is stopped.
-    func next() async -> (Job, RunControl)? {
+    /// The next job to run, marked running, with a reserved provider slot; nil once the scheduler is stopped.
+    func next() async -> Claim? {
         await withCheckedContinuation { continuation in
             let handoffs = state.withLock { state in
-                if state.stopped { return [(continuation, nil)] as [Handoff] }
+                if state.stopped { return Actions(handoffs: [(continuation, nil)]) }
                 state.waiters.append(continuation)
-                return Self.dispatch(&state)
+                return Self.dispatch(&state, router: router)
             }
             Self.run(handoffs)
         }
@@ -84,7 +98,7 @@ final class Scheduler: Sendable {
             let user = job.owner.userKey
             state.runningPerUser[user, default: 1] -= 1
             if state.runningPerUser[user] == 0 { state.runningPerUser[user] = nil }
-            return Self.dispatch(&state)
+            return Self.dispatch(&state, router: router)
         }
         Self.run(handoffs)
     }
@@ -129,14 +143,16 @@ final class Scheduler: Sendable {
             var expired: [Job] = []
             while let top = state.timers.min, top.at <= now {
                 state.timers.removeMin()
-                if let job = state.delayed.removeValue(forKey: top.id) {
+                if top.id == Self.capacityTimerID {
+                    state.capacityTimer = nil
+                } else if let job = state.delayed.removeValue(forKey: top.id) {
                     state.queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority)
                     state.timers.insert(Timed(at: job.deadline, id: job.id))
                 } else if state.queue.contains(id: top.id), let job = state.queue.remove(id: top.id) {
                     if job.deadline <= now { expired.append(job) } else { state.queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority) }
                 }
             }
-            return (expired, state.timers.min?.at, Self.dispatch(&state))
+            return (expired, state.timers.min?.at, Self.dispatch(&state, router: router))
         }
         Self.run(handoffs)
         return (expired, next)
@@ -168,20 +184,43 @@ final class Scheduler: Sendable {
 
     var isStopped: Bool { state.withLock { $0.stopped } }
 
-    typealias Handoff = (CheckedContinuation<(Job, RunControl)?, Never>, (Job, RunControl)?)
+    typealias Handoff = (CheckedContinuation<Claim?, Never>, Claim?)
 
-    private static func dispatch(_ state: inout State) -> [Handoff] {
+    /// What a dispatch decided, to carry out after the lock is released.
+    struct Actions {
         var handoffs: [Handoff] = []
+        var wake: CheckedContinuation<Void, Never>?
+    }
+
+    /// Matches idle workers with the next jobs whose user is under their cap and whose model has a
+    /// provider slot free. When work waits only for provider capacity that frees with time (a breaker's
+    /// cool-down, a `Retry-After`), a timer wakes the scheduler then.
+    private static func dispatch(_ state: inout State, router: ProviderRouter) -> Actions {
+        var actions = Actions()
         while !state.stopped, !state.waiters.isEmpty {
             let cap = state.runningPerUser
             let limit = state.limit
-            guard let job = state.queue.pop(where: { (cap[$0] ?? 0) < limit }) else { break }
+            let now = Date()
+            guard let (job, lease) = state.queue.pop(claim: { user, job -> ProviderRouter.Lease? in
+                guard (cap[user] ?? 0) < limit else { return nil }
+                return router.reserve(alias: job.request.model, avoiding: Set(job.tried ?? []), now: now)
+            }) else {
+                if !state.queue.isEmpty, state.capacityTimer == nil {
+                    let aliases = Set(state.queue.allItems.map(\.request.model))
+                    if let next = aliases.compactMap({ router.nextAvailability(for: $0, now: now) }).min() {
+                        state.capacityTimer = next
+                        state.timers.insert(Timed(at: next, id: capacityTimerID))
+                        actions.wake = takeTimerWake(&state)
+                    }
+                }
+                break
+            }
             let control = RunControl()
             state.running[job.id] = control
             state.runningPerUser[job.owner.userKey, default: 0] += 1
-            handoffs.append((state.waiters.removeFirst(), (job, control)))
+            actions.handoffs.append((state.waiters.removeFirst(), (job, control, lease)))
         }
-        return handoffs
+        return actions
     }
 
     private static func takeTimerWake(_ state: inout State) -> CheckedContinuation<Void, Never>? {
@@ -193,7 +232,8 @@ final class Scheduler: Sendable {
         return wake
     }
 
-    private static func run(_ handoffs: [Handoff]) {
-        for (waiter, value) in handoffs { waiter.resume(returning: value) }
+    private static func run(_ actions: Actions) {
+        for (waiter, value) in actions.handoffs { waiter.resume(returning: value) }
+        actions.wake?.resume()
     }
 }

@@ -26,8 +26,8 @@ final class WorkerPool: Service {
             await withTaskGroup(of: Bool.self) { pool in
                 for _ in 0..<workers {
                     pool.addTask {
-                        while let (job, control) = await scheduler.next() {
-                            await self.jobs.execute(job, control: control)
+                        while let claim = await scheduler.next() {
+                            await self.jobs.execute(claim)
                         }
                         return true
                     }

@@ -1,0 +1,144 @@
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SluiceCore
+
+/// One HTTP call to a provider, read as the consumer asks: it sends the request on the first `next()`,
+/// maps an error status to a `ProviderError` (with `Retry-After`), then decodes the body — a stream of
+/// server-sent events parsed incrementally, or one JSON document. Runs in the consumer's task, so
+/// cancelling the consumer cancels the request.
+actor HTTPCall {
+    /// Turns the wire format into provider events.
+    protocol Decoder: Sendable {
+        /// Events for one server-sent event; `true` in `finished` once the answer is complete.
+        mutating func decode(_ event: SSEEvent) throws -> [ProviderEvent]
+        /// Events for a whole non-streamed body.
+        func decode(body: Data) throws -> [ProviderEvent]
+        /// Whether the stream completed (`[DONE]` or the protocol's end event).
+        var finished: Bool { get }
+        /// The final event when the stream ended without one the decoder already emitted.
+        mutating func finalEvent() -> ProviderEvent?
+    }
+
+    let client: HTTPClient
+    let request: HTTPClientRequest
+    let streaming: Bool
+    let deadline: NIODeadline
+    var decoder: any Decoder
+    var body: HTTPClientResponse.Body.AsyncIterator?
+    var parser = SSEParser()
+    var pending: [ProviderEvent] = []
+    var done = false
+
+    init(client: HTTPClient, request: HTTPClientRequest, streaming: Bool, totalSeconds: Double, decoder: any Decoder) {
+        self.client = client
+        self.request = request
+        self.streaming = streaming
+        self.deadline = .now() + .milliseconds(Int64(max(1, totalSeconds) * 1000))
+        self.decoder = decoder
+    }
+
+    func next() async throws -> ProviderEvent? {
+        while pending.isEmpty {
+            guard !done else { return nil }
+            try await fill()
+        }
+        return pending.removeFirst()
+    }
+
+    private func fill() async throws {
+        guard var iterator = body else {
+            try await start()
+            return
+        }
+        let buffer: ByteBuffer?
+        do {
+            buffer = try await iterator.next(isolation: self)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw ProviderError(.interrupted, reason: "the connection broke mid-answer")
+        }
+        body = iterator
+        guard let buffer else {
+            done = true
+            if decoder.finished {
+                if let last = decoder.finalEvent() { pending.append(last) }
+                return
+            }
+            throw ProviderError(.interrupted, reason: "the stream ended before the answer was complete")
+        }
+        for item in parser.feed(buffer.readableBytesView) {
+            guard case .event(let event) = item else { continue }
+            pending += try decoder.decode(event)
+            if decoder.finished {
+                done = true
+                if let last = decoder.finalEvent() { pending.append(last) }
+                return
+            }
+        }
+    }
+
+    private func start() async throws {
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, deadline: deadline)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw ProviderError(.timeout, reason: "the provider did not answer in time")
+        } catch {
+            throw ProviderError(.connect, reason: "the provider could not be reached")
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let status = Int(response.status.code)
+            let retryAfter = ProviderError.retryAfter(header: response.headers.first(name: "retry-after"))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            throw ProviderError(.status, status: status, retryAfter: retryAfter, reason: "the provider answered \(status)")
+        }
+        if streaming {
+            body = response.body.makeAsyncIterator()
+        } else {
+            let bytes: ByteBuffer
+            do {
+                bytes = try await response.body.collect(upTo: 16 << 20)
+            } catch {
+                throw ProviderError(.interrupted, reason: "the connection broke mid-answer")
+            }
+            pending = try decoder.decode(body: Data(bytes.readableBytesView))
+            done = true
+        }
+    }
+
+    /// A JSON request.
+    static func post(url: String, headers: [(String, String)], json: [String: Any]) throws -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        return request
+    }
+
+    static func object(_ text: String) throws -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw ProviderError(.malformed, reason: "the provider sent an event that is not a JSON object")
+        }
+        return object
+    }
+}
+
+extension HTTPClient {
+    /// A client for one deployment: pooled connections, its own connect timeout.
+    public static func forDeployment(_ deployment: Deployment) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(
+            connect: .milliseconds(Int64(deployment.timeouts.connect * 1000)),
+            read: .milliseconds(Int64(max(deployment.timeouts.idle, deployment.timeouts.firstToken) * 1000)))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, deployment.maxInFlight))
+        // A refused connection fails the call at once, so that the router fails over instead of waiting.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}
