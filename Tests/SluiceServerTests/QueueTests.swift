@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func aJobWaitingPastItsDeadlineExpiresWithAClearReason() async throws {
-        try await TestNode.with(configure: { $0.queue.workers = 1; $0.queue.deadlineSeconds = 0.3 }) { node in
+        try await TestNode.with(configure: { $0.queue.workers = 1; $0.queue.deadlineSeconds = 1.5 }) { node in
             let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 60_000]))
             _ = try await node.client.waitForJob(blocker, states: ["running"])
             let reply = try await node.client.post("/v1/chat/completions", json: chatBody("too late"))
