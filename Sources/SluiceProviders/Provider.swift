@@ -55,11 +55,12 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// A failure caused by the request itself (400, 404, 413, 422, context length): retrying elsewhere
-    /// will not help, and it does not count against the provider's health.
+    /// A failure caused by the request itself (400, 413, 422: malformed, too long for the context):
+    /// retrying elsewhere will not help, and it does not count against the provider's health. A 401,
+    /// 403 or 404 is the deployment's fault (a wrong key or model name), and fails over.
     public var isRequestFault: Bool {
         guard code == .status, let status else { return false }
-        return (400..<500).contains(status) && ![408, 409, 425, 429].contains(status)
+        return [400, 413, 422].contains(status)
     }
 
     public var description: String { "ProviderError(\(code.rawValue)\(status.map { ", \($0)" } ?? ""), \(reason))" }

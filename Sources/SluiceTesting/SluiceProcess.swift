@@ -43,14 +43,22 @@ public final class SluiceProcess: @unchecked Sendable {
     ///   - port: the port, or a free one.
     ///   - environment: extra environment variables.
     ///   - arguments: extra arguments.
-    public init(dataDirectory: String, port: Int? = nil, environment: [String: String] = [:], arguments: [String] = []) async throws {
+    ///   - logFile: a file that receives its output (discarded when nil).
+    public init(dataDirectory: String, port: Int? = nil, environment: [String: String] = [:], arguments: [String] = [], logFile: String? = nil) async throws {
         self.port = port ?? Self.freePort()
         process = Process()
         process.executableURL = try Self.executable()
         process.arguments = ["serve", "--port", String(self.port), "--data-dir", dataDirectory] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let logFile {
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         for _ in 0..<200 {
             if !process.isRunning { throw TestFailure("sluice serve exited with status \(process.terminationStatus)") }

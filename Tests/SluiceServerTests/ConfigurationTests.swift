@@ -55,3 +55,59 @@ import Testing
         }
     }
 }
+
+@Suite struct ProviderConfigurationTests {
+    @Test func deploymentsAndAliasesAreReadFromYAMLWithKeysFromTheEnvironment() async throws {
+        let file = TemporaryDirectory.make() + "/sluice.yaml"
+        try """
+            deployments:
+              names: [openrouter, openai, gemini]
+              openrouter:
+                provider: openai
+                baseURL: https://openrouter.ai/api/v1
+                model: openai/gpt-4o-mini
+                maxInFlight: 24
+                requestsPerMinute: 500
+                timeouts:
+                  firstToken: 8
+                prices:
+                  input: 0.15
+                  output: 0.6
+                breaker:
+                  consecutiveFailures: 4
+              openai:
+                provider: openai
+                baseURL: https://api.openai.com/v1
+                model: gpt-4o-mini
+                apiKeyEnv: MY_OPENAI_KEY
+              gemini:
+                provider: openai
+                baseURL: https://generativelanguage.googleapis.com/v1beta/openai
+                model: gemini-2.0-flash
+                weight: 2
+            models:
+              aliases: [tutor]
+              tutor:
+                deployments: [openrouter, openai, gemini]
+                strategy: ordered
+                onInterrupt: error
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let configuration = try await SluiceConfiguration.load(
+            configFile: file, environment: ["SLUICE_DEPLOYMENTS_OPENROUTER_API_KEY": "sk-or-1"])
+        #expect(configuration.deployments.map(\.name) == ["openrouter", "openai", "gemini"])
+        let openrouter = configuration.deployments[0]
+        #expect(openrouter.kind == .openai)
+        #expect(openrouter.baseURL == "https://openrouter.ai/api/v1")
+        #expect(openrouter.model == "openai/gpt-4o-mini")
+        #expect(openrouter.apiKey == "sk-or-1")
+        #expect(openrouter.requestsPerMinute == 500)
+        #expect(openrouter.timeouts.firstToken == 8)
+        #expect(openrouter.timeouts.idle == 30)
+        #expect(openrouter.prices.outputPerMillion == 0.6)
+        #expect(openrouter.breaker.consecutiveFailures == 4)
+        #expect(configuration.deployments[2].weight == 2)
+        #expect(configuration.aliases.map(\.name) == ["tutor"])
+        #expect(configuration.aliases[0].deployments == ["openrouter", "openai", "gemini"])
+        #expect(configuration.aliases[0].onInterrupt == .error)
+    }
+}
