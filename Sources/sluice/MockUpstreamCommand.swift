@@ -25,11 +25,14 @@ struct MockUpstreamCommand: AsyncParsableCommand {
     @Option(help: "Tokens per answer.")
     var tokens = 32
 
+    @Option(help: "Fail every request: status:CODE before the first token, or after:N tokens.")
+    var fail: String?
+
     func run() async throws {
         let logger = Logger(label: "sluice.mock-upstream")
         let upstream = MockUpstream(
             host: host, port: port,
-            configuration: .init(ttftMs: ttftMs, tokensPerSecond: tokensPerSecond, tokens: tokens), logger: logger)
+            configuration: .init(ttftMs: ttftMs, tokensPerSecond: tokensPerSecond, tokens: tokens, fail: fail), logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: upstream.service())], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

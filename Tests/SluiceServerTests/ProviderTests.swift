@@ -426,3 +426,26 @@ import Testing
         }
     }
 }
+
+@Suite struct WeightedRoutingTests {
+    @Test func theWeightedStrategySplitsTrafficByWeight() async throws {
+        try await FakeUpstream.with { heavy in
+            try await FakeUpstream.with { light in
+                try await TestNode.with(configure: {
+                    ProviderTests.configure(&$0, [
+                        ProviderTests.deployment("heavy", heavy) { $0.weight = 4 }, ProviderTests.deployment("light", light) { $0.weight = 1 },
+                    ]) { $0.strategy = .weighted }
+                }) { node in
+                    for n in 0..<60 {
+                        let reply = try await ProviderTests.ask(node, "q\(n)")
+                        #expect(reply.status == 200)
+                    }
+                    // 48 expected on heavy; 36 or more holds with overwhelming probability.
+                    #expect(heavy.received.count >= 36)
+                    #expect(light.received.count >= 1)
+                    #expect(heavy.received.count + light.received.count == 60)
+                }
+            }
+        }
+    }
+}

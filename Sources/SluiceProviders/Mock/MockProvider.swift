@@ -12,15 +12,19 @@ public final class MockProvider: Provider {
         public var tokensPerSecond: Double
         /// Tokens per answer (default 32).
         public var tokens: Int
+        /// A failure for every request that scripts none (`status:500`, `after:12`); none by default.
+        public var fail: String?
 
         /// - Parameters:
         ///   - ttftMs: time to first token.
         ///   - tokensPerSecond: token rate.
         ///   - tokens: answer length.
-        public init(ttftMs: Int = 0, tokensPerSecond: Double = 0, tokens: Int = 32) {
+        ///   - fail: a failure for every request.
+        public init(ttftMs: Int = 0, tokensPerSecond: Double = 0, tokens: Int = 32, fail: String? = nil) {
             self.ttftMs = ttftMs
             self.tokensPerSecond = tokensPerSecond
             self.tokens = tokens
+            self.fail = fail
         }
     }
 
@@ -45,7 +49,7 @@ public final class MockProvider: Provider {
         let rate = script.tokensPerSecond ?? configuration.tokensPerSecond
         var length = script.tokens ?? configuration.tokens
         if let cap = request.tokenCap { length = min(length, cap) }
-        let failure = MockFailure(script.fail)
+        let failure = MockFailure(script.fail ?? configuration.fail)
         let words = Self.answer(for: request, tokens: length)
         let promptTokens = request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) }
         let finishReason = (request.tokenCap.map { $0 < (script.tokens ?? configuration.tokens) } ?? false) ? "length" : "stop"
