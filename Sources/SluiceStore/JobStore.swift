@@ -1,12 +1,38 @@
 public import Foundation
 public import SluiceCore
 
+/// A change to a user's counters of one day, applied by addition so that concurrent changes commute.
+public struct DailyCounterDelta: Sendable, Hashable {
+    /// The user's key.
+    public var user: String
+    /// The day, `yyyy-mm-dd`.
+    public var day: String
+    /// Messages to add (negative to refund).
+    public var messages: Int
+    /// Tokens to add (negative to release).
+    public var tokens: Int
+
+    /// - Parameters:
+    ///   - user: the user's key.
+    ///   - day: the day.
+    ///   - messages: messages to add.
+    ///   - tokens: tokens to add.
+    public init(user: String, day: String, messages: Int, tokens: Int) {
+        self.user = user
+        self.day = day
+        self.messages = messages
+        self.tokens = tokens
+    }
+}
+
 /// Durable storage of jobs. A write returns only once it is committed.
 public protocol JobStore: Sendable {
-    /// Stores a new job; returns once it is durable.
-    func insert(_ job: Job) async throws
-    /// Stores a job's new state and appends stream chunks in the same commit.
-    func save(_ job: Job, appending chunks: [StreamChunk]) async throws
+    /// Stores a new job, and the counter changes its admission made, in one commit.
+    func insert(_ job: Job, counters: [DailyCounterDelta]) async throws
+    /// Stores a job's new state, appends stream chunks and applies counter changes in one commit.
+    func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws
+    /// The counters of a day: (user, messages, tokens).
+    func dailyCounters(day: String) async throws -> [(user: String, messages: Int, tokens: Int)]
     /// Reads one job.
     func job(id: String) async throws -> Job?
     /// Every job that is queued or running: the work to resume after a restart.
@@ -21,4 +47,11 @@ public protocol StreamLog: Sendable {
     func append(_ chunks: [StreamChunk], to jobID: String) async throws
     /// The chunks of a job with a sequence number above `seq`, in order.
     func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk]
+}
+
+extension JobStore {
+    /// Stores a new job.
+    public func insert(_ job: Job) async throws { try await insert(job, counters: []) }
+    /// Stores a job's new state and appends stream chunks in one commit.
+    public func save(_ job: Job, appending chunks: [StreamChunk]) async throws { try await save(job, appending: chunks, counters: []) }
 }

@@ -1,8 +1,9 @@
-import Foundation
+public import Foundation
 import Logging
 import ServiceLifecycle
 public import SluiceServer
 import SluiceStore
+import SluiceCore
 import SluiceProviders
 
 /// A Sluice node running in this process on a free loopback port with a throwaway data folder.
@@ -20,10 +21,12 @@ public struct TestNode: Sendable {
     /// - Parameters:
     ///   - dataDirectory: a data folder to reuse; a new temporary one when nil.
     ///   - configure: changes to the default test configuration.
+    ///   - clock: the node's clock.
     ///   - body: the test.
     public static func with<T: Sendable>(
         dataDirectory: String? = nil,
         configure: (inout SluiceConfiguration) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Date = { Date() },
         _ body: (TestNode) async throws -> T
     ) async throws -> T {
         var configuration = SluiceConfiguration()
@@ -33,10 +36,17 @@ public struct TestNode: Sendable {
         configuration.mock = .init(ttftMs: 0, tokensPerSecond: 0, tokens: 12)
         configuration.queue.backoffBaseMs = 10
         configuration.queue.backoffMaxMs = 50
+        // Tests of other things send many requests from one user: no per-minute limits unless a test sets them.
+        var plan = Plan(name: "free")
+        plan.requestsPerMinute = nil
+        plan.tierRequestsPerMinute = [:]
+        plan.maxStreams = 1000
+        plan.reconnectsPerMinute = 10000
+        configuration.admission.plans = ["free": plan]
         configure(&configuration)
         var logger = Logger(label: "sluice.test")
         logger.logLevel = ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        let node = try SluiceNode(configuration: configuration, logger: logger)
+        let node = try SluiceNode(configuration: configuration, logger: logger, clock: clock)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let services = try await node.services { port in portContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))

@@ -8,6 +8,8 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
     public var details: [String: String]
     /// Seconds after which a retry may succeed.
     public var retryAfter: Int?
+    /// Extra response headers (`X-RateLimit-*`).
+    public var headers: [String: String] = [:]
 
     /// - Parameters:
     ///   - code: what went wrong.
@@ -48,6 +50,13 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case upstreamRejected = "upstream_rejected"
         case streamInterrupted = "stream_interrupted"
         case shuttingDown = "shutting_down"
+        case rateLimited = "rate_limited"
+        case quotaExceeded = "quota_exceeded"
+        case systemBusy = "system_busy"
+        case promptTooLarge = "prompt_too_large"
+        case tooManyStreams = "too_many_streams"
+        case tooManyReconnects = "too_many_reconnects"
+        case forbidden = "forbidden"
         case internalError = "internal_error"
 
         /// The HTTP status.
@@ -55,6 +64,10 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             switch self {
             case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .upstreamRejected: 400
             case .invalidAPIKey: 401
+            case .forbidden: 403
+            case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects: 429
+            case .promptTooLarge: 400
+            case .systemBusy: 503
             case .modelNotFound, .jobNotFound, .notFound: 404
             case .jobCancelled: 409
             case .requestTooLarge: 413
@@ -70,6 +83,8 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         public var type: String {
             switch status {
             case 401: "authentication_error"
+            case 403: "permission_error"
+            case 429: "rate_limit_error"
             case 404: "not_found_error"
             case 400, 409, 413, 415: "invalid_request_error"
             default: "server_error"
@@ -103,6 +118,13 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .upstreamRejected: "The model provider rejected the request: {reason}."
             case .streamInterrupted: "The answer was interrupted and is incomplete: {reason}."
             case .shuttingDown: "The server is restarting. Please retry in a few seconds."
+            case .rateLimited: "Too many requests. Please wait {seconds} seconds."
+            case .quotaExceeded: "You have used today's limit of {limit}. It resets at {reset}."
+            case .systemBusy: "The system is busy. Please wait a moment and try again in {seconds} seconds."
+            case .promptTooLarge: "The prompt is larger than your plan's limit of {limit} bytes."
+            case .tooManyStreams: "Too many open streams: at most {limit} at once. Close one and try again."
+            case .tooManyReconnects: "Too many reconnects. Please wait {seconds} seconds."
+            case .forbidden: "This needs the admin role."
             case .internalError: "An internal error occurred."
             }
         }
@@ -127,6 +149,13 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .upstreamRejected: "Загварын үйлчилгээ хүсэлтийг хүлээж авсангүй: {reason}."
             case .streamInterrupted: "Хариулт тасарсан тул бүрэн бус байна: {reason}."
             case .shuttingDown: "Сервер дахин асаж байна. Хэдэн секундийн дараа дахин оролдоно уу."
+            case .rateLimited: "Хэт олон хүсэлт. {seconds} секунд хүлээнэ үү."
+            case .quotaExceeded: "Өнөөдрийн {limit} хязгаарыг ашиглаж дууссан. {reset}-д шинэчлэгдэнэ."
+            case .systemBusy: "Систем завгүй байна. Түр хүлээгээд {seconds} секундийн дараа дахин оролдоно уу."
+            case .promptTooLarge: "Асуулт таны багцын {limit} байтын хязгаараас их байна."
+            case .tooManyStreams: "Хэт олон урсгал нээлттэй байна: зэрэг {limit} хүртэл. Нэгийг хаагаад дахин оролдоно уу."
+            case .tooManyReconnects: "Хэт олон дахин холболт. {seconds} секунд хүлээнэ үү."
+            case .forbidden: "Үүнд админ эрх шаардлагатай."
             case .internalError: "Дотоод алдаа гарлаа."
             }
         }

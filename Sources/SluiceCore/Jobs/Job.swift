@@ -32,6 +32,8 @@ public struct Job: Sendable, Codable, Identifiable {
     public var deployment: String?
     /// Deployments an attempt failed on, avoided by the next attempt when another has room.
     public var tried: [String]?
+    /// Its place in the owner's rate and quota counters, settled when it ends.
+    public var reservation: AdmissionLedger.Reservation?
 
     /// - Parameters:
     ///   - id: the job id.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Hummingbird
 public import Logging
 public import ServiceLifecycle
@@ -28,7 +28,8 @@ public final class SluiceNode: Sendable {
     /// - Parameters:
     ///   - configuration: the configuration.
     ///   - logger: the background logger.
-    public init(configuration: SluiceConfiguration, logger: Logger) throws {
+    ///   - clock: the time, for tests of the calendar.
+    public init(configuration: SluiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) throws {
         guard !configuration.auth.apiKeys.isEmpty || configuration.bindsLoopbackOnly else {
             throw StartupError(description: """
                 refusing to listen on \(configuration.server.host) without API keys: anonymous use is allowed on loopback only. \
@@ -40,13 +41,14 @@ public final class SluiceNode: Sendable {
         let store = try EmbeddedStore(configuration: configuration.storage)
         mock = MockProvider(configuration: configuration.mock)
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
-        jobs = JobService(store: store, router: catalog.router, configuration: configuration, metrics: metrics, logger: logger)
+        jobs = JobService(store: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
     }
 
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
     /// then the workers (shut down first, so streams are checkpointed while the server still stands).
     /// - Parameter onListening: called with the bound port once the server listens.
     public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        try await jobs.admission.restore(from: jobs.store)
         let recovered = try await jobs.recover()
         if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
         if configuration.auth.apiKeys.isEmpty {
@@ -57,9 +59,10 @@ public final class SluiceNode: Sendable {
         HealthRoutes(jobs: jobs).register(on: router)
         MetricsRoutes(jobs: jobs).register(on: router)
         WebRoutes().register(on: router)
-        let v1 = router.group("v1").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys))
+        let v1 = router.group("v1").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys, defaultPlan: configuration.admission.defaultPlan))
         ChatRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
+        AdminRoutes(jobs: jobs).register(on: router.group("admin/api").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys, defaultPlan: configuration.admission.defaultPlan)))
         let logger = logger
         let app = Application(
             router: router,

@@ -37,6 +37,73 @@ extension SluiceConfiguration {
         aliases = config.stringArray(forKey: "models.aliases", default: []).map { name in
             ModelAlias(config: config.scoped(to: ["models", name]), name: name)
         }
+        admission = AdmissionPolicy(config: config)
+    }
+}
+
+extension AdmissionPolicy {
+    /// Reads `plans`, `tiers`, `modes`, `calendar` and `queue.reservedBypassWorkers`.
+    init(config: ConfigReader) {
+        self.init()
+        let planNames = config.stringArray(forKey: "plans.names", default: [])
+        if !planNames.isEmpty {
+            plans = Dictionary(uniqueKeysWithValues: planNames.map { ($0, Plan(config: config.scoped(to: ["plans", $0]), name: $0)) })
+            defaultPlan = planNames[0]
+        } else {
+            plans = ["free": Plan(config: config.scoped(to: ["plans", "free"]), name: "free")]
+        }
+        defaultPlan = config.string(forKey: "plans.default", default: defaultPlan)
+        tiers.highAt = config.int(forKey: "tiers.highAt", default: tiers.highAt)
+        tiers.peakAt = config.int(forKey: "tiers.peakAt", default: tiers.peakAt)
+        tiers.overloadAt = config.int(forKey: "tiers.overloadAt", default: tiers.overloadAt)
+        let simpleFrom = config.string(forKey: "tiers.simpleModeFrom", default: tiers.simpleModeFrom.name)
+        tiers.simpleModeFrom = Tier.allCases.first { $0.name == simpleFrom } ?? (simpleFrom == "never" ? .overload : tiers.simpleModeFrom)
+        tiers.simpleMaxTokens = config.int(forKey: "tiers.simpleMaxTokens", default: tiers.simpleMaxTokens)
+        tiers.brevityInstruction = config.string(forKey: "tiers.brevityInstruction", default: tiers.brevityInstruction)
+        tiers.overloadRetryAfter = config.int(forKey: "tiers.overloadRetryAfter", default: tiers.overloadRetryAfter)
+        for tier in Tier.allCases {
+            if let threshold = config.double(forKey: ConfigKey(["tiers", tier.name, "semanticThreshold"])) { tiers.semanticThreshold[tier] = threshold }
+        }
+        for name in config.stringArray(forKey: "modes.names", default: []) {
+            let section = config.scoped(to: ["modes", name])
+            var mode = Mode(name: name)
+            mode.requestsPerMinute = section.int(forKey: "requestsPerMinute")
+            mode.overloadAt = section.int(forKey: "overloadAt")
+            mode.semanticThreshold = section.double(forKey: "semanticThreshold")
+            mode.simpleMode = section.bool(forKey: "simpleMode", default: false)
+            modes[name] = mode
+        }
+        let zone = config.string(forKey: "calendar.timeZone", default: "UTC")
+        calendar.timeZone = TimeZone(identifier: zone) ?? calendar.timeZone
+        let examMode = config.string(forKey: "calendar.examMode", default: "exam")
+        calendar.periods = config.stringArray(forKey: "calendar.examPeriods", default: []).compactMap { text in
+            let days = text.components(separatedBy: "..")
+            guard let first = days.first, let last = days.last else { return nil }
+            return SchoolCalendar.Period(first: first.trimmingCharacters(in: .whitespaces), last: last.trimmingCharacters(in: .whitespaces), mode: examMode)
+        }
+        let peakMode = config.string(forKey: "calendar.peakMode", default: "peak-hours")
+        calendar.hours = config.stringArray(forKey: "calendar.peakHours", default: []).compactMap { SchoolCalendar.Hours($0, mode: peakMode) }
+        reservedBypassWorkers = config.int(forKey: "queue.reservedBypassWorkers")
+    }
+}
+
+extension Plan {
+    /// Reads one plan's section; absent keys keep the defaults (10 a minute, 5 in high, 3 in peak).
+    init(config: ConfigReader, name: String) {
+        self.init(name: name)
+        let perMinute = config.int(forKey: "requestsPerMinute", default: requestsPerMinute ?? 0)
+        requestsPerMinute = perMinute > 0 ? perMinute : nil
+        for tier in [Tier.high, .peak] {
+            let value = config.int(forKey: ConfigKey(["tiers", tier.name, "requestsPerMinute"]), default: tierRequestsPerMinute[tier] ?? 0)
+            tierRequestsPerMinute[tier] = value > 0 ? value : nil
+        }
+        tokensPerMinute = config.int(forKey: "tokensPerMinute")
+        messagesPerDay = config.int(forKey: "messagesPerDay")
+        tokensPerDay = config.int(forKey: "tokensPerDay")
+        maxTokens = config.int(forKey: "maxTokens", default: maxTokens)
+        maxPromptBytes = config.int(forKey: "maxPromptBytes", default: maxPromptBytes)
+        maxStreams = config.int(forKey: "maxStreams", default: maxStreams)
+        reconnectsPerMinute = config.int(forKey: "reconnectsPerMinute", default: reconnectsPerMinute)
     }
 }
 

@@ -79,6 +79,8 @@ public struct SluiceConfiguration: Sendable {
     public var retention = Retention()
     /// The built-in mock provider's default pace (aliases `default` and `mock` when no aliases are configured).
     public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
+    /// Plans, tiers, modes and the calendar.
+    public var admission = AdmissionPolicy()
     /// Provider deployments (`deployments.names` and one section each).
     public var deployments: [Deployment] = []
     /// Model aliases (`models.aliases` and one section each). Empty: the mock under `default` and `mock`.

@@ -22,14 +22,17 @@ struct ChatRoutes {
     }
 
     func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let (chat, job) = try await jobs.accept(request, context: context)
+        let (chat, job, limits) = try await jobs.accept(request, context: context)
+        let ticket = chat.stream == true ? try jobs.admission.openStream(for: try context.requirePrincipal(), resuming: false) : nil
         let chunks = try await jobs.hub.subscribe(job.id, after: 0)
+        var headers: HTTPFields = [.sluiceJobID: job.id, .sluiceCache: "miss"]
+        headers.append(contentsOf: limits)
         let answer = Answer(
             id: "chatcmpl-" + job.id.dropFirst(4), created: job.createdAt, chat: chat,
-            headers: [.sluiceJobID: job.id, .sluiceCache: "miss"],
+            headers: headers,
             resumeHint: "The answer restarted after a failure; resume it from /v1/jobs/\(job.id)/stream.",
             deadlineSeconds: jobs.configuration.queue.deadlineSeconds,
-            heartbeat: .milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000)))
+            heartbeat: .milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000)), ticket: ticket)
         return await answer.respond(chunks, request: request)
     }
 }
@@ -44,6 +47,8 @@ struct Answer: Sendable {
     var resumeHint: String
     var deadlineSeconds: Double
     var heartbeat: Duration
+    /// The open-stream count this answer holds, released with the response.
+    var ticket: AdmissionController.StreamTicket? = nil
 
     func respond(_ chunks: AsyncStream<StreamChunk>, request: Request) async -> Response {
         if chat.stream == true { return stream(chunks) }
@@ -71,7 +76,9 @@ struct Answer: Sendable {
     func stream(_ chunks: AsyncStream<StreamChunk>) -> Response {
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)
+        let ticket = ticket
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { withExtendedLifetime(ticket) {} }
             var first = true
             try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
                 func event(_ value: some Encodable) -> ByteBuffer {
@@ -105,14 +112,27 @@ struct Answer: Sendable {
 }
 
 extension JobService {
-    /// Reads, checks and accepts a chat request from an HTTP request.
-    func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Job) {
+    /// Reads, checks, admits and accepts a chat request from an HTTP request. Returns the request as
+    /// it will run (simple mode may have changed it), the job, and the rate-limit headers.
+    func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Job, HTTPFields) {
         var owner = try context.requirePrincipal()
-        let chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
+        var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
         if request.headers[.sluiceUser] == nil, let user = chat.user, !user.isEmpty {
             owner.user = String(user.prefix(256))
         }
-        return (chat, try await submit(chat, owner: owner))
+        let id = Job.newID()
+        let admitted = try admission.admit(&chat, principal: owner, jobID: id)
+        var headers = HTTPFields()
+        for (name, value) in admitted.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        do {
+            let job = try await submit(chat, owner: owner, id: id, reservation: admitted.reservation, counters: [admitted.delta])
+            return (chat, job, headers)
+        } catch {
+            admission.release(admitted.reservation)
+            throw error
+        }
     }
 }
 

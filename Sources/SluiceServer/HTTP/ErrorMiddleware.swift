@@ -31,6 +31,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The response for an error, in the language the request prefers.
     static func response(_ error: SluiceError, request: Request, headers: HTTPFields = [:]) -> Response {
         let language = Language.from(acceptLanguage: request.headers[.acceptLanguage])
+        var headers = headers
+        for (name, value) in error.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
         return response(code: error.code, message: error.message(language: language), retryAfter: error.retryAfter, headers: headers)
     }
 

@@ -10,11 +10,13 @@ struct JobRoutes {
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("jobs") { request, context in
-            let (_, job) = try await jobs.accept(request, context: context)
+            let (_, job, limits) = try await jobs.accept(request, context: context)
+            var headers: HTTPFields = [.sluiceJobID: job.id, .location: "/v1/jobs/\(job.id)"]
+            headers.append(contentsOf: limits)
             return JSONResponse.make(
                 ["id": job.id, "object": "job", "state": job.state.rawValue, "stream_url": Self.streamURL(job.id),
                  "created_at": job.createdAt.timeIntervalSince1970],
-                status: .accepted, headers: [.sluiceJobID: job.id, .location: "/v1/jobs/\(job.id)"])
+                status: .accepted, headers: headers)
         }
         group.get("jobs/{id}") { _, context in
             let job = try await jobs.job(try Self.id(context), for: try context.requirePrincipal())
@@ -54,13 +56,16 @@ struct JobRoutes {
     }
 
     func stream(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let job = try await jobs.job(try Self.id(context), for: try context.requirePrincipal())
+        let principal = try context.requirePrincipal()
+        let job = try await jobs.job(try Self.id(context), for: principal)
         let after = try Self.resumePoint(request)
+        let ticket = try jobs.admission.openStream(for: principal, resuming: after > 0)
         let chunks = try await jobs.hub.subscribe(job.id, after: after)
         var headers = JSONResponse.sseHeaders
         headers[.sluiceJobID] = job.id
         let heartbeat = Duration.milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000))
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { withExtendedLifetime(ticket) {} }
             try await writer.write(ServerSentEvents.retry(milliseconds: 3000))
             try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
                 ([ServerSentEvents.jobEvent(chunk)], chunk.event.isTerminal)
@@ -103,9 +108,53 @@ struct MetricsRoutes {
     func register(on router: Router<SluiceRequestContext>) {
         router.get("metrics") { _, _ in
             let (queued, running) = jobs.scheduler.counts
+            let now = jobs.admission.clock()
+            jobs.metrics.state(tier: jobs.admission.tier(at: now), mode: jobs.admission.mode(at: now)?.name, modes: Array(jobs.admission.policy.modes.keys))
             let text = jobs.metrics.render(router: jobs.router, queued: queued, running: running)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
+    }
+}
+
+/// `/admin/api`: the tier and mode, and setting a mode by hand. Needs the admin role.
+struct AdminRoutes {
+    let jobs: JobService
+
+    func register(on group: RouterGroup<SluiceRequestContext>) {
+        group.get("status") { _, context in
+            try Self.requireAdmin(context)
+            return status()
+        }
+        group.put("mode") { request, context in
+            try Self.requireAdmin(context)
+            var request = request
+            let body = try await request.collectBody(upTo: 64 * 1024)
+            let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+            guard let object, object.keys.contains("mode") else {
+                throw SluiceError(.missingField, details: ["field": "mode"])
+            }
+            jobs.admission.force(mode: .some(object["mode"] as? String))
+            return status()
+        }
+        group.delete("mode") { _, context in
+            try Self.requireAdmin(context)
+            jobs.admission.force(mode: nil)
+            return status()
+        }
+    }
+
+    static func requireAdmin(_ context: SluiceRequestContext) throws {
+        guard try context.requirePrincipal().role == "admin" else { throw SluiceError(.forbidden) }
+    }
+
+    func status() -> Response {
+        let now = jobs.admission.clock()
+        let (queued, running) = jobs.scheduler.counts
+        let mode = jobs.admission.mode(at: now)
+        return JSONResponse.make([
+            "tier": jobs.admission.tier(at: now).name, "mode": mode?.name ?? NSNull(), "mode_source": jobs.admission.modeSource,
+            "queued": queued, "running": running,
+        ] as [String: Any])
     }
 }

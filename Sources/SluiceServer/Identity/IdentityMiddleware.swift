@@ -12,9 +12,14 @@ struct IdentityMiddleware: RouterMiddleware {
 
     /// Tenant by SHA-256 of the key; empty means anonymous use.
     let tenants: [String: String]
+    /// The plan of callers who name none.
+    let defaultPlan: String
 
-    /// - Parameter apiKeys: entries `tenant:key` or bare keys (tenant `default`).
-    init(apiKeys: [String]) {
+    /// - Parameters:
+    ///   - apiKeys: entries `tenant:key` or bare keys (tenant `default`).
+    ///   - defaultPlan: the plan of callers who name none.
+    init(apiKeys: [String], defaultPlan: String = "free") {
+        self.defaultPlan = defaultPlan
         var tenants: [String: String] = [:]
         for entry in apiKeys where !entry.isEmpty {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
@@ -46,7 +51,7 @@ struct IdentityMiddleware: RouterMiddleware {
         guard Self.roles.contains(role) else {
             throw SluiceError(.invalidParameter, details: ["field": "X-Sluice-Role", "reason": "one of student, teacher, admin"])
         }
-        let plan = request.headers[.sluicePlan].flatMap { $0.isEmpty ? nil : String($0.prefix(64)) } ?? "free"
+        let plan = request.headers[.sluicePlan].flatMap { $0.isEmpty ? nil : String($0.prefix(64)) } ?? defaultPlan
         context.principal = Principal(tenant: tenant, user: user, role: role, plan: plan)
         return try await next(request, context)
     }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Prometheus
+import SluiceCore
 import SluiceProviders
 
 /// The node's metrics, through swift-metrics into its own Prometheus registry (so that several nodes in
@@ -29,6 +30,25 @@ final class SluiceMetrics: Sendable {
     /// A job reached a final state.
     func jobEnded(state: String) {
         Counter(label: "sluice_jobs_total", dimensions: [("state", state)], factory: factory).increment()
+    }
+
+    /// A request refused by admission control.
+    func rejected(reason: String) {
+        Counter(label: "sluice_rejections_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// Quota charged at admission.
+    func charged(plan: String, messages: Int, tokens: Int) {
+        Counter(label: "sluice_quota_messages_total", dimensions: [("plan", plan)], factory: factory).increment(by: messages)
+        Counter(label: "sluice_quota_reserved_tokens_total", dimensions: [("plan", plan)], factory: factory).increment(by: tokens)
+    }
+
+    /// The tier and mode now.
+    func state(tier: Tier, mode: String?, modes: [String]) {
+        Gauge(label: "sluice_tier", factory: factory).record(tier.rawValue)
+        for name in Set(modes + (mode.map { [$0] } ?? [])) {
+            Gauge(label: "sluice_mode", dimensions: [("mode", name)], factory: factory).record(name == mode ? 1 : 0)
+        }
     }
 
     /// The Prometheus text, with the gauges read now.

@@ -13,15 +13,26 @@ final class JobService: Sendable {
     let router: ProviderRouter
     let configuration: SluiceConfiguration
     let metrics: SluiceMetrics
+    let admission: AdmissionController
     let logger: Logger
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }
 
-    init(store: any JobStore & StreamLog, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics, logger: Logger) {
+    init(
+        store: any JobStore & StreamLog, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    ) {
         self.store = store
         self.hub = StreamHub(log: store)
-        let scheduler = Scheduler(maxRunningPerUser: configuration.queue.maxRunningPerUser, router: router)
+        let workers = max(1, configuration.queue.workers)
+        let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
+        let scheduler = Scheduler(
+            maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
+        self.admission = AdmissionController(policy: configuration.admission, metrics: metrics, clock: clock) {
+            let (queued, running) = scheduler.counts
+            return queued + running
+        }
         self.scheduler = scheduler
         self.router = router
         self.configuration = configuration
@@ -32,14 +43,18 @@ final class JobService: Sendable {
 
     // MARK: Accepting
 
-    /// Accepts a validated request as a job; returns once it is durable and queued.
-    func submit(_ request: ChatRequest, owner: Principal, now: Date = Date()) async throws -> Job {
+    /// Accepts a validated, admitted request as a job; returns once it is durable and queued.
+    func submit(
+        _ request: ChatRequest, owner: Principal, id: String = Job.newID(), reservation: AdmissionLedger.Reservation? = nil,
+        counters: [DailyCounterDelta] = [], now: Date = Date()
+    ) async throws -> Job {
         guard !scheduler.isStopped else { throw SluiceError(.shuttingDown, retryAfter: 5) }
-        let job = Job(
-            id: Job.newID(), owner: owner, priority: owner.priorityClass, request: request,
+        var job = Job(
+            id: id, owner: owner, priority: owner.priorityClass, request: request,
             createdAt: now, deadline: now.addingTimeInterval(configuration.queue.deadlineSeconds))
+        job.reservation = reservation
         hub.open(job.id)
-        try await store.insert(job)
+        try await store.insert(job, counters: counters)
         scheduler.enqueue(job, now: now)
         return job
     }
@@ -258,7 +273,8 @@ final class JobService: Sendable {
             job.failure = JobFailure(code: code, message: message)
         }
         let chunk = hub.number(event, of: job.id)
-        try await store.save(job, appending: pending + [chunk])
+        let settled = admission.settle(job)
+        try await store.save(job, appending: pending + [chunk], counters: settled.map { [$0] } ?? [])
         hub.deliver(chunk, to: job.id)
     }
 

@@ -27,6 +27,9 @@ final class Scheduler: Sendable {
         var timerWake: CheckedContinuation<Void, Never>?
         var wakePending = false
         let limit: Int
+        /// Workers that jobs other than bypass may use.
+        let sharedWorkers: Int
+        var runningShared = 0
     }
 
     /// What `cancel` found.
@@ -46,8 +49,8 @@ final class Scheduler: Sendable {
     let router: ProviderRouter
     static let capacityTimerID = "\u{0}capacity"
 
-    init(maxRunningPerUser: Int, router: ProviderRouter) {
-        state = Mutex(State(limit: max(1, maxRunningPerUser)))
+    init(maxRunningPerUser: Int, workers: Int = .max, reservedForBypass: Int = 0, router: ProviderRouter) {
+        state = Mutex(State(limit: max(1, maxRunningPerUser), sharedWorkers: max(1, workers - max(0, reservedForBypass))))
         self.router = router
     }
 
@@ -94,7 +97,7 @@ final class Scheduler: Sendable {
     /// Records that a job no longer runs here, which may let another of its user's jobs start.
     func finished(_ job: Job) {
         let handoffs = state.withLock { state in
-            state.running[job.id] = nil
+            if state.running.removeValue(forKey: job.id) != nil, job.priority != .bypass { state.runningShared -= 1 }
             let user = job.owner.userKey
             state.runningPerUser[user, default: 1] -= 1
             if state.runningPerUser[user] == 0 { state.runningPerUser[user] = nil }
@@ -200,9 +203,10 @@ final class Scheduler: Sendable {
         while !state.stopped, !state.waiters.isEmpty {
             let cap = state.runningPerUser
             let limit = state.limit
+            let sharedFull = state.runningShared >= state.sharedWorkers
             let now = Date()
             guard let (job, lease) = state.queue.pop(claim: { user, job -> ProviderRouter.Lease? in
-                guard (cap[user] ?? 0) < limit else { return nil }
+                guard (cap[user] ?? 0) < limit, job.priority == .bypass || !sharedFull else { return nil }
                 return router.reserve(alias: job.request.model, avoiding: Set(job.tried ?? []), now: now)
             }) else {
                 if !state.queue.isEmpty, state.capacityTimer == nil {
@@ -217,6 +221,7 @@ final class Scheduler: Sendable {
             }
             let control = RunControl()
             state.running[job.id] = control
+            if job.priority != .bypass { state.runningShared += 1 }
             state.runningPerUser[job.owner.userKey, default: 0] += 1
             actions.handoffs.append((state.waiters.removeFirst(), (job, control, lease)))
         }

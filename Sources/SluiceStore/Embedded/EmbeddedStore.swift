@@ -63,19 +63,31 @@ public final class EmbeddedStore: JobStore, StreamLog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-daily-counters") { db in
+            try db.execute(sql: """
+                CREATE TABLE daily_counter (
+                    user TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    messages INTEGER NOT NULL,
+                    tokens INTEGER NOT NULL,
+                    PRIMARY KEY (day, user)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
-    public func insert(_ job: Job) async throws {
+    public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
         try await committer.write { db in
             try db.execute(
                 sql: "INSERT INTO job (id, state, finished_at, data) VALUES (?, ?, ?, ?)",
                 arguments: [job.id, job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data])
+            try Self.apply(counters, db: db)
         }
     }
 
-    public func save(_ job: Job, appending chunks: [StreamChunk]) async throws {
+    public func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
         let rows = try Self.encode(chunks)
         try await committer.write { db in
@@ -83,6 +95,25 @@ public final class EmbeddedStore: JobStore, StreamLog {
                 sql: "UPDATE job SET state = ?, finished_at = ?, data = ? WHERE id = ?",
                 arguments: [job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.id])
             try Self.insert(rows, jobID: job.id, db: db)
+            try Self.apply(counters, db: db)
+        }
+    }
+
+    public func dailyCounters(day: String) async throws -> [(user: String, messages: Int, tokens: Int)] {
+        try await pool.read { db -> [(String, Int, Int)] in
+            try Row.fetchAll(db, sql: "SELECT user, messages, tokens FROM daily_counter WHERE day = ?", arguments: [day])
+                .map { ($0["user"], $0["messages"], $0["tokens"]) }
+        }.map { (user: $0.0, messages: $0.1, tokens: $0.2) }
+    }
+
+    static func apply(_ counters: [DailyCounterDelta], db: Database) throws {
+        for delta in counters where delta.messages != 0 || delta.tokens != 0 {
+            try db.execute(
+                sql: """
+                    INSERT INTO daily_counter (user, day, messages, tokens) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (day, user) DO UPDATE SET messages = messages + excluded.messages, tokens = tokens + excluded.tokens
+                    """,
+                arguments: [delta.user, delta.day, delta.messages, delta.tokens])
         }
     }
 
@@ -119,7 +150,13 @@ public final class EmbeddedStore: JobStore, StreamLog {
         return try await pool.write { db in
             try db.execute(sql: "DELETE FROM chunk WHERE job_id IN (SELECT id FROM job WHERE finished_at < ?)", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM job WHERE finished_at < ?", arguments: [cutoff])
-            return db.changesCount
+            let removed = db.changesCount
+            // Daily counters are kept for a week, whatever the stream retention.
+            let week = Date(timeIntervalSince1970: cutoff).addingTimeInterval(-7 * 86400)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withFullDate]
+            try db.execute(sql: "DELETE FROM daily_counter WHERE day < ?", arguments: [formatter.string(from: week)])
+            return removed
         }
     }
 

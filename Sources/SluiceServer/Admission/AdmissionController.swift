@@ -1,0 +1,194 @@
+import Foundation
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// Decides whether a request may become a job, before it costs anything: the tier (from queued and
+/// running work), the mode (calendar or admin), the plan's per-minute and daily limits (exact under
+/// concurrency: one lock), the abuse guards, and simple mode. Also the guards on open streams.
+final class AdmissionController: Sendable {
+    let policy: AdmissionPolicy
+    let clock: @Sendable () -> Date
+    let load: @Sendable () -> Int
+    let metrics: SluiceMetrics
+    private let ledger = Mutex(AdmissionLedger())
+    private let forcedMode = Mutex<String??>(nil)
+    private let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
+
+    init(policy: AdmissionPolicy, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date, load: @escaping @Sendable () -> Int) {
+        self.policy = policy
+        self.metrics = metrics
+        self.clock = clock
+        self.load = load
+    }
+
+    /// Restores today's counters from the store.
+    func restore(from store: any JobStore) async throws {
+        let now = clock()
+        let day = policy.calendar.day(of: now)
+        let counters = try await store.dailyCounters(day: day)
+        ledger.withLock { ledger in
+            for counter in counters { ledger.restore(user: counter.user, day: day, messages: counter.messages, tokens: counter.tokens) }
+        }
+    }
+
+    // MARK: Tier and mode
+
+    /// The mode in force: the admin's, else the calendar's.
+    func mode(at now: Date) -> Mode? {
+        let name: String?
+        switch forcedMode.withLock({ $0 }) {
+        case .some(let forced): name = forced
+        case .none: name = policy.calendar.mode(at: now)
+        }
+        return name.flatMap { policy.modes[$0] ?? Mode(name: $0) }
+    }
+
+    /// Sets the mode by hand (nil: no mode), or gives it back to the calendar.
+    func force(mode: String??) {
+        forcedMode.withLock { $0 = mode }
+    }
+
+    /// Where the mode comes from.
+    var modeSource: String { forcedMode.withLock { $0 == nil ? "calendar" : "admin" } }
+
+    /// The tier now.
+    func tier(at now: Date) -> Tier {
+        policy.tiers.tier(load: load(), mode: mode(at: now))
+    }
+
+    /// The plan of a principal.
+    func plan(for principal: Principal) throws -> Plan {
+        guard let plan = policy.plans[principal.plan] else {
+            throw SluiceError(.invalidParameter, details: ["field": "X-Sluice-Plan", "reason": "no plan '\(principal.plan.prefix(64))'"])
+        }
+        return plan
+    }
+
+    // MARK: Requests
+
+    /// Admits a request or throws the precise refusal. Applies the plan's `max_tokens` cap and, in
+    /// simple mode, a tighter cap and a brevity instruction. Returns the reservation to keep with the
+    /// job, its counter change, and the headers for the response.
+    func admit(_ request: inout ChatRequest, principal: Principal, jobID: String) throws
+        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String])
+    {
+        let now = clock()
+        let plan = try plan(for: principal)
+        let mode = mode(at: now)
+        let tier = policy.tiers.tier(load: load(), mode: mode)
+        let bypass = principal.priorityClass == .bypass
+        if tier == .overload, !bypass {
+            metrics.rejected(reason: "overload")
+            let seconds = policy.tiers.overloadRetryAfter
+            throw SluiceError(.systemBusy, details: ["seconds": String(seconds)], retryAfter: seconds)
+        }
+        let promptBytes = request.messages.reduce(0) { $0 + $1.content.utf8.count }
+        guard promptBytes <= plan.maxPromptBytes else {
+            metrics.rejected(reason: "prompt_too_large")
+            throw SluiceError(.promptTooLarge, details: ["limit": String(plan.maxPromptBytes)])
+        }
+        if let cap = request.tokenCap, cap > plan.maxTokens {
+            metrics.rejected(reason: "max_tokens")
+            throw SluiceError(.invalidMaxTokens, details: ["limit": String(plan.maxTokens)])
+        }
+        var cap = request.tokenCap ?? plan.maxTokens
+        if !bypass, tier >= policy.tiers.simpleModeFrom || mode?.simpleMode == true {
+            cap = min(cap, policy.tiers.simpleMaxTokens)
+            request.messages.insert(ChatMessage(role: "system", content: policy.tiers.brevityInstruction), at: 0)
+        }
+        request.maxTokens = cap
+        request.maxCompletionTokens = nil
+        let promptTokens = request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) }
+        let limits = AdmissionLedger.Limits(
+            requestsPerMinute: plan.requestLimit(tier: tier, mode: bypass ? nil : mode),
+            tokensPerMinute: plan.tokensPerMinute, messagesPerDay: plan.messagesPerDay, tokensPerDay: plan.tokensPerDay)
+        let reservation = AdmissionLedger.Reservation(
+            user: principal.userKey, day: policy.calendar.day(of: now), tokens: promptTokens + cap, at: now, id: jobID)
+        let nextDay = policy.calendar.nextDay(after: now)
+        let outcome = ledger.withLock { $0.admit(reservation, limits: limits, nextDay: nextDay) }
+        switch outcome {
+        case .success(let headroom):
+            metrics.charged(plan: plan.name, messages: 1, tokens: reservation.tokens)
+            return (reservation, DailyCounterDelta(user: reservation.user, day: reservation.day, messages: 1, tokens: reservation.tokens),
+                    Self.headers(headroom))
+        case .failure(.rateLimited(let retryAfter, let limit)):
+            metrics.rejected(reason: "rate_limited")
+            var error = SluiceError(.rateLimited, details: ["seconds": String(retryAfter)], retryAfter: retryAfter)
+            error.headers = ["X-RateLimit-Limit": String(limit), "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(retryAfter)]
+            throw error
+        case .failure(.quotaExceeded(let reset, let limit)):
+            metrics.rejected(reason: "quota_exceeded")
+            let seconds = max(1, Int(reset.timeIntervalSince(now).rounded(.up)))
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = policy.calendar.timeZone
+            var error = SluiceError(.quotaExceeded, details: ["limit": String(limit), "reset": formatter.string(from: reset)], retryAfter: seconds)
+            error.headers = ["X-RateLimit-Reset": String(seconds)]
+            throw error
+        }
+    }
+
+    static func headers(_ headroom: AdmissionLedger.Headroom) -> [String: String] {
+        var headers = ["X-RateLimit-Reset": String(headroom.reset)]
+        if let limit = headroom.limit { headers["X-RateLimit-Limit"] = String(limit) }
+        if let remaining = headroom.remaining { headers["X-RateLimit-Remaining"] = String(remaining) }
+        return headers
+    }
+
+    /// Settles a job's reservation when it ends: to its real use when it answered; released (and the
+    /// message given back) when it failed or expired; released, the message kept, when it was cancelled.
+    func settle(_ job: Job) -> DailyCounterDelta? {
+        guard let reservation = job.reservation else { return nil }
+        let used: Int? = job.state == .succeeded ? job.result?.usage.totalTokens ?? 0 : nil
+        let refund = job.state == .failed || job.state == .expired
+        ledger.withLock { $0.settle(reservation, usedTokens: used, refundMessage: refund) }
+        return DailyCounterDelta(user: reservation.user, day: reservation.day, messages: refund ? -1 : 0, tokens: (used ?? 0) - reservation.tokens)
+    }
+
+    /// Undoes an admission whose job could not be stored.
+    func release(_ reservation: AdmissionLedger.Reservation) {
+        ledger.withLock { $0.settle(reservation, usedTokens: nil, refundMessage: true) }
+    }
+
+    // MARK: Streams
+
+    /// An open stream, counted until it is released (or dropped).
+    final class StreamTicket: Sendable {
+        let release: @Sendable () -> Void
+        init(release: @escaping @Sendable () -> Void) { self.release = release }
+        deinit { release() }
+    }
+
+    /// Counts an open stream of a user, refusing past the plan's limits on open streams and on resumes.
+    func openStream(for principal: Principal, resuming: Bool) throws -> StreamTicket {
+        let plan = (try? plan(for: principal)) ?? Plan(name: principal.plan)
+        let user = principal.userKey
+        let now = clock()
+        let refusal = streams.withLock { streams -> SluiceError? in
+            if resuming {
+                var recent = streams.resumes[user, default: []].filter { $0 > now.addingTimeInterval(-60) }
+                if recent.count >= plan.reconnectsPerMinute {
+                    let seconds = max(1, Int(recent[recent.count - plan.reconnectsPerMinute].addingTimeInterval(60).timeIntervalSince(now).rounded(.up)))
+                    return SluiceError(.tooManyReconnects, details: ["seconds": String(seconds)], retryAfter: seconds)
+                }
+                recent.append(now)
+                streams.resumes[user] = recent
+            }
+            if streams.open[user, default: 0] >= plan.maxStreams {
+                return SluiceError(.tooManyStreams, details: ["limit": String(plan.maxStreams)], retryAfter: 5)
+            }
+            streams.open[user, default: 0] += 1
+            return nil
+        }
+        if let refusal {
+            metrics.rejected(reason: refusal.code.rawValue)
+            throw refusal
+        }
+        return StreamTicket { [weak self] in
+            self?.streams.withLock { streams in
+                streams.open[user, default: 1] -= 1
+                if streams.open[user] == 0 { streams.open[user] = nil }
+            }
+        }
+    }
+}
