@@ -165,17 +165,17 @@ final class AdmissionController: Sendable {
         let user = principal.userKey
         let now = clock()
         let refusal = streams.withLock { streams -> SluiceError? in
-            if resuming {
-                var recent = streams.resumes[user, default: []].filter { $0 > now.addingTimeInterval(-60) }
-                if recent.count >= plan.reconnectsPerMinute {
-                    let seconds = max(1, Int(recent[recent.count - plan.reconnectsPerMinute].addingTimeInterval(60).timeIntervalSince(now).rounded(.up)))
-                    return SluiceError(.tooManyReconnects, details: ["seconds": String(seconds)], retryAfter: seconds)
-                }
-                recent.append(now)
-                streams.resumes[user] = recent
+            var recent = streams.resumes[user, default: []].filter { $0 > now.addingTimeInterval(-60) }
+            if resuming, recent.count >= plan.reconnectsPerMinute {
+                let seconds = max(1, Int(recent[recent.count - plan.reconnectsPerMinute].addingTimeInterval(60).timeIntervalSince(now).rounded(.up)))
+                return SluiceError(.tooManyReconnects, details: ["seconds": String(seconds)], retryAfter: seconds)
             }
             if streams.open[user, default: 0] >= plan.maxStreams {
                 return SluiceError(.tooManyStreams, details: ["limit": String(plan.maxStreams)], retryAfter: 5)
+            }
+            if resuming {
+                recent.append(now)
+                streams.resumes[user] = recent
             }
             streams.open[user, default: 0] += 1
             return nil

@@ -46,6 +46,7 @@ struct JobRoutes {
         if let finished = job.finishedAt { object["finished_at"] = finished.timeIntervalSince1970 }
         if job.state == .queued, let position = jobs.scheduler.position(of: job.id) { object["queue_position"] = position }
         if let deployment = job.deployment { object["deployment"] = deployment }
+        if let cap = job.request.tokenCap { object["max_tokens"] = cap }
         if let result = job.result {
             var answer: [String: Any] = ["text": result.text, "finish_reason": result.finishReason, "usage": result.usage.dictionary]
             if let cost = result.cost { answer["cost"] = cost }
