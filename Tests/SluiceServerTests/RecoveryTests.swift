@@ -84,3 +84,27 @@ import Testing
         #expect(rest.ids.allSatisfy { $0 > lastSeen })
     }
 }
+
+@Suite struct QuotaPersistenceTests {
+    @Test func dailyQuotasSurviveARestart() async throws {
+        let data = TemporaryDirectory.make()
+        let config = data + "/sluice.yaml"
+        try """
+            plans:
+              names: [free]
+              free:
+                messagesPerDay: 2
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let body = chatBody("count me", mock: ["tokens": 3])
+        let first = try await SluiceProcess(dataDirectory: data, arguments: ["--config", config])
+        #expect(try await first.client.post("/v1/chat/completions", json: body).status == 200)
+        #expect(try await first.client.post("/v1/chat/completions", json: body).status == 200)
+        first.kill()
+        let second = try await SluiceProcess(dataDirectory: data, arguments: ["--config", config])
+        defer { second.kill() }
+        let refused = try await second.client.post("/v1/chat/completions", json: body)
+        #expect(refused.status == 429)
+        #expect(refused.errorCode == "quota_exceeded")
+        #expect(try await second.client.post("/v1/chat/completions", json: body, headers: ["X-Sluice-User": "someone-else"]).status == 200)
+    }
+}
