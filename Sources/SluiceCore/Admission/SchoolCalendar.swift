@@ -69,7 +69,10 @@ public struct SchoolCalendar: Sendable, Hashable {
     }
 
     /// The time zone days and hours are read in (default UTC).
-    public var timeZone: TimeZone
+    public var timeZone: TimeZone {
+        didSet { calendar.timeZone = timeZone }
+    }
+    private var calendar: Calendar
     /// Exam periods.
     public var periods: [Period]
     /// Peak hours.
@@ -83,18 +86,25 @@ public struct SchoolCalendar: Sendable, Hashable {
         self.timeZone = timeZone
         self.periods = periods
         self.hours = hours
-    }
-
-    var calendar: Calendar {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        return calendar
+        self.calendar = calendar
     }
 
     /// `yyyy-mm-dd` of a moment in the calendar's time zone.
     public func day(of date: Date) -> String {
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        func pad(_ value: Int?, _ width: Int) -> String {
+            let text = String(value ?? 0)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return pad(parts.year, 4) + "-" + pad(parts.month, 2) + "-" + pad(parts.day, 2)
+    }
+
+    /// The day containing a moment: its name and the moments it starts and ends.
+    public func dayBounds(of date: Date) -> (day: String, start: Date, end: Date) {
+        let start = calendar.startOfDay(for: date)
+        return (day(of: date), start, calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86400))
     }
 
     /// The start of the next day in the calendar's time zone.
@@ -105,6 +115,7 @@ public struct SchoolCalendar: Sendable, Hashable {
 
     /// The mode the calendar sets at a moment: an exam period wins over peak hours; nil for none.
     public func mode(at date: Date) -> String? {
+        if periods.isEmpty, hours.isEmpty { return nil }
         let today = day(of: date)
         if let period = periods.first(where: { $0.first <= today && today <= $0.last }) { return period.mode }
         let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)

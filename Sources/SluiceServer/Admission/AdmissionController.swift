@@ -14,6 +14,15 @@ final class AdmissionController: Sendable {
     private let ledger = Mutex(AdmissionLedger())
     private let forcedMode = Mutex<String??>(nil)
     private let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
+    private let today = Mutex<(day: String, start: Date, end: Date)?>(nil)
+
+    /// The calendar day of a moment and the start of the next, computed once a day.
+    func day(of now: Date) -> (day: String, next: Date) {
+        if let cached = today.withLock({ $0 }), cached.start <= now, now < cached.end { return (cached.day, cached.end) }
+        let bounds = policy.calendar.dayBounds(of: now)
+        today.withLock { $0 = bounds }
+        return (bounds.day, bounds.end)
+    }
 
     init(policy: AdmissionPolicy, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date, load: @escaping @Sendable () -> Int) {
         self.policy = policy
@@ -103,9 +112,8 @@ final class AdmissionController: Sendable {
         let limits = AdmissionLedger.Limits(
             requestsPerMinute: plan.requestLimit(tier: tier, mode: bypass ? nil : mode),
             tokensPerMinute: plan.tokensPerMinute, messagesPerDay: plan.messagesPerDay, tokensPerDay: plan.tokensPerDay)
-        let reservation = AdmissionLedger.Reservation(
-            user: principal.userKey, day: policy.calendar.day(of: now), tokens: promptTokens + cap, at: now, id: jobID)
-        let nextDay = policy.calendar.nextDay(after: now)
+        let (day, nextDay) = day(of: now)
+        let reservation = AdmissionLedger.Reservation(user: principal.userKey, day: day, tokens: promptTokens + cap, at: now, id: jobID)
         let outcome = ledger.withLock { $0.admit(reservation, limits: limits, nextDay: nextDay) }
         switch outcome {
         case .success(let headroom):

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Prometheus
+import Synchronization
 import SluiceCore
 import SluiceProviders
 
@@ -8,39 +9,49 @@ import SluiceProviders
 final class SluiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let factory: PrometheusMetricsFactory
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
 
     init() {
         factory = PrometheusMetricsFactory(registry: registry)
     }
 
+    /// A counter, made once per label set (hot paths call this per request).
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
+    }
+
     /// One provider call ended.
     func providerCall(alias: String, deployment: String, outcome: String) {
-        Counter(label: "sluice_provider_calls_total", dimensions: [("alias", alias), ("deployment", deployment), ("outcome", outcome)], factory: factory)
-            .increment()
+        counter("sluice_provider_calls_total", [("alias", alias), ("deployment", deployment), ("outcome", outcome)]).increment()
     }
 
     /// An answer's tokens and cost, by model alias.
     func usage(model: String, promptTokens: Int, completionTokens: Int, cost: Double) {
-        Counter(label: "sluice_tokens_total", dimensions: [("model", model), ("kind", "prompt")], factory: factory).increment(by: promptTokens)
-        Counter(label: "sluice_tokens_total", dimensions: [("model", model), ("kind", "completion")], factory: factory)
-            .increment(by: completionTokens)
+        counter("sluice_tokens_total", [("model", model), ("kind", "prompt")]).increment(by: promptTokens)
+        counter("sluice_tokens_total", [("model", model), ("kind", "completion")]).increment(by: completionTokens)
         FloatingPointCounter(label: "sluice_cost_dollars_total", dimensions: [("model", model)], factory: factory).increment(by: cost)
     }
 
     /// A job reached a final state.
     func jobEnded(state: String) {
-        Counter(label: "sluice_jobs_total", dimensions: [("state", state)], factory: factory).increment()
+        counter("sluice_jobs_total", [("state", state)]).increment()
     }
 
     /// A request refused by admission control.
     func rejected(reason: String) {
-        Counter(label: "sluice_rejections_total", dimensions: [("reason", reason)], factory: factory).increment()
+        counter("sluice_rejections_total", [("reason", reason)]).increment()
     }
 
     /// Quota charged at admission.
     func charged(plan: String, messages: Int, tokens: Int) {
-        Counter(label: "sluice_quota_messages_total", dimensions: [("plan", plan)], factory: factory).increment(by: messages)
-        Counter(label: "sluice_quota_reserved_tokens_total", dimensions: [("plan", plan)], factory: factory).increment(by: tokens)
+        counter("sluice_quota_messages_total", [("plan", plan)]).increment(by: messages)
+        counter("sluice_quota_reserved_tokens_total", [("plan", plan)]).increment(by: tokens)
     }
 
     /// The tier and mode now.
