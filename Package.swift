@@ -56,9 +56,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceCache",
+            dependencies: [
+                "SluiceCore", "SluiceStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceServer",
             dependencies: [
-                "SluiceCore", "SluiceStore", "SluiceProviders",
+                "SluiceCore", "SluiceStore", "SluiceProviders", "SluiceCache",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceCore", "SluiceStore", "SluiceProviders", "SluiceServer", "SluiceTesting",
+                "SluiceCore", "SluiceStore", "SluiceProviders", "SluiceServer", "SluiceTesting", "SluiceCache",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -19,7 +19,10 @@ def check(condition, message):
         sys.exit(1)
 
 
-completion = client.chat.completions.create(model="default", messages=messages, user="sdk-user", extra_body=extra)
+raw = client.chat.completions.with_raw_response.create(model="default", messages=messages, user="sdk-user", extra_body=extra)
+check(raw.headers.get("x-sluice-job-id", "").startswith("job_"), "X-Sluice-Job-Id header")
+check(raw.headers.get("x-sluice-cache") == "miss", "X-Sluice-Cache: miss on the first ask")
+completion = raw.parse()
 text = completion.choices[0].message.content
 check(completion.object == "chat.completion", f"object is {completion.object}")
 check(len(text.split()) == 9, f"answer has {len(text.split())} words: {text!r}")
@@ -27,8 +30,9 @@ check(completion.choices[0].finish_reason == "stop", "finish_reason")
 check(completion.usage.completion_tokens == 9, f"usage {completion.usage}")
 check(completion.usage.total_tokens == completion.usage.prompt_tokens + 9, "total_tokens")
 
-raw = client.chat.completions.with_raw_response.create(model="default", messages=messages, extra_body=extra)
-check(raw.headers.get("x-sluice-job-id", "").startswith("job_"), "X-Sluice-Job-Id header")
+again = client.chat.completions.with_raw_response.create(model="default", messages=messages, user="sdk-user", extra_body=extra)
+check(again.headers.get("x-sluice-cache") == "exact", "X-Sluice-Cache: exact on the second ask")
+check(again.parse().choices[0].message.content == text, "the cached answer is the same")
 
 pieces, usage, finish = [], None, None
 stream = client.chat.completions.create(

@@ -31,6 +31,12 @@ public protocol JobStore: Sendable {
     func insert(_ job: Job, counters: [DailyCounterDelta]) async throws
     /// Stores a job's new state, appends stream chunks and applies counter changes in one commit.
     func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws
+    /// Applies counter changes on their own (a cache hit counts a message without a job).
+    func addCounters(_ counters: [DailyCounterDelta]) async throws
+    /// Lets another principal follow a job (single-flight): read it and its stream.
+    func addFollower(jobID: String, tenant: String, user: String) async throws
+    /// Whether a principal follows a job.
+    func isFollower(jobID: String, tenant: String, user: String) async throws -> Bool
     /// The counters of a day: (user, messages, tokens).
     func dailyCounters(day: String) async throws -> [(user: String, messages: Int, tokens: Int)]
     /// Reads one job.

@@ -159,8 +159,8 @@ import Testing
             for n in 0..<6 { statuses.append(try await node.client.post("/v1/jobs", json: Self.job("h\(n)"), headers: ["X-Sluice-User": "h"]).status) }
             #expect(statuses == [202, 202, 202, 202, 202, 429])
             // Load 7, then 8: peak, where simple mode caps answers for students but not for teachers.
-            _ = try await node.client.submit(Self.job("p"), headers: ["X-Sluice-User": "p1"])
-            let simple = try await node.client.submit(Self.job("p"), headers: ["X-Sluice-User": "p2"])
+            _ = try await node.client.submit(Self.job("p1"), headers: ["X-Sluice-User": "p1"])
+            let simple = try await node.client.submit(Self.job("p2"), headers: ["X-Sluice-User": "p2"])
             #expect(try await node.client.get("/v1/jobs/\(simple)", headers: ["X-Sluice-User": "p2"]).json["max_tokens"] as? Int == 7)
             let teacher = try await node.client.submit(Self.job("t"), headers: ["X-Sluice-User": "t", "X-Sluice-Role": "teacher"])
             #expect(try await node.client.get("/v1/jobs/\(teacher)", headers: ["X-Sluice-User": "t"]).json["max_tokens"] as? Int == 4096)

@@ -147,6 +147,21 @@ public struct AdmissionLedger: Sendable {
         return .success(Headroom(limit: limits.requestsPerMinute, remaining: remaining, reset: reset))
     }
 
+    /// Counts a message that costs no provider work (a cache hit, a single-flight follower) against the
+    /// day's message quota only.
+    public mutating func countMessage(user: String, day: String, limit: Int?, nextDay: Date) -> Result<Void, Refusal> {
+        var state = users[user] ?? User()
+        if state.day != day {
+            state.day = day
+            state.messages = 0
+            state.dayTokens = 0
+        }
+        if let limit, state.messages >= limit { return .failure(.quotaExceeded(reset: nextDay, limit: limit)) }
+        state.messages += 1
+        users[user] = state
+        return .success(())
+    }
+
     /// Settles a reservation: to the tokens really used, or releases it (tokens nil) and, when
     /// `refundMessage`, gives the message back too.
     public mutating func settle(_ reservation: Reservation, usedTokens: Int?, refundMessage: Bool) {

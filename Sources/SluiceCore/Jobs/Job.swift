@@ -34,6 +34,8 @@ public struct Job: Sendable, Codable, Identifiable {
     public var tried: [String]?
     /// Its place in the owner's rate and quota counters, settled when it ends.
     public var reservation: AdmissionLedger.Reservation?
+    /// How its answer relates to the response cache.
+    public var cache: CachePlan?
 
     /// - Parameters:
     ///   - id: the job id.
@@ -104,5 +106,33 @@ public struct JobFailure: Sendable, Codable, Hashable {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// A job's place in the response cache: its exact key, where its answer goes, and whether it came from there.
+public struct CachePlan: Sendable, Codable, Hashable {
+    /// The exact key.
+    public var key: String
+    /// The namespace, empty for none.
+    public var namespace: String
+    /// Tags for invalidation.
+    public var tags: [String]
+    /// Whether to store the answer (`Cache-Control: no-store` and simple mode say no).
+    public var store: Bool
+    /// `exact` when the answer was served from the cache.
+    public var servedFrom: String?
+
+    /// - Parameters:
+    ///   - key: the exact key.
+    ///   - namespace: the namespace.
+    ///   - tags: tags.
+    ///   - store: whether to store the answer.
+    ///   - servedFrom: the cache layer that answered, if one did.
+    public init(key: String, namespace: String, tags: [String], store: Bool, servedFrom: String? = nil) {
+        self.key = key
+        self.namespace = namespace
+        self.tags = tags
+        self.store = store
+        self.servedFrom = servedFrom
     }
 }

@@ -78,9 +78,9 @@ final class AdmissionController: Sendable {
 
     /// Admits a request or throws the precise refusal. Applies the plan's `max_tokens` cap and, in
     /// simple mode, a tighter cap and a brevity instruction. Returns the reservation to keep with the
-    /// job, its counter change, and the headers for the response.
+    /// job, its counter change, the headers for the response, and whether simple mode changed it.
     func admit(_ request: inout ChatRequest, principal: Principal, jobID: String) throws
-        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String])
+        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String], simplified: Bool)
     {
         let now = clock()
         let plan = try plan(for: principal)
@@ -102,7 +102,8 @@ final class AdmissionController: Sendable {
             throw SluiceError(.invalidMaxTokens, details: ["limit": String(plan.maxTokens)])
         }
         var cap = request.tokenCap ?? plan.maxTokens
-        if !bypass, tier >= policy.tiers.simpleModeFrom || mode?.simpleMode == true {
+        let simplified = !bypass && (tier >= policy.tiers.simpleModeFrom || mode?.simpleMode == true)
+        if simplified {
             cap = min(cap, policy.tiers.simpleMaxTokens)
             request.messages.insert(ChatMessage(role: "system", content: policy.tiers.brevityInstruction), at: 0)
         }
@@ -119,7 +120,7 @@ final class AdmissionController: Sendable {
         case .success(let headroom):
             metrics.charged(plan: plan.name, messages: 1, tokens: reservation.tokens)
             return (reservation, DailyCounterDelta(user: reservation.user, day: reservation.day, messages: 1, tokens: reservation.tokens),
-                    Self.headers(headroom))
+                    Self.headers(headroom), simplified)
         case .failure(.rateLimited(let retryAfter, let limit)):
             metrics.rejected(reason: "rate_limited")
             var error = SluiceError(.rateLimited, details: ["seconds": String(retryAfter)], retryAfter: retryAfter)
@@ -134,6 +135,25 @@ final class AdmissionController: Sendable {
             error.headers = ["X-RateLimit-Reset": String(seconds)]
             throw error
         }
+    }
+
+    /// Admits a request that costs no provider work — a cache hit or a single-flight follower: it counts a
+    /// message against the day's quota, and nothing else; it is served even in overload.
+    func admitLight(principal: Principal) throws -> DailyCounterDelta {
+        let now = clock()
+        let plan = try plan(for: principal)
+        let (day, nextDay) = day(of: now)
+        let outcome = ledger.withLock { $0.countMessage(user: principal.userKey, day: day, limit: plan.messagesPerDay, nextDay: nextDay) }
+        if case .failure(.quotaExceeded(let reset, let limit)) = outcome {
+            metrics.rejected(reason: "quota_exceeded")
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = policy.calendar.timeZone
+            throw SluiceError(
+                .quotaExceeded, details: ["limit": String(limit), "reset": formatter.string(from: reset)],
+                retryAfter: max(1, Int(reset.timeIntervalSince(now).rounded(.up))))
+        }
+        metrics.charged(plan: plan.name, messages: 1, tokens: 0)
+        return DailyCounterDelta(user: principal.userKey, day: day, messages: 1, tokens: 0)
     }
 
     static func headers(_ headroom: AdmissionLedger.Headroom) -> [String: String] {

@@ -4,6 +4,7 @@ public import Logging
 public import ServiceLifecycle
 import SluiceCore
 public import SluiceProviders
+import SluiceCache
 import SluiceStore
 import UnixSignals
 
@@ -49,6 +50,7 @@ public final class SluiceNode: Sendable {
     /// - Parameter onListening: called with the bound port once the server listens.
     public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         try await jobs.admission.restore(from: jobs.store)
+        try await jobs.cache.load()
         let recovered = try await jobs.recover()
         if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
         if configuration.auth.apiKeys.isEmpty {

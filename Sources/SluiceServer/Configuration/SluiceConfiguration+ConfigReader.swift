@@ -1,6 +1,7 @@
 public import Configuration
 import Foundation
 import SluiceCore
+import SluiceCache
 import SluiceProviders
 import SluiceStore
 
@@ -38,6 +39,10 @@ extension SluiceConfiguration {
             ModelAlias(config: config.scoped(to: ["models", name]), name: name)
         }
         admission = AdmissionPolicy(config: config)
+        cache.enabled = config.bool(forKey: "cache.enabled", default: cache.enabled)
+        cache.ttlSeconds = config.double(forKey: "cache.ttlSeconds", default: cache.ttlSeconds)
+        cache.maxEntries = config.int(forKey: "cache.maxEntries", default: cache.maxEntries)
+        cache.maxBytes = config.int(forKey: "cache.maxBytes", default: cache.maxBytes)
     }
 }
 

@@ -1,3 +1,4 @@
+public import SluiceCache
 public import SluiceProviders
 public import SluiceStore
 
@@ -79,6 +80,8 @@ public struct SluiceConfiguration: Sendable {
     public var retention = Retention()
     /// The built-in mock provider's default pace (aliases `default` and `mock` when no aliases are configured).
     public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
+    /// The response cache.
+    public var cache = ExactCache.Configuration()
     /// Plans, tiers, modes and the calendar.
     public var admission = AdmissionPolicy()
     /// Provider deployments (`deployments.names` and one section each).

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import SluiceCore
 import SluiceProviders
+import SluiceStore
 
 /// `POST /v1/chat/completions` and `GET /v1/models`: the OpenAI-compatible face. Every request is a job;
 /// the streamed answer carries `id:` lines and `X-Sluice-Job-Id`, so a dropped client resumes it
@@ -22,15 +23,30 @@ struct ChatRoutes {
     }
 
     func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let (chat, job, limits) = try await jobs.accept(request, context: context)
+        let (chat, accepted, limits) = try await jobs.accept(request, context: context)
         let ticket = chat.stream == true ? try jobs.admission.openStream(for: try context.requirePrincipal(), resuming: false) : nil
-        let chunks = try await jobs.hub.subscribe(job.id, after: 0)
-        var headers: HTTPFields = [.sluiceJobID: job.id, .sluiceCache: "miss"]
-        headers.append(contentsOf: limits)
+        var headers = limits
+        let chunks: AsyncStream<StreamChunk>
+        let id: String
+        let created: Date
+        switch accepted {
+        case .hit(let entry):
+            chunks = AsyncStream { continuation in
+                for chunk in JobService.replay(entry, cache: "exact") { continuation.yield(chunk) }
+                continuation.finish()
+            }
+            id = "chatcmpl-" + entry.key.prefix(48)
+            created = Date()
+        case .job(let job), .follower(let job):
+            chunks = try await jobs.hub.subscribe(job.id, after: 0)
+            headers[.sluiceJobID] = job.id
+            id = "chatcmpl-" + job.id.dropFirst(4)
+            created = job.createdAt
+        }
         let answer = Answer(
-            id: "chatcmpl-" + job.id.dropFirst(4), created: job.createdAt, chat: chat,
+            id: id, created: created, chat: chat,
             headers: headers,
-            resumeHint: "The answer restarted after a failure; resume it from /v1/jobs/\(job.id)/stream.",
+            resumeHint: "The answer restarted after a failure; resume it from /v1/jobs/\(headers[.sluiceJobID] ?? "")/stream.",
             deadlineSeconds: jobs.configuration.queue.deadlineSeconds,
             heartbeat: .milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000)), ticket: ticket)
         return await answer.respond(chunks, request: request)
@@ -108,31 +124,6 @@ struct Answer: Sendable {
             }
             try await writer.finish(nil)
         })
-    }
-}
-
-extension JobService {
-    /// Reads, checks, admits and accepts a chat request from an HTTP request. Returns the request as
-    /// it will run (simple mode may have changed it), the job, and the rate-limit headers.
-    func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Job, HTTPFields) {
-        var owner = try context.requirePrincipal()
-        var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
-        if request.headers[.sluiceUser] == nil, let user = chat.user, !user.isEmpty {
-            owner.user = String(user.prefix(256))
-        }
-        let id = Job.newID()
-        let admitted = try admission.admit(&chat, principal: owner, jobID: id)
-        var headers = HTTPFields()
-        for (name, value) in admitted.headers {
-            if let field = HTTPField.Name(name) { headers[field] = value }
-        }
-        do {
-            let job = try await submit(chat, owner: owner, id: id, reservation: admitted.reservation, counters: [admitted.delta])
-            return (chat, job, headers)
-        } catch {
-            admission.release(admitted.reservation)
-            throw error
-        }
     }
 }
 

@@ -65,4 +65,8 @@ extension HTTPField.Name {
     static let sluiceCache = Self("X-Sluice-Cache")!
     static let accelBuffering = Self("X-Accel-Buffering")!
     static let lastEventID = Self("Last-Event-ID")!
+    static let sluiceNamespace = Self("X-Sluice-Namespace")!
+    static let sluiceCacheTags = Self("X-Sluice-Cache-Tags")!
+    static let sluicePriority = Self("X-Sluice-Priority")!
+    static let sluiceSingleFlight = Self("X-Sluice-Single-Flight")!
 }

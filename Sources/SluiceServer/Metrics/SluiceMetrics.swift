@@ -38,6 +38,23 @@ final class SluiceMetrics: Sendable {
         FloatingPointCounter(label: "sluice_cost_dollars_total", dimensions: [("model", model)], factory: factory).increment(by: cost)
     }
 
+    /// A cache lookup.
+    func cacheLookup(layer: String, result: String, duration: Duration) {
+        counter("sluice_cache_lookups_total", [("layer", layer), ("result", result)]).increment()
+        if result == "hit" {
+            let (seconds, attoseconds) = duration.components
+            CoreMetrics.Timer(label: "sluice_cache_hit_seconds", dimensions: [("layer", layer)], factory: factory)
+                .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
+    }
+
+    /// The cache's size.
+    func cacheSize(entries: Int, bytes: Int, evictions: Int) {
+        Gauge(label: "sluice_cache_entries", factory: factory).record(entries)
+        Gauge(label: "sluice_cache_bytes", factory: factory).record(bytes)
+        Gauge(label: "sluice_cache_evictions", factory: factory).record(evictions)
+    }
+
     /// A job reached a final state.
     func jobEnded(state: String) {
         counter("sluice_jobs_total", [("state", state)]).increment()

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Synchronization
+import SluiceCache
 import SluiceCore
 import SluiceProviders
 import SluiceStore
@@ -14,15 +16,19 @@ final class JobService: Sendable {
     let configuration: SluiceConfiguration
     let metrics: SluiceMetrics
     let admission: AdmissionController
+    let cache: ExactCache
+    /// Exact key → the job answering it now (single-flight).
+    let inflight = Mutex<[String: String]>([:])
     let logger: Logger
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }
 
     init(
-        store: any JobStore & StreamLog, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
+        store: any JobStore & StreamLog & CacheStore, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
+        self.cache = ExactCache(configuration: configuration.cache, store: store)
         self.store = store
         self.hub = StreamHub(log: store)
         let workers = max(1, configuration.queue.workers)
@@ -45,33 +51,37 @@ final class JobService: Sendable {
 
     /// Accepts a validated, admitted request as a job; returns once it is durable and queued.
     func submit(
-        _ request: ChatRequest, owner: Principal, id: String = Job.newID(), reservation: AdmissionLedger.Reservation? = nil,
-        counters: [DailyCounterDelta] = [], now: Date = Date()
+        _ request: ChatRequest, owner: Principal, id: String = Job.newID(), priority: PriorityClass? = nil,
+        reservation: AdmissionLedger.Reservation? = nil, cache: CachePlan? = nil, counters: [DailyCounterDelta] = [], now: Date = Date()
     ) async throws -> Job {
         guard !scheduler.isStopped else { throw SluiceError(.shuttingDown, retryAfter: 5) }
         var job = Job(
-            id: id, owner: owner, priority: owner.priorityClass, request: request,
+            id: id, owner: owner, priority: priority ?? owner.priorityClass, request: request,
             createdAt: now, deadline: now.addingTimeInterval(configuration.queue.deadlineSeconds))
         job.reservation = reservation
+        job.cache = cache
         hub.open(job.id)
         try await store.insert(job, counters: counters)
         scheduler.enqueue(job, now: now)
         return job
     }
 
-    /// Reads a job its owner may see; anyone else gets `job_not_found`.
+    /// Reads a job its owner, or a follower of it (single-flight), may see; anyone else gets `job_not_found`.
     func job(_ id: String, for principal: Principal) async throws -> Job {
-        guard let job = try await store.job(id: id), principal.owns(job.owner) else {
-            throw SluiceError(.jobNotFound, details: ["id": String(id.prefix(64))])
+        guard let job = try await store.job(id: id) else { throw SluiceError(.jobNotFound, details: ["id": String(id.prefix(64))]) }
+        if principal.owns(job.owner) { return job }
+        if job.owner.tenant == principal.tenant, try await store.isFollower(jobID: id, tenant: principal.tenant, user: principal.user) {
+            return job
         }
-        return job
+        throw SluiceError(.jobNotFound, details: ["id": String(id.prefix(64))])
     }
 
     /// Cancels a job: a queued one ends at once, a running one stops its provider call. Returns the job
     /// as it is afterwards; a job that already ended is returned unchanged.
     func cancel(_ id: String, for principal: Principal) async throws -> Job {
         let job = try await job(id, for: principal)
-        guard !job.state.isTerminal else { return job }
+        // A follower leaves; the answer goes on for its owner and the other followers.
+        guard !job.state.isTerminal, principal.owns(job.owner) else { return job }
         switch scheduler.cancel(id) {
         case .dequeued(var queued):
             try await end(&queued, .cancelled, event: .error(code: SluiceError.Code.jobCancelled.rawValue, message: "cancelled by its owner"))
@@ -275,6 +285,15 @@ final class JobService: Sendable {
         let chunk = hub.number(event, of: job.id)
         let settled = admission.settle(job)
         try await store.save(job, appending: pending + [chunk], counters: settled.map { [$0] } ?? [])
+        if let plan = job.cache {
+            if state == .succeeded, plan.store, let result = job.result {
+                let entry = cache.entry(
+                    key: plan.key, tenant: job.owner.tenant, model: job.request.model, namespace: plan.namespace, tags: plan.tags,
+                    text: result.text, finishReason: result.finishReason, usage: result.usage)
+                do { try await cache.store(entry) } catch { logger.error("could not store a cache entry", metadata: ["error": "\(error)"]) }
+            }
+            releaseFlight(plan.key, leader: job.id)
+        }
         hub.deliver(chunk, to: job.id)
     }
 

@@ -4,7 +4,7 @@ public import SluiceCore
 
 /// The embedded store: one SQLite file in WAL mode through GRDB. Every write is committed before it
 /// returns, with concurrent writes grouped into shared commits.
-public final class EmbeddedStore: JobStore, StreamLog {
+public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
     /// How the embedded store is set up.
     public struct Configuration: Sendable {
         /// The folder that holds `sluice.sqlite` (default `./.sluice`).
@@ -74,7 +74,51 @@ public final class EmbeddedStore: JobStore, StreamLog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-followers") { db in
+            try db.execute(sql: """
+                CREATE TABLE job_follower (
+                    job_id TEXT NOT NULL,
+                    tenant TEXT NOT NULL,
+                    user TEXT NOT NULL,
+                    PRIMARY KEY (job_id, tenant, user)
+                ) WITHOUT ROWID;
+                """)
+        }
+        migrator.registerMigration("v4-cache") { db in
+            try db.execute(sql: """
+                CREATE TABLE cache_entry (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    expires_at REAL NOT NULL,
+                    data BLOB NOT NULL
+                );
+                CREATE INDEX cache_entry_expiry ON cache_entry(expires_at);
+                """)
+        }
         return migrator
+    }
+
+    public func putCache(_ entries: [CacheEntry]) async throws {
+        let rows = try entries.map { ($0.key, $0.expiresAt.timeIntervalSince1970, try Self.encoder.encode($0)) }
+        try await committer.write { db in
+            for (key, expires, data) in rows {
+                try db.execute(sql: "INSERT OR REPLACE INTO cache_entry (key, expires_at, data) VALUES (?, ?, ?)", arguments: [key, expires, data])
+            }
+        }
+    }
+
+    public func deleteCache(keys: [String]) async throws {
+        guard !keys.isEmpty else { return }
+        try await committer.write { db in
+            for key in keys { try db.execute(sql: "DELETE FROM cache_entry WHERE key = ?", arguments: [key]) }
+        }
+    }
+
+    public func cacheEntries(now: Date) async throws -> [CacheEntry] {
+        let rows = try await pool.write { db -> [Data] in
+            try db.execute(sql: "DELETE FROM cache_entry WHERE expires_at <= ?", arguments: [now.timeIntervalSince1970])
+            return try Data.fetchAll(db, sql: "SELECT data FROM cache_entry ORDER BY rowid")
+        }
+        return try rows.map { try Self.decoder.decode(CacheEntry.self, from: $0) }
     }
 
     public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
@@ -96,6 +140,22 @@ public final class EmbeddedStore: JobStore, StreamLog {
                 arguments: [job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.id])
             try Self.insert(rows, jobID: job.id, db: db)
             try Self.apply(counters, db: db)
+        }
+    }
+
+    public func addCounters(_ counters: [DailyCounterDelta]) async throws {
+        try await committer.write { db in try Self.apply(counters, db: db) }
+    }
+
+    public func addFollower(jobID: String, tenant: String, user: String) async throws {
+        try await committer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO job_follower (job_id, tenant, user) VALUES (?, ?, ?)", arguments: [jobID, tenant, user])
+        }
+    }
+
+    public func isFollower(jobID: String, tenant: String, user: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM job_follower WHERE job_id = ? AND tenant = ? AND user = ?", arguments: [jobID, tenant, user]) ?? false
         }
     }
 
@@ -149,6 +209,7 @@ public final class EmbeddedStore: JobStore, StreamLog {
         let cutoff = date.timeIntervalSince1970
         return try await pool.write { db in
             try db.execute(sql: "DELETE FROM chunk WHERE job_id IN (SELECT id FROM job WHERE finished_at < ?)", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM job_follower WHERE job_id IN (SELECT id FROM job WHERE finished_at < ?)", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM job WHERE finished_at < ?", arguments: [cutoff])
             let removed = db.changesCount
             // Daily counters are kept for a week, whatever the stream retention.

@@ -1,0 +1,105 @@
+public import Foundation
+public import SluiceCore
+public import SluiceStore
+import Synchronization
+
+/// The exact cache: answers by key, bounded in memory (LRU by entries and bytes), written through to
+/// the store and reloaded from it at start. A hit is never served across tenants: the tenant is part of
+/// the key and is checked again on every hit.
+public final class ExactCache: Sendable {
+    /// Bounds and lifetime.
+    public struct Configuration: Sendable {
+        /// Seconds an answer stays (default 24 h).
+        public var ttlSeconds: Double = 86400
+        /// Entries in memory (default 100,000).
+        public var maxEntries: Int = 100_000
+        /// Bytes in memory (default 256 MiB).
+        public var maxBytes: Int = 256 << 20
+        /// Whether the cache is on (default true).
+        public var enabled = true
+        /// The defaults.
+        public init() {}
+    }
+
+    /// What a lookup found.
+    public enum Lookup: Sendable {
+        case hit(CacheEntry)
+        case miss
+    }
+
+    public let configuration: Configuration
+    let store: any CacheStore
+    private let entries: Mutex<LRU<CacheEntry>>
+    private let counters = Mutex((evictions: 0, hits: 0, misses: 0))
+
+    /// - Parameters:
+    ///   - configuration: bounds and lifetime.
+    ///   - store: where entries persist.
+    public init(configuration: Configuration, store: any CacheStore) {
+        self.configuration = configuration
+        self.store = store
+        self.entries = Mutex(LRU(maxEntries: configuration.maxEntries, maxSize: configuration.maxBytes))
+    }
+
+    /// Loads the stored entries that have not expired.
+    public func load(now: Date = Date()) async throws {
+        let stored = try await store.cacheEntries(now: now)
+        entries.withLock { lru in
+            for entry in stored { lru.set(entry.key, entry, size: entry.size) }
+        }
+    }
+
+    /// Looks a key up for a tenant.
+    public func lookup(key: String, tenant: String, now: Date = Date()) -> Lookup {
+        let found = entries.withLock { lru -> CacheEntry? in
+            guard let entry = lru.get(key) else { return nil }
+            if entry.expiresAt <= now {
+                lru.remove(key)
+                return nil
+            }
+            return entry.tenant == tenant ? entry : nil
+        }
+        counters.withLock { if found == nil { $0.misses += 1 } else { $0.hits += 1 } }
+        return found.map { .hit($0) } ?? .miss
+    }
+
+    /// Stores an answer; returns once it is durable.
+    public func store(_ entry: CacheEntry) async throws {
+        let evicted = entries.withLock { $0.set(entry.key, entry, size: entry.size) }
+        counters.withLock { $0.evictions += evicted.count }
+        try await store.putCache([entry])
+        if !evicted.isEmpty { try await store.deleteCache(keys: evicted.map(\.0)) }
+    }
+
+    /// A new entry for an answer, expiring after the TTL.
+    public func entry(
+        key: String, tenant: String, model: String, namespace: String, tags: [String], text: String, finishReason: String, usage: Usage,
+        now: Date = Date()
+    ) -> CacheEntry {
+        CacheEntry(
+            key: key, tenant: tenant, model: model, namespace: namespace, tags: tags, text: text, finishReason: finishReason, usage: usage,
+            createdAt: now, expiresAt: now.addingTimeInterval(configuration.ttlSeconds))
+    }
+
+    /// Removes a tenant's entries by namespace, tag or key; returns how many.
+    public func invalidate(tenant: String, namespace: String? = nil, tag: String? = nil, key: String? = nil) async throws -> Int {
+        let removed = entries.withLock { lru -> [String] in
+            let keys = lru.keys { entry in
+                entry.tenant == tenant
+                    && (namespace.map { entry.namespace == $0 } ?? true)
+                    && (tag.map { entry.tags.contains($0) } ?? true)
+                    && (key.map { entry.key == $0 } ?? true)
+            }
+            for key in keys { lru.remove(key) }
+            return keys
+        }
+        try await store.deleteCache(keys: removed)
+        return removed.count
+    }
+
+    /// Entries, bytes, evictions.
+    public var statistics: (entries: Int, bytes: Int, evictions: Int) {
+        let (count, bytes) = entries.withLock { ($0.count, $0.totalSize) }
+        return (count, bytes, counters.withLock { $0.evictions })
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SluiceCache
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// What became of an accepted request.
+enum Accepted: Sendable {
+    /// A job runs (or is queued) for it.
+    case job(Job)
+    /// An identical request was already running: this one follows that job's stream.
+    case follower(Job)
+    /// The cache answered.
+    case hit(CacheEntry)
+}
+
+extension JobService {
+    /// Reads, checks and accepts a chat request from an HTTP request: a cache hit is answered at once
+    /// (served even in overload, counting only a message); otherwise admission control decides, and an
+    /// identical request already in flight is followed instead of calling the provider again.
+    /// Returns the request as it will run, what became of it, and the headers for the response.
+    func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Accepted, HTTPFields) {
+        var owner = try context.requirePrincipal()
+        var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
+        if request.headers[.sluiceUser] == nil, let user = chat.user, !user.isEmpty {
+            owner.user = String(user.prefix(256))
+        }
+        let cacheControl = (request.headers[.cacheControl] ?? "").lowercased()
+        let noCache = cacheControl.contains("no-cache")
+        let noStore = cacheControl.contains("no-store")
+        let namespace = String((request.headers[.sluiceNamespace] ?? "").prefix(256))
+        let tags = (request.headers[.sluiceCacheTags] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let priority = request.headers[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
+        let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil
+
+        if let key, !noCache {
+            let started = ContinuousClock.now
+            if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
+                let delta = try admission.admitLight(principal: owner)
+                try await store.addCounters([delta])
+                metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
+                return (chat, .hit(entry), [.sluiceCache: "exact"])
+            }
+            metrics.cacheLookup(layer: "exact", result: "miss", duration: ContinuousClock.now - started)
+        }
+
+        let id = Job.newID()
+        let singleFlight = key.flatMap { key in noCache ? nil : key }
+        if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
+            let delta = try admission.admitLight(principal: owner)
+            if let job = try? await store.job(id: leader), !job.state.isTerminal {
+                try await store.addFollower(jobID: leader, tenant: owner.tenant, user: owner.user)
+                try await store.addCounters([delta])
+                return (chat, .follower(job), [.sluiceCache: "miss", .sluiceSingleFlight: "follower"])
+            }
+            releaseFlight(singleFlight, leader: leader)
+            _ = claimFlight(singleFlight, for: id)
+        }
+        do {
+            let admitted = try admission.admit(&chat, principal: owner, jobID: id)
+            var headers: HTTPFields = [.sluiceCache: "miss"]
+            for (name, value) in admitted.headers {
+                if let field = HTTPField.Name(name) { headers[field] = value }
+            }
+            let plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
+            do {
+                let job = try await submit(
+                    chat, owner: owner, id: id, priority: min(priority, owner.priorityClass) == .bypass ? .bypass : priority,
+                    reservation: admitted.reservation, cache: plan, counters: [admitted.delta])
+                return (chat, .job(job), headers)
+            } catch {
+                admission.release(admitted.reservation)
+                throw error
+            }
+        } catch {
+            if let singleFlight { releaseFlight(singleFlight, leader: id) }
+            throw error
+        }
+    }
+
+    /// Registers `id` as the job answering `key`, or returns the job already answering it.
+    func claimFlight(_ key: String, for id: String) -> String? {
+        inflight.withLock { flights in
+            if let leader = flights[key] { return leader }
+            flights[key] = id
+            return nil
+        }
+    }
+
+    /// Forgets the job answering `key`, if it is `leader`.
+    func releaseFlight(_ key: String, leader: String) {
+        inflight.withLock { flights in
+            if flights[key] == leader { flights[key] = nil }
+        }
+    }
+
+    /// Stores a cache hit as a finished job of its caller, so that the jobs API can read and stream it.
+    func recordHit(_ entry: CacheEntry, request: ChatRequest, owner: Principal, now: Date = Date()) async throws -> Job {
+        var job = Job(id: Job.newID(), owner: owner, priority: owner.priorityClass, request: request, createdAt: now, deadline: now)
+        job.state = .succeeded
+        job.startedAt = now
+        job.finishedAt = now
+        job.result = JobResult(text: entry.text, finishReason: entry.finishReason, usage: entry.usage, cost: 0)
+        job.cache = CachePlan(key: entry.key, namespace: entry.namespace, tags: entry.tags, store: false, servedFrom: "exact")
+        try await store.insert(job)
+        try await store.save(job, appending: Self.replay(entry, cache: "exact"))
+        return job
+    }
+
+    /// A cached answer as stream chunks: the text in word-sized deltas, then `done`.
+    static func replay(_ entry: CacheEntry, cache: String) -> [StreamChunk] {
+        var chunks: [StreamChunk] = []
+        var piece = ""
+        for character in entry.text {
+            if character == " ", !piece.isEmpty, piece != " " {
+                chunks.append(StreamChunk(seq: chunks.count + 1, event: .delta(piece)))
+                piece = ""
+            }
+            piece.append(character)
+        }
+        if !piece.isEmpty { chunks.append(StreamChunk(seq: chunks.count + 1, event: .delta(piece))) }
+        chunks.append(StreamChunk(seq: chunks.count + 1, event: .done(finishReason: entry.finishReason, usage: entry.usage, cache: cache)))
+        return chunks
+    }
+}

@@ -1,0 +1,66 @@
+public import Foundation
+public import SluiceCore
+
+/// One cached answer.
+public struct CacheEntry: Sendable, Codable, Hashable {
+    /// The exact key (SHA-256, hex).
+    public var key: String
+    /// The tenant it belongs to; never served to another.
+    public var tenant: String
+    /// The model alias.
+    public var model: String
+    /// The namespace (`physics:10:light-refraction`), empty for none.
+    public var namespace: String
+    /// Tags for invalidation.
+    public var tags: [String]
+    /// The answer.
+    public var text: String
+    /// Why it ended.
+    public var finishReason: String
+    /// Its usage when it was made.
+    public var usage: Usage
+    /// When it was stored.
+    public var createdAt: Date
+    /// When it expires.
+    public var expiresAt: Date
+
+    /// - Parameters:
+    ///   - key: the exact key.
+    ///   - tenant: the tenant.
+    ///   - model: the alias.
+    ///   - namespace: the namespace.
+    ///   - tags: tags.
+    ///   - text: the answer.
+    ///   - finishReason: why it ended.
+    ///   - usage: usage.
+    ///   - createdAt: when.
+    ///   - expiresAt: expiry.
+    public init(
+        key: String, tenant: String, model: String, namespace: String, tags: [String], text: String, finishReason: String, usage: Usage,
+        createdAt: Date, expiresAt: Date
+    ) {
+        self.key = key
+        self.tenant = tenant
+        self.model = model
+        self.namespace = namespace
+        self.tags = tags
+        self.text = text
+        self.finishReason = finishReason
+        self.usage = usage
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+
+    /// Bytes it holds in memory, roughly.
+    public var size: Int { text.utf8.count + namespace.utf8.count + tags.reduce(0) { $0 + $1.utf8.count } + 160 }
+}
+
+/// Durable storage of cached answers; the in-memory cache is rebuilt from it at start.
+public protocol CacheStore: Sendable {
+    /// Stores (or replaces) entries.
+    func putCache(_ entries: [CacheEntry]) async throws
+    /// Deletes entries by key.
+    func deleteCache(keys: [String]) async throws
+    /// Every entry that has not expired, newest last.
+    func cacheEntries(now: Date) async throws -> [CacheEntry]
+}
