@@ -32,6 +32,7 @@ extension JobService {
         let noStore = cacheControl.contains("no-store")
         let namespace = String((request.headers[.sluiceNamespace] ?? "").prefix(256))
         let tags = (request.headers[.sluiceCacheTags] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // A caller may lower its own priority (warming, bulk work), never raise it.
         let priority = request.headers[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
         let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil
 
@@ -67,7 +68,7 @@ extension JobService {
             let plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
             do {
                 let job = try await submit(
-                    chat, owner: owner, id: id, priority: min(priority, owner.priorityClass) == .bypass ? .bypass : priority,
+                    chat, owner: owner, id: id, priority: priority,
                     reservation: admitted.reservation, cache: plan, counters: [admitted.delta])
                 return (chat, .job(job), headers)
             } catch {
