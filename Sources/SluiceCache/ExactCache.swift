@@ -29,23 +29,37 @@ public final class ExactCache: Sendable {
 
     public let configuration: Configuration
     let store: any CacheStore
+    /// The semantic layer over the same entries, kept in step with them.
+    public let semantic: SemanticCache?
     private let entries: Mutex<LRU<CacheEntry>>
     private let counters = Mutex((evictions: 0, hits: 0, misses: 0))
 
     /// - Parameters:
     ///   - configuration: bounds and lifetime.
     ///   - store: where entries persist.
-    public init(configuration: Configuration, store: any CacheStore) {
+    ///   - semantic: the semantic layer, if on.
+    public init(configuration: Configuration, store: any CacheStore, semantic: SemanticCache? = nil) {
         self.configuration = configuration
         self.store = store
+        self.semantic = semantic
         self.entries = Mutex(LRU(maxEntries: configuration.maxEntries, maxSize: configuration.maxBytes))
     }
 
     /// Loads the stored entries that have not expired.
     public func load(now: Date = Date()) async throws {
         let stored = try await store.cacheEntries(now: now)
+        let evicted = entries.withLock { lru in
+            stored.flatMap { entry in lru.set(entry.key, entry, size: entry.size).map(\.1) }
+        }
+        let kept = Set(evicted.map(\.key))
+        for entry in stored where !kept.contains(entry.key) { semantic?.insert(entry) }
+    }
+
+    /// The entry under a key, for a tenant, when it has not expired.
+    public func entry(key: String, tenant: String, now: Date = Date()) -> CacheEntry? {
         entries.withLock { lru in
-            for entry in stored { lru.set(entry.key, entry, size: entry.size) }
+            guard let entry = lru.peek(key), entry.expiresAt > now, entry.tenant == tenant else { return nil }
+            return lru.get(key)
         }
     }
 
@@ -67,6 +81,8 @@ public final class ExactCache: Sendable {
     public func store(_ entry: CacheEntry) async throws {
         let evicted = entries.withLock { $0.set(entry.key, entry, size: entry.size) }
         counters.withLock { $0.evictions += evicted.count }
+        semantic?.remove(evicted.map(\.1))
+        semantic?.insert(entry)
         try await store.putCache([entry])
         if !evicted.isEmpty { try await store.deleteCache(keys: evicted.map(\.0)) }
     }
@@ -83,17 +99,17 @@ public final class ExactCache: Sendable {
 
     /// Removes a tenant's entries by namespace, tag or key; returns how many.
     public func invalidate(tenant: String, namespace: String? = nil, tag: String? = nil, key: String? = nil) async throws -> Int {
-        let removed = entries.withLock { lru -> [String] in
+        let removed = entries.withLock { lru -> [CacheEntry] in
             let keys = lru.keys { entry in
                 entry.tenant == tenant
                     && (namespace.map { entry.namespace == $0 } ?? true)
                     && (tag.map { entry.tags.contains($0) } ?? true)
                     && (key.map { entry.key == $0 } ?? true)
             }
-            for key in keys { lru.remove(key) }
-            return keys
+            return keys.compactMap { lru.remove($0) }
         }
-        try await store.deleteCache(keys: removed)
+        semantic?.remove(removed)
+        try await store.deleteCache(keys: removed.map(\.key))
         return removed.count
     }
 

@@ -23,6 +23,8 @@ public struct CacheEntry: Sendable, Codable, Hashable {
     public var createdAt: Date
     /// When it expires.
     public var expiresAt: Date
+    /// The semantic layer's view of it: the embedder, the partition and the question's vector.
+    public var semantic: SemanticKey?
 
     /// - Parameters:
     ///   - key: the exact key.
@@ -52,7 +54,7 @@ public struct CacheEntry: Sendable, Codable, Hashable {
     }
 
     /// Bytes it holds in memory, roughly.
-    public var size: Int { text.utf8.count + namespace.utf8.count + tags.reduce(0) { $0 + $1.utf8.count } + 160 }
+    public var size: Int { text.utf8.count + namespace.utf8.count + tags.reduce(0) { $0 + $1.utf8.count } + 160 + (semantic?.vector.count ?? 0) * 4 }
 }
 
 /// Durable storage of cached answers; the in-memory cache is rebuilt from it at start.

@@ -121,6 +121,8 @@ public struct CachePlan: Sendable, Codable, Hashable {
     public var store: Bool
     /// `exact` when the answer was served from the cache.
     public var servedFrom: String?
+    /// The question's place in the semantic index, computed when the request was looked up.
+    public var semantic: SemanticKey?
 
     /// - Parameters:
     ///   - key: the exact key.
@@ -136,3 +138,25 @@ public struct CachePlan: Sendable, Codable, Hashable {
         self.servedFrom = servedFrom
     }
 }
+
+/// Where a cached answer sits in the semantic index.
+public struct SemanticKey: Sendable, Codable, Hashable {
+    /// The embedder that made the vector.
+    public var embedder: String
+    /// The partition without the namespace: tenant, alias, the fingerprint of every earlier message, and
+    /// the question's guard (its numbers and negation).
+    public var partition: String
+    /// The question's vector.
+    public var vector: [Float]
+
+    /// - Parameters:
+    ///   - embedder: the embedder.
+    ///   - partition: the partition.
+    ///   - vector: the vector.
+    public init(embedder: String, partition: String, vector: [Float]) {
+        self.embedder = embedder
+        self.partition = partition
+        self.vector = vector
+    }
+}
+

@@ -66,6 +66,13 @@ final class AdmissionController: Sendable {
         policy.tiers.tier(load: load(), mode: mode(at: now))
     }
 
+    /// The semantic-cache threshold the mode or the tier sets now, if either does.
+    func semanticThreshold(at now: Date) -> Double? {
+        let mode = mode(at: now)
+        if let threshold = mode?.semanticThreshold { return threshold }
+        return policy.tiers.semanticThreshold[policy.tiers.tier(load: load(), mode: mode)]
+    }
+
     /// The plan of a principal.
     func plan(for principal: Principal) throws -> Plan {
         guard let plan = policy.plans[principal.plan] else {

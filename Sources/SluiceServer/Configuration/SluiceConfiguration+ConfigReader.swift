@@ -43,6 +43,19 @@ extension SluiceConfiguration {
         cache.ttlSeconds = config.double(forKey: "cache.ttlSeconds", default: cache.ttlSeconds)
         cache.maxEntries = config.int(forKey: "cache.maxEntries", default: cache.maxEntries)
         cache.maxBytes = config.int(forKey: "cache.maxBytes", default: cache.maxBytes)
+        semantic.enabled = config.bool(forKey: "cache.semantic.enabled", default: semantic.enabled)
+        embedder.kind = config.string(forKey: "cache.semantic.embedder", default: embedder.kind)
+        embedder.baseURL = config.string(forKey: "cache.semantic.baseURL", default: embedder.baseURL)
+        embedder.model = config.string(forKey: "cache.semantic.model", default: embedder.model)
+        embedder.apiKey = config.string(forKey: "cache.semantic.apiKey", isSecret: true)
+            ?? config.string(forKey: "cache.semantic.apiKeyEnv").flatMap { ProcessInfo.processInfo.environment[$0] }
+        if embedder.kind != "hashing" {
+            // Thresholds are per embedder: another embedder starts from the seeds' values.
+            semantic.namespaceThreshold = 0.88
+            semantic.globalThreshold = 0.92
+        }
+        semantic.namespaceThreshold = config.double(forKey: "cache.semantic.namespaceThreshold", default: semantic.namespaceThreshold)
+        semantic.globalThreshold = config.double(forKey: "cache.semantic.globalThreshold", default: semantic.globalThreshold)
     }
 }
 

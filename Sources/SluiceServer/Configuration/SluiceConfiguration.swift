@@ -82,6 +82,24 @@ public struct SluiceConfiguration: Sendable {
     public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
     /// The response cache.
     public var cache = ExactCache.Configuration()
+    /// The semantic layer of the cache.
+    public var semantic = SemanticCache.Configuration()
+    /// The embedder: `hashing` (built in, default) or `openai` (an OpenAI-compatible `/v1/embeddings`).
+    public var embedder = EmbedderConfiguration()
+
+    /// Which embedder the semantic cache uses.
+    public struct EmbedderConfiguration: Sendable {
+        /// `hashing` or `openai`.
+        public var kind = "hashing"
+        /// The embeddings API's base URL (for `openai`).
+        public var baseURL = ""
+        /// The embedding model (for `openai`).
+        public var model = "text-embedding-3-small"
+        /// The key, from the environment.
+        public var apiKey: String?
+        /// The defaults.
+        public init() {}
+    }
     /// Plans, tiers, modes and the calendar.
     public var admission = AdmissionPolicy()
     /// Provider deployments (`deployments.names` and one section each).

@@ -30,9 +30,9 @@ struct ChatRoutes {
         let id: String
         let created: Date
         switch accepted {
-        case .hit(let entry):
+        case .hit(let entry, let layer):
             chunks = AsyncStream { continuation in
-                for chunk in JobService.replay(entry, cache: "exact") { continuation.yield(chunk) }
+                for chunk in JobService.replay(entry, cache: layer) { continuation.yield(chunk) }
                 continuation.finish()
             }
             id = "chatcmpl-" + entry.key.prefix(48)

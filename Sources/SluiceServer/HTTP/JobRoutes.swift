@@ -14,7 +14,7 @@ struct JobRoutes {
             let (chat, accepted, limits) = try await jobs.accept(request, context: context)
             let job: Job
             switch accepted {
-            case .hit(let entry): job = try await jobs.recordHit(entry, request: chat, owner: try context.requirePrincipal())
+            case .hit(let entry, let layer): job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: try context.requirePrincipal())
             case .job(let created), .follower(let created): job = created
             }
             var headers = limits

@@ -12,8 +12,8 @@ enum Accepted: Sendable {
     case job(Job)
     /// An identical request was already running: this one follows that job's stream.
     case follower(Job)
-    /// The cache answered.
-    case hit(CacheEntry)
+    /// The cache answered (`exact` or `semantic`).
+    case hit(CacheEntry, layer: String)
 }
 
 extension JobService {
@@ -36,15 +36,30 @@ extension JobService {
         let priority = request.headers[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
         let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil
 
+        var semanticKey: SemanticKey?
         if let key, !noCache {
             let started = ContinuousClock.now
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
                 let delta = try admission.admitLight(principal: owner)
                 try await store.addCounters([delta])
                 metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
-                return (chat, .hit(entry), [.sluiceCache: "exact"])
+                return (chat, .hit(entry, layer: "exact"), [.sluiceCache: "exact"])
             }
             metrics.cacheLookup(layer: "exact", result: "miss", duration: ContinuousClock.now - started)
+            if let semantic = cache.semantic {
+                let started = ContinuousClock.now
+                semanticKey = try? await semantic.probe(chat, tenant: owner.tenant)
+                if let semanticKey,
+                   let match = semantic.lookup(semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock())),
+                   let entry = cache.entry(key: match.key, tenant: owner.tenant)
+                {
+                    let delta = try admission.admitLight(principal: owner)
+                    try await store.addCounters([delta])
+                    metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
+                    return (chat, .hit(entry, layer: "semantic"), [.sluiceCache: "semantic"])
+                }
+                metrics.cacheLookup(layer: "semantic", result: "miss", duration: ContinuousClock.now - started)
+            }
         }
 
         let id = Job.newID()
@@ -65,7 +80,12 @@ extension JobService {
             for (name, value) in admitted.headers {
                 if let field = HTTPField.Name(name) { headers[field] = value }
             }
-            let plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
+            var plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
+            if plan != nil, plan!.store, semanticKey == nil, let semantic = cache.semantic {
+                // A no-cache request skipped the lookup; its answer still enters the semantic index.
+                semanticKey = try? await semantic.probe(chat, tenant: owner.tenant)
+            }
+            plan?.semantic = semanticKey
             do {
                 let job = try await submit(
                     chat, owner: owner, id: id, priority: priority,
@@ -98,15 +118,15 @@ extension JobService {
     }
 
     /// Stores a cache hit as a finished job of its caller, so that the jobs API can read and stream it.
-    func recordHit(_ entry: CacheEntry, request: ChatRequest, owner: Principal, now: Date = Date()) async throws -> Job {
+    func recordHit(_ entry: CacheEntry, layer: String, request: ChatRequest, owner: Principal, now: Date = Date()) async throws -> Job {
         var job = Job(id: Job.newID(), owner: owner, priority: owner.priorityClass, request: request, createdAt: now, deadline: now)
         job.state = .succeeded
         job.startedAt = now
         job.finishedAt = now
         job.result = JobResult(text: entry.text, finishReason: entry.finishReason, usage: entry.usage, cost: 0)
-        job.cache = CachePlan(key: entry.key, namespace: entry.namespace, tags: entry.tags, store: false, servedFrom: "exact")
+        job.cache = CachePlan(key: entry.key, namespace: entry.namespace, tags: entry.tags, store: false, servedFrom: layer)
         try await store.insert(job)
-        try await store.save(job, appending: Self.replay(entry, cache: "exact"))
+        try await store.save(job, appending: Self.replay(entry, cache: layer))
         return job
     }
 

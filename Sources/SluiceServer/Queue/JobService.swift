@@ -1,4 +1,5 @@
 import Foundation
+import AsyncHTTPClient
 import Logging
 import Synchronization
 import SluiceCache
@@ -28,7 +29,7 @@ final class JobService: Sendable {
         store: any JobStore & StreamLog & CacheStore, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
-        self.cache = ExactCache(configuration: configuration.cache, store: store)
+        self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: Self.semanticCache(configuration))
         self.store = store
         self.hub = StreamHub(log: store)
         let workers = max(1, configuration.queue.workers)
@@ -45,6 +46,20 @@ final class JobService: Sendable {
         self.metrics = metrics
         self.logger = logger
         router.whenCapacityFrees { scheduler.poke() }
+    }
+
+    /// The semantic layer the configuration asks for, if any.
+    static func semanticCache(_ configuration: SluiceConfiguration) -> SemanticCache? {
+        guard configuration.cache.enabled, configuration.semantic.enabled else { return nil }
+        let embedder: any Embedder
+        if configuration.embedder.kind == "openai" {
+            embedder = OpenAIEmbedder(
+                client: HTTPClient.shared, baseURL: configuration.embedder.baseURL, model: configuration.embedder.model,
+                apiKey: configuration.embedder.apiKey)
+        } else {
+            embedder = HashingEmbedder()
+        }
+        return SemanticCache(configuration: configuration.semantic, embedder: embedder)
     }
 
     // MARK: Accepting
@@ -287,10 +302,15 @@ final class JobService: Sendable {
         try await store.save(job, appending: pending + [chunk], counters: settled.map { [$0] } ?? [])
         if let plan = job.cache {
             if state == .succeeded, plan.store, let result = job.result {
-                let entry = cache.entry(
+                var entry = cache.entry(
                     key: plan.key, tenant: job.owner.tenant, model: job.request.model, namespace: plan.namespace, tags: plan.tags,
                     text: result.text, finishReason: result.finishReason, usage: result.usage)
-                do { try await cache.store(entry) } catch { logger.error("could not store a cache entry", metadata: ["error": "\(error)"]) }
+                do {
+                    entry.semantic = plan.semantic
+                    try await cache.store(entry)
+                } catch {
+                    logger.error("could not store a cache entry", metadata: ["error": "\(error)"])
+                }
             }
             releaseFlight(plan.key, leader: job.id)
         }
