@@ -79,6 +79,7 @@ public final class FakeUpstream: Sendable {
         let router = Router()
         router.post("v1/chat/completions") { request, _ in try await fake.handle(request, anthropic: false) }
         router.post("v1/messages") { request, _ in try await fake.handle(request, anthropic: true) }
+        router.post("v1/embeddings") { request, _ in try await fake.embeddings(request) }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -123,6 +124,26 @@ public final class FakeUpstream: Sendable {
             }
             if now { continuation.resume() }
         }
+    }
+
+    /// Deterministic embeddings: letter counts of the lower-cased text, so that texts differing in case
+    /// and punctuation only are identical and others differ.
+    private func embeddings(_ request: Request) async throws -> Response {
+        var request = request
+        let body = Data(try await request.collectBody(upTo: 1 << 20).readableBytesView)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        state.withLock { $0.received.append(Received(path: request.uri.path, headers: headers, body: body, at: Date())) }
+        let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        let inputs = json["input"] as? [String] ?? [(json["input"] as? String) ?? ""]
+        let data = inputs.enumerated().map { index, text -> [String: Any] in
+            var vector = [Double](repeating: 0, count: 26)
+            for scalar in text.lowercased().unicodeScalars where scalar.value >= 97 && scalar.value < 123 { vector[Int(scalar.value - 97)] += 1 }
+            return ["object": "embedding", "index": index, "embedding": vector]
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["object": "list", "data": data]))))
     }
 
     private func handle(_ request: Request, anthropic: Bool) async throws -> Response {
