@@ -9,13 +9,25 @@ public protocol Embedder: Sendable {
 /// Vector arithmetic on unit vectors.
 enum Vector {
     static func dot(_ a: [Float], _ b: [Float]) -> Float {
-        var sum: Float = 0
-        a.withUnsafeBufferPointer { a in
+        let count = min(a.count, b.count)
+        return a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
-                for i in 0..<min(a.count, b.count) { sum += a[i] * b[i] }
+                var lanes = SIMD8<Float>()
+                var i = 0
+                while i + 8 <= count {
+                    let x = SIMD8<Float>(a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7])
+                    let y = SIMD8<Float>(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7])
+                    lanes += x * y
+                    i += 8
+                }
+                var sum = lanes.sum()
+                while i < count {
+                    sum += a[i] * b[i]
+                    i += 1
+                }
+                return sum
             }
         }
-        return sum
     }
 
     static func normalized(_ v: [Float]) -> [Float] {

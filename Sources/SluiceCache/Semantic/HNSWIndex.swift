@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 /// A hierarchical navigable small-world graph over unit vectors (cosine similarity): approximate
 /// nearest-neighbour search in logarithmic time. Deleted items stay in the graph as waypoints but are
@@ -104,31 +105,35 @@ struct HNSWIndex {
         return current
     }
 
+    struct Scored: Comparable {
+        var similarity: Float
+        var id: Int
+        static func < (a: Self, b: Self) -> Bool { (a.similarity, a.id) < (b.similarity, b.id) }
+    }
+
     /// Beam search on one layer; results best first.
     private func search(_ vector: [Float], from starts: [Int], ef: Int, layer: Int) -> [(id: Int, similarity: Float)] {
         var visited = Set(starts)
-        var candidates = starts.map { (id: $0, similarity: similarity(vector, $0)) }
+        visited.reserveCapacity(ef * m * 2)
+        var candidates = Heap(starts.map { Scored(similarity: similarity(vector, $0), id: $0) })
         var results = candidates
-        while let closest = candidates.max(by: { $0.similarity < $1.similarity }) {
-            candidates.removeAll { $0.id == closest.id }
-            let worst = results.min { $0.similarity < $1.similarity }!.similarity
-            if closest.similarity < worst, results.count >= ef { break }
+        while let closest = candidates.popMax() {
+            if results.count >= ef, let worst = results.min, closest.similarity < worst.similarity { break }
             guard layer < nodes[closest.id].neighbours.count else { continue }
             for neighbour in nodes[closest.id].neighbours[layer] {
                 let id = Int(neighbour)
                 guard visited.insert(id).inserted else { continue }
                 let s = similarity(vector, id)
-                let worstNow = results.min { $0.similarity < $1.similarity }!.similarity
-                if results.count < ef || s > worstNow {
-                    candidates.append((id, s))
-                    results.append((id, s))
-                    if results.count > ef, let index = results.indices.min(by: { results[$0].similarity < results[$1].similarity }) {
-                        results.remove(at: index)
-                    }
+                if results.count < ef || s > results.min!.similarity {
+                    candidates.insert(Scored(similarity: s, id: id))
+                    results.insert(Scored(similarity: s, id: id))
+                    if results.count > ef { _ = results.popMin() }
                 }
             }
         }
-        return results.sorted { $0.similarity > $1.similarity }
+        var ordered: [(id: Int, similarity: Float)] = []
+        while let best = results.popMax() { ordered.append((best.id, best.similarity)) }
+        return ordered
     }
 
     /// Exact search, for measuring recall.
