@@ -134,14 +134,19 @@ final class AdmissionController: Sendable {
             error.headers = ["X-RateLimit-Limit": String(limit), "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(retryAfter)]
             throw error
         case .failure(.quotaExceeded(let reset, let limit)):
-            metrics.rejected(reason: "quota_exceeded")
-            let seconds = max(1, Int(reset.timeIntervalSince(now).rounded(.up)))
-            let formatter = ISO8601DateFormatter()
-            formatter.timeZone = policy.calendar.timeZone
-            var error = SluiceError(.quotaExceeded, details: ["limit": String(limit), "reset": formatter.string(from: reset)], retryAfter: seconds)
-            error.headers = ["X-RateLimit-Reset": String(seconds)]
-            throw error
+            throw quotaExceeded(reset: reset, limit: limit, now: now)
         }
+    }
+
+    /// The refusal for a used-up daily quota: when it resets, in the calendar's time zone.
+    private func quotaExceeded(reset: Date, limit: Int, now: Date) -> SluiceError {
+        metrics.rejected(reason: "quota_exceeded")
+        let seconds = max(1, Int(reset.timeIntervalSince(now).rounded(.up)))
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = policy.calendar.timeZone
+        var error = SluiceError(.quotaExceeded, details: ["limit": String(limit), "reset": formatter.string(from: reset)], retryAfter: seconds)
+        error.headers = ["X-RateLimit-Reset": String(seconds)]
+        return error
     }
 
     /// Admits a request that costs no provider work — a cache hit or a single-flight follower: it counts a
@@ -152,12 +157,7 @@ final class AdmissionController: Sendable {
         let (day, nextDay) = day(of: now)
         let outcome = ledger.withLock { $0.countMessage(user: principal.userKey, day: day, limit: plan.messagesPerDay, nextDay: nextDay) }
         if case .failure(.quotaExceeded(let reset, let limit)) = outcome {
-            metrics.rejected(reason: "quota_exceeded")
-            let formatter = ISO8601DateFormatter()
-            formatter.timeZone = policy.calendar.timeZone
-            throw SluiceError(
-                .quotaExceeded, details: ["limit": String(limit), "reset": formatter.string(from: reset)],
-                retryAfter: max(1, Int(reset.timeIntervalSince(now).rounded(.up))))
+            throw quotaExceeded(reset: reset, limit: limit, now: now)
         }
         metrics.charged(plan: plan.name, messages: 1, tokens: 0)
         return DailyCounterDelta(user: principal.userKey, day: day, messages: 1, tokens: 0)

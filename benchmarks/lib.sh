@@ -1,0 +1,39 @@
+# Shared by the benchmark scripts: a release build, a throwaway `sluice serve` on a free loopback port,
+# and repeated wrk runs with their median. Source it; it cleans up on exit.
+
+# sluice_bin: builds the release binary unless SLUICE_BIN names one.
+sluice_bin() {
+  if [ -z "${SLUICE_BIN:-}" ]; then
+    swift build -c release --product sluice >/dev/null
+    SLUICE_BIN=$(swift build -c release --show-bin-path)/sluice
+  fi
+  echo "$SLUICE_BIN"
+}
+
+# start_sluice DATA_DIR [ARGS...]: starts `sluice serve` on $PORT and waits until it is healthy.
+start_sluice() {
+  local data=$1
+  shift
+  PORT=${PORT:-$((20000 + RANDOM % 20000))}
+  "$(sluice_bin)" serve --port "$PORT" --data-dir "$data" --log-level warning "$@" &
+  SLUICE_PID=$!
+  trap 'kill $SLUICE_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0; sleep 0.1; done
+  echo "sluice did not start"; return 1
+}
+
+# wrk_runs LABEL SECONDS CONNECTIONS LUA URL: three wrk runs, each printed, then a table row with the median.
+wrk_runs() {
+  local label=$1 seconds=$2 connections=$3 lua=$4 url=$5 results=() out rps p50 p99 errors
+  command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; return 1; }
+  for run in 1 2 3; do
+    out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s "$lua" "$url")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    echo "run $run: ${rps} req/s, p50 ${p50}, p99 ${p99}, non-2xx ${errors:-0}"
+    results+=("$rps")
+  done
+  echo "| $label, $connections connections | $(printf '%s\n' "${results[@]}" | sort -n | sed -n 2p) req/s (median of 3 × ${seconds}s) |"
+}
