@@ -1,5 +1,6 @@
 public import Foundation
 import SluiceCore
+import DequeModule
 import Synchronization
 
 /// Chooses the deployment that serves each call of a model alias, and guards every deployment with a
@@ -47,8 +48,10 @@ public final class ProviderRouter: Sendable {
         var inFlight = 0
         var breaker: CircuitBreaker
         var coolUntil: Date?
-        var requests: [Date] = []
-        var tokens: [(Date, Int)] = []
+        /// Request start times of the last minute, kept only under a requests-per-minute cap.
+        var requests: Deque<Date> = []
+        /// Tokens used in the last minute, kept only under a tokens-per-minute cap.
+        var tokens: Deque<(Date, Int)> = []
     }
 
     struct Route {
@@ -57,7 +60,15 @@ public final class ProviderRouter: Sendable {
     }
 
     private let routes: Mutex<[String: Route]>
-    private let onCapacity = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Holds the capacity handler by reference: a closure kept directly in a `Mutex` and read through
+    /// its `inout` access is re-wrapped in reabstraction thunks on every access, which piled up and
+    /// slowed every release (found with perf: throughput fell run after run).
+    private final class Handler: Sendable {
+        let call: @Sendable () -> Void
+        init(_ call: @escaping @Sendable () -> Void) { self.call = call }
+    }
+
+    private let onCapacity = Mutex<Handler?>(nil)
     private let names: [String]
 
     /// - Parameters:
@@ -87,7 +98,9 @@ public final class ProviderRouter: Sendable {
 
     /// Serves the mock provider under the aliases `default` and `mock`.
     public static func mock(_ provider: MockProvider) -> ProviderRouter {
-        let deployment = Deployment(name: "mock", kind: .mock, model: "mock")
+        var deployment = Deployment(name: "mock", kind: .mock, model: "mock")
+        // The built-in mock costs nothing: no bulkhead worth the name.
+        deployment.maxInFlight = 100_000
         return try! ProviderRouter(
             aliases: [ModelAlias(name: "default", deployments: ["mock"]), ModelAlias(name: "mock", deployments: ["mock"])],
             deployments: ["mock": (deployment, provider)])
@@ -111,7 +124,8 @@ public final class ProviderRouter: Sendable {
 
     /// Called (outside any lock) whenever a slot frees, so that waiting work can be claimed.
     public func whenCapacityFrees(_ handler: @escaping @Sendable () -> Void) {
-        onCapacity.withLock { $0 = handler }
+        let boxed = Handler(handler)
+        onCapacity.withLock { $0 = boxed }
     }
 
     /// Reserves a call on the best deployment of `alias` that is healthy and has room, preferring
@@ -141,7 +155,7 @@ public final class ProviderRouter: Sendable {
             }
             guard let index = chosen, route.slots[index].breaker.admit(now: now) else { return nil }
             route.slots[index].inFlight += 1
-            route.slots[index].requests.append(now)
+            if route.slots[index].deployment.requestsPerMinute != nil { route.slots[index].requests.append(now) }
             let slot = route.slots[index]
             routes[alias] = route
             return Lease(alias: alias, deployment: slot.deployment, provider: slot.provider, index: index)
@@ -150,8 +164,8 @@ public final class ProviderRouter: Sendable {
 
     static func hasRoom(_ slot: inout Slot, now: Date) -> Bool {
         let minuteAgo = now.addingTimeInterval(-60)
-        slot.requests.removeAll { $0 <= minuteAgo }
-        slot.tokens.removeAll { $0.0 <= minuteAgo }
+        while let first = slot.requests.first, first <= minuteAgo { slot.requests.removeFirst() }
+        while let first = slot.tokens.first, first.0 <= minuteAgo { slot.tokens.removeFirst() }
         if let cool = slot.coolUntil, cool > now { return false }
         if slot.inFlight >= slot.deployment.maxInFlight { return false }
         if let rpm = slot.deployment.requestsPerMinute, slot.requests.count >= rpm { return false }
@@ -170,7 +184,7 @@ public final class ProviderRouter: Sendable {
             switch outcome {
             case .success(let tokens):
                 slot.breaker.record(success: true, now: now)
-                slot.tokens.append((now, tokens))
+                if slot.deployment.tokensPerMinute != nil { slot.tokens.append((now, tokens)) }
             case .failure(let retryAfter):
                 slot.breaker.record(success: false, now: now, mayOpen: mayOpen)
                 if let retryAfter, retryAfter > 0 { slot.coolUntil = now.addingTimeInterval(retryAfter) }
@@ -180,7 +194,7 @@ public final class ProviderRouter: Sendable {
             route.slots[lease.index] = slot
             routes[lease.alias] = route
         }
-        onCapacity.withLock { $0 }?()
+        onCapacity.withLock { $0 }?.call()
     }
 
     /// The earliest time a deployment of `alias` without room now may have room again (a breaker's
