@@ -37,6 +37,8 @@ models:
     deployments: [healthy]
 queue:
   maxRunningPerUser: 8
+plans: {names: [free], free: {requestsPerMinute: 0}}
+cache: {enabled: false}
 YAML
 "$SLUICE_BIN" serve --port "$base" --data-dir "$work/data" --config "$work/sluice.yaml" --log-level error & pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$base/healthz" >/dev/null && break; sleep 0.1; done
