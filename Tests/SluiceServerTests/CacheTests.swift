@@ -23,6 +23,7 @@ import Testing
             #expect(first.headers["x-sluice-cache"] == "miss")
             let second = try await node.client.post("/v1/chat/completions", json: Self.ask("What is refraction?"))
             #expect(second.headers["x-sluice-cache"] == "exact")
+            #expect(second.headers["x-ratelimit-reset"] != nil)
             #expect(Self.text(second) == Self.text(first))
             #expect((second.json["usage"] as? [String: Int]) == (first.json["usage"] as? [String: Int]))
             #expect(node.node.mock.totalCalls == 1)

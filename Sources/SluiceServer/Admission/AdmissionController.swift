@@ -150,8 +150,9 @@ final class AdmissionController: Sendable {
     }
 
     /// Admits a request that costs no provider work — a cache hit or a single-flight follower: it counts a
-    /// message against the day's quota, and nothing else; it is served even in overload.
-    func admitLight(principal: Principal) throws -> DailyCounterDelta {
+    /// message against the day's quota, and nothing else; it is served even in overload. Returns the
+    /// counter change and the rate-limit headers (the per-minute window, untouched).
+    func admitLight(principal: Principal) throws -> (delta: DailyCounterDelta, headers: [String: String]) {
         let now = clock()
         let plan = try plan(for: principal)
         let (day, nextDay) = day(of: now)
@@ -160,7 +161,9 @@ final class AdmissionController: Sendable {
             throw quotaExceeded(reset: reset, limit: limit, now: now)
         }
         metrics.charged(plan: plan.name, messages: 1, tokens: 0)
-        return DailyCounterDelta(user: principal.userKey, day: day, messages: 1, tokens: 0)
+        let limit = plan.requestLimit(tier: policy.tiers.tier(load: load(), mode: mode(at: now)), mode: principal.priorityClass == .bypass ? nil : mode(at: now))
+        let headroom = ledger.withLock { $0.headroom(user: principal.userKey, limit: limit, now: now) }
+        return (DailyCounterDelta(user: principal.userKey, day: day, messages: 1, tokens: 0), Self.headers(headroom))
     }
 
     static func headers(_ headroom: AdmissionLedger.Headroom) -> [String: String] {

@@ -40,10 +40,10 @@ extension JobService {
         if let key, !noCache {
             let started = ContinuousClock.now
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
-                let delta = try admission.admitLight(principal: owner)
-                try await store.addCounters([delta])
+                let admitted = try admission.admitLight(principal: owner)
+                try await store.addCounters([admitted.delta])
                 metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
-                return (chat, .hit(entry, layer: "exact"), [.sluiceCache: "exact"])
+                return (chat, .hit(entry, layer: "exact"), Self.fields(admitted.headers, [.sluiceCache: "exact"]))
             }
             metrics.cacheLookup(layer: "exact", result: "miss", duration: ContinuousClock.now - started)
             if let semantic = cache.semantic {
@@ -53,10 +53,10 @@ extension JobService {
                    let match = semantic.lookup(semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock())),
                    let entry = cache.entry(key: match.key, tenant: owner.tenant)
                 {
-                    let delta = try admission.admitLight(principal: owner)
-                    try await store.addCounters([delta])
+                    let admitted = try admission.admitLight(principal: owner)
+                    try await store.addCounters([admitted.delta])
                     metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
-                    return (chat, .hit(entry, layer: "semantic"), [.sluiceCache: "semantic"])
+                    return (chat, .hit(entry, layer: "semantic"), Self.fields(admitted.headers, [.sluiceCache: "semantic"]))
                 }
                 metrics.cacheLookup(layer: "semantic", result: "miss", duration: ContinuousClock.now - started)
             }
@@ -65,21 +65,18 @@ extension JobService {
         let id = Job.newID()
         let singleFlight = key.flatMap { key in noCache ? nil : key }
         if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
-            let delta = try admission.admitLight(principal: owner)
+            let admitted = try admission.admitLight(principal: owner)
             if let job = try? await store.job(id: leader), !job.state.isTerminal {
                 try await store.addFollower(jobID: leader, tenant: owner.tenant, user: owner.user)
-                try await store.addCounters([delta])
-                return (chat, .follower(job), [.sluiceCache: "miss", .sluiceSingleFlight: "follower"])
+                try await store.addCounters([admitted.delta])
+                return (chat, .follower(job), Self.fields(admitted.headers, [.sluiceCache: "miss", .sluiceSingleFlight: "follower"]))
             }
             releaseFlight(singleFlight, leader: leader)
             _ = claimFlight(singleFlight, for: id)
         }
         do {
             let admitted = try admission.admit(&chat, principal: owner, jobID: id)
-            var headers: HTTPFields = [.sluiceCache: "miss"]
-            for (name, value) in admitted.headers {
-                if let field = HTTPField.Name(name) { headers[field] = value }
-            }
+            let headers = Self.fields(admitted.headers, [.sluiceCache: "miss"])
             var plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
             if plan != nil, plan!.store, semanticKey == nil, let semantic = cache.semantic {
                 // A no-cache request skipped the lookup; its answer still enters the semantic index.
@@ -99,6 +96,15 @@ extension JobService {
             if let singleFlight { releaseFlight(singleFlight, leader: id) }
             throw error
         }
+    }
+
+    /// Response headers from admission's names and values, added to `base`.
+    static func fields(_ headers: [String: String], _ base: HTTPFields) -> HTTPFields {
+        var fields = base
+        for (name, value) in headers {
+            if let field = HTTPField.Name(name) { fields[field] = value }
+        }
+        return fields
     }
 
     /// Registers `id` as the job answering `key`, or returns the job already answering it.
