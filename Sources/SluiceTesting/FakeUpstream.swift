@@ -1,6 +1,9 @@
 public import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -54,12 +57,21 @@ public final class FakeUpstream: Sendable {
     /// The bound port.
     public private(set) nonisolated(unsafe) var port = 0
 
-    /// The OpenAI-compatible base URL (`http://127.0.0.1:PORT/v1`).
-    public var openAIBaseURL: String { "http://127.0.0.1:\(port)/v1" }
-    /// The Anthropic base URL (`http://127.0.0.1:PORT`).
-    public var anthropicBaseURL: String { "http://127.0.0.1:\(port)" }
+    /// Whether it speaks HTTPS (with the test certificate in `Tests/Fixtures`).
+    public let tls: Bool
+    /// The OpenAI-compatible base URL (`http(s)://127.0.0.1:PORT/v1`).
+    public var openAIBaseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)/v1" }
+    /// The Anthropic base URL (`http(s)://127.0.0.1:PORT`).
+    public var anthropicBaseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
-    init() {}
+    /// The test certificate authority's file (the self-signed certificate itself).
+    public static let certificateFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/test-upstream.cert.pem").path
+    static let keyFile = certificateFile.replacingOccurrences(of: ".cert.pem", with: ".key.pem")
+
+    init(tls: Bool) {
+        self.tls = tls
+    }
 
     /// Answers the next requests with these behaviors, in order, then with the fallback.
     public func script(_ behaviors: [Behavior]) { state.withLock { $0.script += behaviors } }
@@ -72,17 +84,22 @@ public final class FakeUpstream: Sendable {
     /// Requests it is answering now.
     public var inFlight: Int { state.withLock { $0.inFlight } }
 
-    /// Runs `body` with a fake upstream listening on a free loopback port.
-    public static func with<T: Sendable>(_ body: (FakeUpstream) async throws -> T) async throws -> T {
-        let fake = FakeUpstream()
+    /// Runs `body` with a fake upstream listening on a free loopback port, over HTTPS when `tls`.
+    public static func with<T: Sendable>(tls: Bool = false, _ body: (FakeUpstream) async throws -> T) async throws -> T {
+        let fake = FakeUpstream(tls: tls)
         let logger = Logger(label: "sluice.fake-upstream")
         let router = Router()
         router.post("v1/chat/completions") { request, _ in try await fake.handle(request, anthropic: false) }
         router.post("v1/messages") { request, _ in try await fake.handle(request, anthropic: true) }
         router.post("v1/embeddings") { request, _ in try await fake.embeddings(request) }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server: HTTPServerBuilder = tls
+            ? try .tls(tlsConfiguration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))))
+            : .http1()
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -116,3 +116,33 @@ import Testing
         }
     }
 }
+
+@Suite struct ProviderTLSTests {
+    @Test func providersSpeakHTTPSAndTrustOnlyTheConfiguredAuthority() async throws {
+        try await FakeUpstream.with(tls: true) { fake in
+            #expect(fake.openAIBaseURL.hasPrefix("https://"))
+            try await TestNode.with(configure: {
+                ProviderTests.configure(&$0, [
+                    ProviderTests.deployment("trusted", fake) { $0.caFile = FakeUpstream.certificateFile },
+                    ProviderTests.deployment("claude", fake, kind: .anthropic) { $0.caFile = FakeUpstream.certificateFile },
+                ])
+                $0.aliases.append(ModelAlias(name: "untrusted", deployments: ["untrusted"]))
+                $0.deployments.append(ProviderTests.deployment("untrusted", fake))
+                $0.aliases.append(ModelAlias(name: "claude", deployments: ["claude"]))
+                $0.queue.maxAttempts = 1
+            }) { node in
+                let trusted = try await ProviderTests.ask(node, "over tls")
+                #expect(trusted.status == 200)
+                #expect(ProviderTests.text(trusted) == "w1 w2 w3 w4 w5 w6 w7 w8")
+                let anthropic = try await ProviderTests.ask(node, "over tls", model: "claude")
+                #expect(anthropic.status == 200)
+                // Without the authority, the self-signed certificate is refused: no request reaches it.
+                let before = fake.received.count
+                let untrusted = try await ProviderTests.ask(node, "not trusted", model: "untrusted")
+                #expect(untrusted.status == 502)
+                #expect(untrusted.errorCode == "provider_error")
+                #expect(fake.received.count == before)
+            }
+        }
+    }
+}

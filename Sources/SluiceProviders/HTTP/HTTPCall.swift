@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SluiceCore
 
 /// One HTTP call to a provider, read as the consumer asks: it sends the request on the first `next()`,
@@ -139,6 +140,11 @@ extension HTTPClient {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, deployment.maxInFlight))
         // A refused connection fails the call at once, so that the router fails over instead of waiting.
         configuration.connectionPool.retryConnectionEstablishment = false
+        if let caFile = deployment.caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            configuration.tlsConfiguration = tls
+        }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }

@@ -61,6 +61,9 @@ public struct Deployment: Sendable {
     public var tokensPerMinute: Int?
     /// Whether to ask the provider for a stream (default true).
     public var streaming: Bool = true
+    /// A PEM file of certificate authorities to trust for HTTPS instead of the system's (a private
+    /// vLLM or Ollama behind an internal CA).
+    public var caFile: String?
     /// Timeouts.
     public var timeouts = Timeouts()
     /// Prices.

@@ -138,6 +138,7 @@ extension Deployment {
         requestsPerMinute = config.int(forKey: "requestsPerMinute")
         tokensPerMinute = config.int(forKey: "tokensPerMinute")
         streaming = config.bool(forKey: "streaming", default: streaming)
+        caFile = config.string(forKey: "caFile")
         timeouts.connect = config.double(forKey: "timeouts.connect", default: timeouts.connect)
         timeouts.firstToken = config.double(forKey: "timeouts.firstToken", default: timeouts.firstToken)
         timeouts.idle = config.double(forKey: "timeouts.idle", default: timeouts.idle)
