@@ -1,0 +1,44 @@
+import Foundation
+import NIOHTTP1
+import SluiceCore
+import SluiceLoadTest
+import SluiceProviders
+import SluiceServer
+import SluiceStore
+import SluiceTesting
+import Testing
+
+@Suite struct LoadTestTests {
+    @Test func virtualUsersAskStreamDropAndResumeWithNothingLost() async throws {
+        try await TestNode.with(configure: { $0.mock = .init(ttftMs: 5, tokensPerSecond: 200, tokens: 12) }) { node in
+            let test = try LoadTest(profile: LoadProfile(
+                url: "http://127.0.0.1:\(node.port)", users: 8, rampSeconds: 0.3, durationSeconds: 2, thinkSeconds: 0.05, teacherShare: 0.25,
+                questions: 100_000, dropShare: 0.5))
+            let report = await test.run()
+            #expect(report.completed >= 4)
+            #expect(report.errors.isEmpty, "\(report.errors)")
+            #expect(report.resumes > 0)
+            #expect(report.lostAfterResume == 0)
+            #expect(report.sent == report.completed)
+            #expect(report.timeToFirstToken.count == report.completed)
+            #expect(LoadReport.percentile(report.totalLatency, 0.5) >= LoadReport.percentile(report.timeToFirstToken, 0.5))
+            #expect(report.markdown.contains("time to first token"))
+        }
+    }
+
+    @Test func cachedAnswersAreCountedAsHits() async throws {
+        try await TestNode.with { node in
+            let question = "Exam question number 0: please explain it step by step."
+            _ = try await node.client.post("/v1/chat/completions", json: ["model": "default", "messages": [["role": "user", "content": question]]])
+            let test = try LoadTest(profile: LoadProfile(url: "http://127.0.0.1:\(node.port)", users: 4, durationSeconds: 1, thinkSeconds: 0.05, questions: 1))
+            let report = await test.run()
+            #expect(report.completed >= 1)
+            #expect(report.cacheHits == report.completed)
+        }
+    }
+
+    @Test func loadIsOnlyEverAimedAtThisMachine() {
+        #expect(throws: LoadTest.NotLoopback.self) { try LoadTest(profile: LoadProfile(url: "http://10.0.0.5:8080", users: 1, durationSeconds: 1)) }
+        #expect(throws: LoadTest.NotLoopback.self) { try LoadTest(profile: LoadProfile(url: "http://example.com", users: 1, durationSeconds: 1)) }
+    }
+}
