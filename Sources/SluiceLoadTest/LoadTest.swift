@@ -12,6 +12,9 @@ public final class LoadTest: Sendable {
     let profile: LoadProfile
     let report = Mutex(LoadReport())
     let zipf: [Double]
+    /// A client with a connection per user: the shared client keeps 8 per host, which queues users
+    /// behind each other and measures the load generator instead of the gateway.
+    let client: HTTPClient
 
     /// A refusal to aim load anywhere but this machine.
     public struct NotLoopback: Error, CustomStringConvertible {
@@ -30,6 +33,9 @@ public final class LoadTest: Sendable {
             cumulative.append(total)
         }
         zipf = cumulative.map { $0 / total }
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: profile.users * 2 + 16)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// Runs the test; `progress` is called about once a second with the report so far.
@@ -48,6 +54,7 @@ public final class LoadTest: Sendable {
                 }
             }
         }
+        try? await client.shutdown()
         return report.withLock { report in
             report.seconds = Date().timeIntervalSince(start)
             return report
@@ -96,7 +103,7 @@ public final class LoadTest: Sendable {
         report.withLock { $0.sent += 1 }
         let started = Date()
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(max(5, end.timeIntervalSinceNow + 30))))
+            let response = try await client.execute(request, timeout: .seconds(Int64(max(5, end.timeIntervalSinceNow + 30))))
             guard response.status == .ok else {
                 let data = try await response.body.collect(upTo: 1 << 20)
                 let code = ((try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any])
@@ -144,7 +151,7 @@ public final class LoadTest: Sendable {
         for (name, value) in headers(user: user, teacher: teacher) { request.headers.add(name: name, value: value) }
         report.withLock { $0.resumes += 1 }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            let response = try await client.execute(request, timeout: .seconds(120))
             var parser = SSEParser()
             for try await buffer in response.body {
                 for case .event(let event) in parser.feed(buffer.readableBytesView) where event.name == "done" || event.name == "error" {

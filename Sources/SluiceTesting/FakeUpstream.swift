@@ -87,7 +87,8 @@ public final class FakeUpstream: Sendable {
     /// Runs `body` with a fake upstream listening on a free loopback port, over HTTPS when `tls`.
     public static func with<T: Sendable>(tls: Bool = false, _ body: (FakeUpstream) async throws -> T) async throws -> T {
         let fake = FakeUpstream(tls: tls)
-        let logger = Logger(label: "sluice.fake-upstream")
+        var logger = Logger(label: "sluice.fake-upstream")
+        logger.logLevel = .warning
         let router = Router()
         router.post("v1/chat/completions") { request, _ in try await fake.handle(request, anthropic: false) }
         router.post("v1/messages") { request, _ in try await fake.handle(request, anthropic: true) }

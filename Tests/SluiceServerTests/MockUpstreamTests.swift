@@ -12,7 +12,8 @@ import Testing
 /// `sluice mock-upstream`: the mock provider as a standalone OpenAI-compatible server.
 @Suite struct MockUpstreamTests {
     func withUpstream(_ body: (HTTPTestClient) async throws -> Void) async throws {
-        let logger = Logger(label: "test.mock-upstream")
+        var logger = Logger(label: "test.mock-upstream")
+        logger.logLevel = .warning
         let upstream = MockUpstream(host: "127.0.0.1", port: 0, configuration: .init(ttftMs: 5, tokensPerSecond: 0, tokens: 10), logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let group = ServiceGroup(configuration: .init(services: [.init(service: upstream.service { continuation.yield($0) })], logger: logger))
