@@ -48,11 +48,8 @@ public final class SemanticCache: Sendable {
     public func partition(of request: ChatRequest, tenant: String) -> (question: String, partition: String)? {
         guard let last = request.messages.last, last.role == "user" else { return nil }
         let context = request.messages.dropLast().map { "\($0.role)\u{1F}\($0.name ?? "")\u{1F}\($0.content)" }.joined(separator: "\u{1E}")
-        let fingerprint = SHA256.hash(data: Data(context.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
-        var parameters = [request.temperature.map { String($0) } ?? "", request.topP.map { String($0) } ?? "", request.tokenCap.map(String.init) ?? ""]
-        if let mock = request.mock {
-            parameters += [mock.ttftMs.map(String.init) ?? "", mock.tokens.map(String.init) ?? "", mock.tokensPerSecond.map { String($0) } ?? "", mock.fail ?? ""]
-        }
+        let fingerprint = CacheKey.hex(SHA256.hash(data: Data(context.utf8)).prefix(12))
+        let parameters = CacheKey.parameters(request)
         let guardText = HashingEmbedder.guardString(last.content)
         return (last.content, [tenant, request.model, fingerprint, parameters.joined(separator: ","), guardText].joined(separator: "\u{1F}"))
     }

@@ -161,7 +161,8 @@ final class AdmissionController: Sendable {
             throw quotaExceeded(reset: reset, limit: limit, now: now)
         }
         metrics.charged(plan: plan.name, messages: 1, tokens: 0)
-        let limit = plan.requestLimit(tier: policy.tiers.tier(load: load(), mode: mode(at: now)), mode: principal.priorityClass == .bypass ? nil : mode(at: now))
+        let mode = mode(at: now)
+        let limit = plan.requestLimit(tier: policy.tiers.tier(load: load(), mode: mode), mode: principal.priorityClass == .bypass ? nil : mode)
         let headroom = ledger.withLock { $0.headroom(user: principal.userKey, limit: limit, now: now) }
         return (DailyCounterDelta(user: principal.userKey, day: day, messages: 1, tokens: 0), Self.headers(headroom))
     }

@@ -67,11 +67,9 @@ struct AdminRoutes {
             throw SluiceError(.missingField, details: ["field": "question"])
         }
         let model = object["model"] as? String ?? "default"
-        guard jobs.router.serves(model) else {
-            throw SluiceError(.modelNotFound, details: ["model": String(model.prefix(100)), "models": jobs.router.aliases.joined(separator: ", ")])
-        }
         let namespace = object["namespace"] as? String ?? ""
         let chat = ChatRequest(model: model, messages: messages)
+        try chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
         let key = CacheKey.exact(chat, tenant: principal.tenant, namespace: namespace)
         let usage = Usage(
             promptTokens: messages.reduce(0) { $0 + Usage.estimateTokens($1.content) }, completionTokens: Usage.estimateTokens(answer))
