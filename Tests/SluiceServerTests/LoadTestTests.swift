@@ -23,6 +23,38 @@ import Testing
             #expect(report.timeToFirstToken.count == report.completed)
             #expect(LoadReport.percentile(report.totalLatency, 0.5) >= LoadReport.percentile(report.timeToFirstToken, 0.5))
             #expect(report.markdown.contains("time to first token"))
+            let waits = report.queueWait.values.joined()
+            #expect(waits.count == report.completed - report.cacheHits, "the gateway reports every miss's queue wait")
+            #expect(report.queueWait[.teacher] != nil)
+            let summary = try JSONSerialization.jsonObject(with: report.json) as? [String: Any]
+            #expect(summary?["completed"] as? Int == report.completed)
+            #expect((summary?["timeline"] as? [[String: Any]])?.map { $0["answers"] as? Int ?? 0 }.reduce(0, +) == report.completed)
+            #expect(report.svg.hasPrefix("<svg") && report.svg.contains("<polyline"))
+        }
+    }
+
+    @Test func aReconnectStormDropsEveryOpenStreamAtOnceAndLosesNothing() async throws {
+        try await TestNode.with(configure: { $0.mock = .init(ttftMs: 5, tokensPerSecond: 40, tokens: 40) }) { node in
+            let test = try LoadTest(profile: LoadProfile(
+                url: "http://127.0.0.1:\(node.port)", kind: .reconnectStorm, users: 6, durationSeconds: 3, thinkSeconds: 0.05, questions: 0,
+                dropShare: 0, stormAt: 0.8))
+            let report = await test.run()
+            #expect(report.resumes >= 3, "the streams open at the storm resumed")
+            #expect(report.lostAfterResume == 0)
+            #expect(report.errors.isEmpty, "\(report.errors)")
+            #expect(report.completed >= report.resumes)
+        }
+    }
+
+    @Test func anOpenLoopHoldsItsRateWhateverTheAnswersTake() async throws {
+        try await TestNode.with(configure: { $0.mock = .init(ttftMs: 200, tokensPerSecond: 0, tokens: 4) }) { node in
+            let test = try LoadTest(profile: LoadProfile(
+                url: "http://127.0.0.1:\(node.port)", users: 1000, durationSeconds: 1.5, questions: 0, dropShare: 0, arrivalRate: 40))
+            let report = await test.run()
+            #expect(report.sent > 20 && report.sent < 120, "about 60 arrivals in 1.5 s: \(report.sent)")
+            #expect(report.completed == report.sent)
+            #expect(report.cacheHits == 0, "every question was new")
+            #expect(report.peakOpenStreams > 2, "arrivals did not wait for earlier answers")
         }
     }
 

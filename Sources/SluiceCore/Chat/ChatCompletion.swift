@@ -56,6 +56,26 @@ public struct ChatCompletionChunk: Encodable, Sendable {
     public var choices: [Choice]
     /// Present on the final usage chunk only; encoded as `null` elsewhere when asked for.
     public var usage: Usage?
+    /// Sluice's own facts about the answer, on the chunk with the finish reason only (OpenAI clients
+    /// ignore fields they do not know).
+    public var sluice: Extension?
+
+    /// What Sluice adds to the last content chunk.
+    public struct Extension: Encodable, Sendable {
+        /// `miss`, `exact` or `semantic`.
+        public var cache: String
+        /// Milliseconds the job waited in the queue before a worker took it.
+        public var queueMs: Int
+        enum CodingKeys: String, CodingKey { case cache; case queueMs = "queue_ms" }
+
+        /// - Parameters:
+        ///   - cache: the cache layer.
+        ///   - queueMs: the queue wait.
+        public init(cache: String, queueMs: Int) {
+            self.cache = cache
+            self.queueMs = queueMs
+        }
+    }
 
     /// One streamed choice.
     public struct Choice: Encodable, Sendable {

@@ -20,8 +20,8 @@ public enum StreamEvent: Sendable, Hashable, Codable {
     case delta(String)
     /// An attempt restarted after partial output: drop what was shown.
     case reset
-    /// The answer is complete.
-    case done(finishReason: String, usage: Usage, cache: String)
+    /// The answer is complete; `queueMs` is how long the job waited for a worker (absent for cache hits).
+    case done(finishReason: String, usage: Usage, cache: String, queueMs: Int? = nil)
     /// The job ended without a complete answer.
     case error(code: String, message: String)
 

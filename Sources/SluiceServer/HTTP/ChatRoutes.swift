@@ -73,7 +73,7 @@ struct Answer: Sendable {
             switch chunk.event {
             case .delta(let delta): text += delta
             case .reset: text = ""
-            case .done(let reason, let usage, _):
+            case .done(let reason, let usage, _, _):
                 let completion = ChatCompletion(id: id, created: created, model: chat.model, text: text, finishReason: reason, usage: usage)
                 return (try? JSONResponse.make(encodable: completion, headers: headers))
                     ?? ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
@@ -109,8 +109,10 @@ struct Answer: Sendable {
                 case .delta(let text):
                     defer { first = false }
                     return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, role: first ? "assistant" : nil, content: text))], false)
-                case .done(let reason, let usage, _):
-                    var buffers = [event(ChatCompletionChunk(id: id, created: created, model: chat.model, finishReason: reason))]
+                case .done(let reason, let usage, let cache, let queueMs):
+                    var last = ChatCompletionChunk(id: id, created: created, model: chat.model, finishReason: reason)
+                    last.sluice = .init(cache: cache, queueMs: queueMs ?? 0)
+                    var buffers = [event(last)]
                     if chat.wantsUsageChunk {
                         buffers.append(event(ChatCompletionChunk(id: id, created: created, model: chat.model, usage: usage)))
                     }

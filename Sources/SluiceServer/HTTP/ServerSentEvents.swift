@@ -27,7 +27,8 @@ enum ServerSentEvents {
         let payload: [String: Any] = switch chunk.event {
         case .delta(let text): ["text": text]
         case .reset: [:]
-        case .done(let reason, let usage, let cache): ["finish_reason": reason, "usage": usage.dictionary, "cache": cache]
+        case .done(let reason, let usage, let cache, let queueMs):
+            ["finish_reason": reason, "usage": usage.dictionary, "cache": cache, "queue_ms": queueMs ?? 0]
         case .error(let code, let message): ["code": code, "message": message]
         }
         return event(id: chunk.seq, name: chunk.event.name, json: json(payload))

@@ -208,7 +208,8 @@ final class JobService: Sendable {
             metrics.providerCall(alias: alias, deployment: deployment, outcome: "success")
             metrics.usage(model: alias, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: cost)
             job.result = JobResult(text: attempt.text, finishReason: reason, usage: usage, cost: cost)
-            await endLogged(&job, .succeeded, event: .done(finishReason: reason, usage: usage, cache: "miss"), pending: attempt.pending)
+            let queueMs = job.startedAt.map { Int(max(0, $0.timeIntervalSince(job.createdAt)) * 1000) }
+            await endLogged(&job, .succeeded, event: .done(finishReason: reason, usage: usage, cache: "miss", queueMs: queueMs), pending: attempt.pending)
         case .stopped(.cancelled):
             router.release(lease, outcome: .cancelled)
             metrics.providerCall(alias: alias, deployment: deployment, outcome: "cancelled")
