@@ -23,6 +23,20 @@ import Testing
         #expect(predicted == [0, 1, 2, 3, 4, 5])
     }
 
+    @Test func aHopelessSearchStopsAtTheFirstRefusalAndKeepsEveryTurn() {
+        var queue = FairQueue<String>()
+        for user in 0..<100 { queue.push("q\(user)", id: "q\(user)", user: "u\(user)", priority: .interactive) }
+        var asked = 0
+        let none: (String, Bool)? = queue.pop(claim: { _, _ -> Bool? in
+            asked += 1
+            return nil
+        }, hopeless: { true })
+        #expect(none == nil)
+        #expect(asked == 1, "one refusal, then the caller said nothing else could be taken")
+        #expect(queue.count == 100)
+        #expect(queue.pop() == "q0", "the first user kept their turn")
+    }
+
     @Test func usersAtTheirCapAreSkippedWithoutLosingTheirTurn() {
         var queue = FairQueue<String>()
         queue.push("a1", id: "a1", user: "alice", priority: .interactive)

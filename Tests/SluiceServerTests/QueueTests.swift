@@ -135,3 +135,16 @@ import Testing
         }
     }
 }
+
+@Suite struct QueueBenchmarkTests {
+    @Test func theQueueBenchmarkCompletesEveryJobAndTimesEveryStart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = SluiceConfiguration()
+        configuration.storage = .init(directory: directory, synchronous: "normal")
+        let result = try await QueueBenchmark.run(configuration: configuration, jobs: 300, submitters: 32, rate: 100, seconds: 0.3)
+        #expect(result.jobsPerSecond > 0)
+        #expect(result.startLatencies.count >= 20, "about 30 paced jobs, each timed")
+        #expect(result.startLatencies.allSatisfy { $0 >= 0 })
+    }
+}

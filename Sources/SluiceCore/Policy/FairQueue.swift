@@ -53,22 +53,24 @@ public struct FairQueue<Item: Sendable>: Sendable {
     }
 
     /// Takes the next item that `claim` accepts, with what `claim` returned. `claim` sees each user's
-    /// oldest item in turn order; a user whose item it refuses keeps their turn.
-    public mutating func pop<Claim>(claim: (String, Item) -> Claim?) -> (Item, Claim)? {
-        for p in lanes.indices {
-            var lane = lanes[p]
-            guard !lane.turns.isEmpty else { continue }
-            for turn in lane.turns.indices {
-                let candidate = lane.turns[turn]
-                guard let head = lane.items[candidate]?.first, let claimed = claim(candidate, head.item) else { continue }
-                let user = lane.turns.remove(at: turn)
-                let entry = lane.items[user]!.removeFirst()
-                if lane.items[user]!.isEmpty {
-                    lane.items[user] = nil
-                } else {
-                    lane.turns.append(user)
+    /// oldest item in turn order; a user whose item it refuses keeps their turn. After a refusal,
+    /// `hopeless` may end the search early (when the caller knows nothing else can be accepted).
+    public mutating func pop<Claim>(claim: (String, Item) -> Claim?, hopeless: () -> Bool = { false }) -> (Item, Claim)? {
+        // Mutated in place: a copy of a lane would copy its whole queue on the first write.
+        for p in lanes.indices where !lanes[p].turns.isEmpty {
+            for turn in lanes[p].turns.indices {
+                let candidate = lanes[p].turns[turn]
+                guard let head = lanes[p].items[candidate]?.first, let claimed = claim(candidate, head.item) else {
+                    if hopeless() { return nil }
+                    continue
                 }
-                lanes[p] = lane
+                let user = lanes[p].turns.remove(at: turn)
+                let entry = lanes[p].items[user]!.removeFirst()
+                if lanes[p].items[user]!.isEmpty {
+                    lanes[p].items[user] = nil
+                } else {
+                    lanes[p].turns.append(user)
+                }
                 location[entry.id] = nil
                 return (entry.item, claimed)
             }

@@ -30,6 +30,25 @@ final class Scheduler: Sendable {
         /// Workers that jobs other than bypass may use.
         let sharedWorkers: Int
         var runningShared = 0
+        /// Queued jobs by alias, so that a dispatch pass can stop once every alias is out of capacity.
+        var queuedAliases: [String: Int] = [:]
+
+        mutating func push(_ job: Job) {
+            guard !queue.contains(id: job.id) else { return }
+            queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority)
+            queuedAliases[job.request.model, default: 0] += 1
+        }
+
+        mutating func remove(id: String) -> Job? {
+            guard let job = queue.remove(id: id) else { return nil }
+            forget(job)
+            return job
+        }
+
+        mutating func forget(_ job: Job) {
+            queuedAliases[job.request.model, default: 1] -= 1
+            if queuedAliases[job.request.model] == 0 { queuedAliases[job.request.model] = nil }
+        }
     }
 
     /// What `cancel` found.
@@ -67,7 +86,7 @@ final class Scheduler: Sendable {
                 state.delayed[job.id] = job
                 state.timers.insert(Timed(at: notBefore, id: job.id))
             } else {
-                state.queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority)
+                state.push(job)
                 state.timers.insert(Timed(at: job.deadline, id: job.id))
             }
             return (Self.dispatch(&state, router: router), Self.takeTimerWake(&state))
@@ -109,7 +128,7 @@ final class Scheduler: Sendable {
     /// Takes a waiting job out of the queue, or tells its worker to stop.
     func cancel(_ id: String) -> CancelOutcome {
         let outcome = state.withLock { state -> (CancelOutcome, RunControl?) in
-            if let job = state.queue.remove(id: id) ?? state.delayed.removeValue(forKey: id) { return (.dequeued(job), nil) }
+            if let job = state.remove(id: id) ?? state.delayed.removeValue(forKey: id) { return (.dequeued(job), nil) }
             if let control = state.running[id] { return (.signalled, control) }
             return (.notHere, nil)
         }
@@ -149,10 +168,10 @@ final class Scheduler: Sendable {
                 if top.id == Self.capacityTimerID {
                     state.capacityTimer = nil
                 } else if let job = state.delayed.removeValue(forKey: top.id) {
-                    state.queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority)
+                    state.push(job)
                     state.timers.insert(Timed(at: job.deadline, id: job.id))
-                } else if state.queue.contains(id: top.id), let job = state.queue.remove(id: top.id) {
-                    if job.deadline <= now { expired.append(job) } else { state.queue.push(job, id: job.id, user: job.owner.userKey, priority: job.priority) }
+                } else if state.queue.contains(id: top.id), let job = state.remove(id: top.id) {
+                    if job.deadline <= now { expired.append(job) } else { state.push(job) }
                 }
             }
             return (expired, state.timers.min?.at, Self.dispatch(&state, router: router))
@@ -205,13 +224,27 @@ final class Scheduler: Sendable {
             let limit = state.limit
             let sharedFull = state.runningShared >= state.sharedWorkers
             let now = Date()
+            // Aliases with no capacity left for any job: the rest of the queue is skipped for them in
+            // this pass, so a full provider costs a set lookup per waiting user, not a reservation.
+            var exhausted: Set<String> = []
+            var refused: Set<String> = []
+            let aliases = state.queuedAliases.count
+            var outOfWorkers = false
             guard let (job, lease) = state.queue.pop(claim: { user, job -> ProviderRouter.Lease? in
-                guard (cap[user] ?? 0) < limit, job.priority == .bypass || !sharedFull else { return nil }
-                return router.reserve(alias: job.request.model, avoiding: Set(job.tried ?? []), now: now)
-            }) else {
-                if !state.queue.isEmpty, state.capacityTimer == nil {
-                    let aliases = Set(state.queue.allItems.map(\.request.model))
-                    if let next = aliases.compactMap({ router.nextAvailability(for: $0, now: now) }).min() {
+                // Lanes go bypass first, so a job refused for want of a shared worker means every later one is too.
+                guard job.priority == .bypass || !sharedFull else {
+                    outOfWorkers = true
+                    return nil
+                }
+                guard (cap[user] ?? 0) < limit, !exhausted.contains(job.request.model) else { return nil }
+                let tried = job.tried ?? []
+                if let lease = router.reserve(alias: job.request.model, avoiding: Set(tried), now: now) { return lease }
+                if tried.isEmpty { exhausted.insert(job.request.model) }
+                refused.insert(job.request.model)
+                return nil
+            }, hopeless: { outOfWorkers || exhausted.count == aliases }) else {
+                if !refused.isEmpty, state.capacityTimer == nil {
+                    if let next = refused.compactMap({ router.nextAvailability(for: $0, now: now) }).min() {
                         state.capacityTimer = next
                         state.timers.insert(Timed(at: next, id: capacityTimerID))
                         actions.wake = takeTimerWake(&state)
@@ -219,6 +252,7 @@ final class Scheduler: Sendable {
                 }
                 break
             }
+            state.forget(job)
             let control = RunControl()
             state.running[job.id] = control
             if job.priority != .bypass { state.runningShared += 1 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# An exam night, time compressed: 100,000 students (2 % teachers, 5 % background tabs) each sending 3
+# messages an hour, replayed as Poisson arrivals (`sluice loadtest --rate`) with questions from a bank
+# of 1,000 with Zipf popularity, 5 % of streams dropped and resumed. Behind a release `sluice serve`:
+# one mock provider deployment capped at 24 in flight whose answers take 1–5 s (20–100 tokens at 20
+# tokens/s, fixed per question). Reports p99 queue wait by role (answers that reached the provider;
+# cache hits never queue), the cache hit rate, and lost requests — accepted but never answered nor
+# refused with a clear error — which must be zero.
+# Usage: benchmarks/exam-night.sh [seconds one hour takes, default 600] [students, default 100000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benchmarks/lib.sh
+hour=${1:-600}
+students=${2:-100000}
+rate=$(python3 -c "print($students * 3 / $hour)")
+WORK=$(mktemp -d)
+cat > "$WORK/sluice.yaml" <<'YAML'
+deployments:
+  names: [provider]
+  provider: {provider: mock, maxInFlight: 24}
+models:
+  aliases: [default]
+  default: {deployments: [provider]}
+mock: {ttftMs: 0, tokensPerSecond: 20, tokens: 60}
+queue: {workers: 256, deadlineSeconds: 600}
+YAML
+start_sluice "$WORK/data" --config "$WORK/sluice.yaml"
+echo "exam night: $students students × 3 messages an hour, one hour in $hour s → $rate requests/s (loopback, port $PORT)" >&2
+"$(sluice_bin)" loadtest --url "http://127.0.0.1:$PORT" --rate "$rate" --users "$students" --duration "$hour" \
+  --questions 1000 --teachers 0.02 --background 0.05 --drop 0.05 --mock-tokens 20-100 --mock-rate 20 \
+  --json "$WORK/report.json" --svg "${SVG:-benchmarks/exam-night.svg}" > "$WORK/report.md"
+cat "$WORK/report.md" >&2
+python3 - "$WORK/report.json" "$hour" "$students" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+errors = report["errors"]
+lost = sum(count for key, count in errors.items() if key in ("network", "stream ended early")) + report["lost_after_resume"]
+refused = sum(count for key, count in errors.items() if key[:3].isdigit() or key.startswith("stream "))
+waits = report["queue_wait_ms"]
+def p99(role): return f"{waits[role]['p99'] / 1000:.1f} s ({waits[role]['count']})" if role in waits else "—"
+print("| students | one hour in | requests | answered | cache hit rate | p99 queue wait, students | teachers | background tabs | refused with an error | lost |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print(f"| {int(sys.argv[3]):,} | {sys.argv[2]} s | {report['sent']:,} | {report['completed']:,} | {report['cache_hit_rate'] * 100:.1f} % | "
+      f"{p99('student')} | {p99('teacher')} | {p99('background')} | {refused} | {lost} |")
+PY

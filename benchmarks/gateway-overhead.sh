@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What a gateway adds to a streamed request: the same open-loop load (`sluice loadtest --rate`, Poisson
+# arrivals, every question new, streamed) sent directly to `sluice mock-upstream`, through a release
+# `sluice serve`, and through LiteLLM's proxy, both pointed at that same mock upstream — side by side in
+# one run, at each fixed rate. LiteLLM runs one worker process per core (--num_workers), as Sluice uses every core. The mock answers at once (16 tokens), so time to first token is almost
+# all overhead: the load generator's own share shows in the direct row and cancels in the difference.
+# Neither gateway checks keys (anonymous on loopback). Loopback only. LiteLLM is installed with pip if missing (pip install 'litellm[proxy]').
+# Usage: benchmarks/gateway-overhead.sh [seconds per run, default 15] [rates, default "50 100 200"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benchmarks/lib.sh
+seconds=${1:-15}
+rates=${2:-50 100 200}
+WORK=$(mktemp -d)
+base=$((20000 + RANDOM % 20000))
+pids=()
+trap 'kill ${pids[*]} 2>/dev/null; rm -rf "$WORK"' EXIT
+bin=$(sluice_bin)
+command -v litellm >/dev/null || python3 -m pip install --quiet 'litellm[proxy]'
+"$bin" mock-upstream --port $((base + 1)) --tokens 16 >/dev/null 2>&1 & pids+=($!)
+cat > "$WORK/sluice.yaml" <<YAML
+deployments:
+  names: [upstream]
+  upstream: {provider: openai, baseURL: "http://127.0.0.1:$((base + 1))/v1", model: m, maxInFlight: 1000}
+models:
+  aliases: [default]
+  default: {deployments: [upstream]}
+plans: {names: [free], free: {requestsPerMinute: 0, maxStreams: 1000}}
+cache: {enabled: false}
+YAML
+"$bin" serve --port $((base + 2)) --data-dir "$WORK/data" --config "$WORK/sluice.yaml" --log-level error & pids+=($!)
+cat > "$WORK/litellm.yaml" <<YAML
+model_list:
+  - model_name: default
+    litellm_params: {model: openai/m, api_base: "http://127.0.0.1:$((base + 1))/v1", api_key: none}
+YAML
+LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True litellm --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $((base + 3)) --num_workers "$(nproc)" >"$WORK/litellm.log" 2>&1 & pids+=($!)
+for port in $((base + 1)) $((base + 2)) $((base + 3)); do
+  for _ in $(seq 300); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/v1/models" && break
+    sleep 0.2
+  done
+done
+run() { # NAME PORT RATE
+  "$bin" loadtest --url "http://127.0.0.1:$2" --rate "$3" --users 10000 --duration "$seconds" --questions 0 --drop 0 \
+    --json "$WORK/$1-$3.json" >/dev/null 2>&1
+}
+for rate in $rates; do
+  for target in "direct $((base + 1))" "sluice $((base + 2))" "litellm $((base + 3))"; do
+    run $target "$rate"
+  done
+done
+python3 - "$WORK" $rates <<'PY'
+import json, sys
+work, rates = sys.argv[1], sys.argv[2:]
+print("| rate (req/s) | target | answers/s | TTFT p50 | TTFT p99 | total p50 | total p99 | added TTFT p50 | added TTFT p99 | errors |")
+print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for rate in rates:
+    reports = {name: json.load(open(f"{work}/{name}-{rate}.json")) for name in ("direct", "sluice", "litellm")}
+    direct = reports["direct"]["time_to_first_token_ms"]
+    for name, report in reports.items():
+        ttft, total = report["time_to_first_token_ms"], report["total_latency_ms"]
+        added = "—" if name == "direct" else f"{ttft['p50'] - direct['p50']:+.2f} ms"
+        added99 = "—" if name == "direct" else f"{ttft['p99'] - direct['p99']:+.2f} ms"
+        errors = sum(report["errors"].values())
+        print(f"| {rate} | {name} | {report['answers_per_second']:.0f} | {ttft['p50']:.2f} ms | {ttft['p99']:.2f} ms | "
+              f"{total['p50']:.2f} ms | {total['p99']:.2f} ms | {added} | {added99} | {errors} |")
+PY
