@@ -47,12 +47,21 @@ public final class ExactCache: Sendable {
 
     /// Loads the stored entries that have not expired.
     public func load(now: Date = Date()) async throws {
-        let stored = try await store.cacheEntries(now: now)
-        let evicted = entries.withLock { lru in
-            stored.flatMap { entry in lru.set(entry.key, entry, size: entry.size).map(\.1) }
+        remember(try await store.cacheEntries(now: now))
+    }
+
+    /// Serves entries already stored (by this node earlier, or by another node sharing the store)
+    /// without writing them again.
+    public func remember(_ stored: [CacheEntry]) {
+        let (fresh, evicted) = entries.withLock { lru in
+            // An entry already held as it is (this node wrote it) is left alone.
+            let fresh = stored.filter { lru.peek($0.key)?.createdAt != $0.createdAt }
+            return (fresh, fresh.flatMap { entry in lru.set(entry.key, entry, size: entry.size).map(\.1) })
         }
-        let kept = Set(evicted.map(\.key))
-        for entry in stored where !kept.contains(entry.key) { semantic?.insert(entry) }
+        let gone = Set(evicted.map(\.key))
+        let freshKeys = Set(fresh.map(\.key))
+        semantic?.remove(evicted.filter { !freshKeys.contains($0.key) })
+        for entry in fresh where !gone.contains(entry.key) { semantic?.insert(entry) }
     }
 
     /// The entry under a key, for a tenant, when it has not expired.

@@ -66,3 +66,10 @@ public protocol CacheStore: Sendable {
     /// Every entry that has not expired, newest last.
     func cacheEntries(now: Date) async throws -> [CacheEntry]
 }
+
+/// A cache store that several nodes write to: each reads what the others stored since it last looked.
+public protocol SharedCacheFeed: Sendable {
+    /// Entries written after `cursor` that have not expired, oldest first, and the cursor to ask
+    /// with next time (0 at first: everything).
+    func cacheEntries(writtenAfter cursor: Int64, now: Date) async throws -> (entries: [CacheEntry], cursor: Int64)
+}

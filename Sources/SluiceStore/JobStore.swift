@@ -49,10 +49,16 @@ public protocol JobStore: Sendable {
 
 /// Durable storage of the chunks of each job's stream.
 public protocol StreamLog: Sendable {
-    /// Appends chunks (a batch, never one commit per token).
-    func append(_ chunks: [StreamChunk], to jobID: String) async throws
+    /// Appends chunks (a batch, never one commit per token). With a fence, only while the job's lease
+    /// carries it (else `LeaseLost`), so that a node that lost a job cannot write into its stream.
+    func append(_ chunks: [StreamChunk], to jobID: String, fence: Int?) async throws
     /// The chunks of a job with a sequence number above `seq`, in order.
     func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk]
+}
+
+extension StreamLog {
+    /// Appends chunks to a job's stream.
+    public func append(_ chunks: [StreamChunk], to jobID: String) async throws { try await append(chunks, to: jobID, fence: nil) }
 }
 
 extension JobStore {
@@ -60,4 +66,45 @@ extension JobStore {
     public func insert(_ job: Job) async throws { try await insert(job, counters: []) }
     /// Stores a job's new state and appends stream chunks in one commit.
     public func save(_ job: Job, appending chunks: [StreamChunk]) async throws { try await save(job, appending: chunks, counters: []) }
+}
+
+/// A write refused because the job's lease moved on (rescued and claimed by another node): the
+/// writer must stop working on the job.
+public struct LeaseLost: Error, CustomStringConvertible {
+    /// The job.
+    public var jobID: String
+    public var description: String { "the lease on job \(jobID) was lost to another node" }
+    /// - Parameter jobID: the job.
+    public init(jobID: String) { self.jobID = jobID }
+}
+
+/// A queue that many nodes share (PostgreSQL). A job is held by one node under a lease that node
+/// renews; a job whose lease lapsed is rescued back to the queue with a new fencing token, never
+/// after it ended. Wake-ups come by notification, with polling as the fallback.
+public protocol SharedJobQueue: Sendable {
+    /// Takes up to `limit` jobs nobody holds, most urgent first, for `node`, under a fresh lease; the
+    /// jobs carry their new `node` and `fence`.
+    func claim(node: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [Job]
+    /// Extends the leases of every unfinished job `node` holds and records that the node is alive at
+    /// `address`; returns how many leases it extended.
+    func renewLeases(node: String, address: String, leaseSeconds: Double) async throws -> Int
+    /// Puts back in the queue every unfinished job whose lease lapsed (its node died or lost the
+    /// database); returns their ids.
+    func rescueExpired() async throws -> [String]
+    /// Gives jobs this node holds but has not started back to the queue (at shutdown).
+    func release(_ jobs: [Job]) async throws
+    /// The address a live node advertised.
+    func address(of node: String) async throws -> String?
+    /// Tells idle nodes that work is waiting.
+    func notifyQueued() async throws
+    /// Calls `wake` on every notification that work is waiting, listening again after the connection
+    /// drops, until the task is cancelled; `onListening` is called each time listening (re)starts.
+    func listenForWork(onListening: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async
+}
+
+/// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.
+public protocol SharedCounters: Sendable {
+    /// Counts one request in a user's window (minutes since 1970) unless the window already holds
+    /// `limit`; returns whether it counted.
+    func takeRequest(user: String, window: Int64, limit: Int) async throws -> Bool
 }

@@ -46,7 +46,7 @@ public struct TestNode: Sendable {
         configure(&configuration)
         var logger = Logger(label: "sluice.test")
         logger.logLevel = ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        let node = try SluiceNode(configuration: configuration, logger: logger, clock: clock)
+        let node = try await SluiceNode(configuration: configuration, logger: logger, clock: clock)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let services = try await node.services { port in portContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))

@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
         let configuration = try await SluiceConfiguration.load(configFile: config, flags: flags)
         var logger = Logger(label: "sluice")
         logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let node = try SluiceNode(configuration: configuration, logger: logger)
+        let node = try await SluiceNode(configuration: configuration, logger: logger)
         try await node.run()
     }
 }

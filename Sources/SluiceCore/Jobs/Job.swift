@@ -36,6 +36,11 @@ public struct Job: Sendable, Codable, Identifiable {
     public var reservation: AdmissionLedger.Reservation?
     /// How its answer relates to the response cache.
     public var cache: CachePlan?
+    /// On a shared store: the node that holds the job (runs it, or will), nil while any node may claim it.
+    public var node: String?
+    /// On a shared store: the lease's fencing token, raised by every claim and rescue; a write that
+    /// carries an older one is refused, so a node that lost its lease cannot overwrite the job.
+    public var fence: Int?
 
     /// - Parameters:
     ///   - id: the job id.

@@ -87,7 +87,7 @@ final class AdmissionController: Sendable {
     /// simple mode, a tighter cap and a brevity instruction. Returns the reservation to keep with the
     /// job, its counter change, the headers for the response, and whether simple mode changed it.
     func admit(_ request: inout ChatRequest, principal: Principal, jobID: String) throws
-        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String], simplified: Bool)
+        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String], simplified: Bool, requestsPerMinute: Int?)
     {
         let now = clock()
         let plan = try plan(for: principal)
@@ -127,15 +127,20 @@ final class AdmissionController: Sendable {
         case .success(let headroom):
             metrics.charged(plan: plan.name, messages: 1, tokens: reservation.tokens)
             return (reservation, DailyCounterDelta(user: reservation.user, day: reservation.day, messages: 1, tokens: reservation.tokens),
-                    Self.headers(headroom), simplified)
+                    Self.headers(headroom), simplified, limits.requestsPerMinute)
         case .failure(.rateLimited(let retryAfter, let limit)):
-            metrics.rejected(reason: "rate_limited")
-            var error = SluiceError(.rateLimited, details: ["seconds": String(retryAfter)], retryAfter: retryAfter)
-            error.headers = ["X-RateLimit-Limit": String(limit), "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(retryAfter)]
-            throw error
+            throw rateLimited(retryAfter: retryAfter, limit: limit)
         case .failure(.quotaExceeded(let reset, let limit)):
             throw quotaExceeded(reset: reset, limit: limit, now: now)
         }
+    }
+
+    /// The refusal for a full per-minute window.
+    func rateLimited(retryAfter: Int, limit: Int) -> SluiceError {
+        metrics.rejected(reason: "rate_limited")
+        var error = SluiceError(.rateLimited, details: ["seconds": String(retryAfter)], retryAfter: retryAfter)
+        error.headers = ["X-RateLimit-Limit": String(limit), "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(retryAfter)]
+        return error
     }
 
     /// The refusal for a used-up daily quota: when it resets, in the calendar's time zone.

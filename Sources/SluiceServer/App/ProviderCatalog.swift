@@ -49,3 +49,14 @@ struct ProviderClientsService: Service {
         for client in clients { try? await client.shutdown() }
     }
 }
+
+/// Runs `close` once the node shuts down, after everything started after it has stopped (the store's
+/// connection pool).
+struct ClosingService: Service {
+    let close: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}

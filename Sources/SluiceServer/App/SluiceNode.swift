@@ -18,6 +18,7 @@ public final class SluiceNode: Sendable {
     let catalog: ProviderCatalog
     let metrics = SluiceMetrics()
     let logger: Logger
+    let closeStore: @Sendable () async -> Void
 
     /// A reason the node refuses to start.
     public struct StartupError: Error, CustomStringConvertible {
@@ -30,7 +31,7 @@ public final class SluiceNode: Sendable {
     ///   - configuration: the configuration.
     ///   - logger: the background logger.
     ///   - clock: the time, for tests of the calendar.
-    public init(configuration: SluiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) throws {
+    public init(configuration: SluiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) async throws {
         guard !configuration.auth.apiKeys.isEmpty || configuration.bindsLoopbackOnly else {
             throw StartupError(description: """
                 refusing to listen on \(configuration.server.host) without API keys: anonymous use is allowed on loopback only. \
@@ -39,7 +40,15 @@ public final class SluiceNode: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
-        let store = try EmbeddedStore(configuration: configuration.storage)
+        let store: any JobStore & StreamLog & CacheStore
+        if let url = configuration.databaseURL {
+            let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
+            store = postgres
+            closeStore = { await postgres.shutdown() }
+        } else {
+            store = try EmbeddedStore(configuration: configuration.storage)
+            closeStore = {}
+        }
         mock = MockProvider(configuration: configuration.mock)
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
         jobs = JobService(store: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
@@ -51,8 +60,14 @@ public final class SluiceNode: Sendable {
     public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         try await jobs.admission.restore(from: jobs.store)
         try await jobs.cache.load()
-        let recovered = try await jobs.recover()
-        if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
+        if let cluster = jobs.cluster {
+            // Another node's unfinished work is not this node's to recover: jobs whose node died are
+            // rescued when their leases lapse, then claimed by whichever node has room.
+            logger.notice("sharing the PostgreSQL store with other nodes", metadata: ["sluice.node": "\(cluster.nodeID)"])
+        } else {
+            let recovered = try await jobs.recover()
+            if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
+        }
         if configuration.auth.apiKeys.isEmpty {
             logger.notice("no API keys configured: serving anonymous users on loopback only, told apart by X-Sluice-User")
         }
@@ -66,11 +81,14 @@ public final class SluiceNode: Sendable {
         JobRoutes(jobs: jobs).register(on: v1)
         AdminRoutes(jobs: jobs).register(on: router.group("admin/api").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys, defaultPlan: configuration.admission.defaultPlan)))
         let logger = logger
+        let cluster = jobs.cluster
+        let host = configuration.server.host
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
+                cluster?.advertise("http://\(host):\(port)")
                 logger.notice("sluice is listening", metadata: ["sluice.address": "http://\(channel.localAddress?.ipAddress ?? "?"):\(port)"])
                 await onListening(port)
             },
@@ -78,11 +96,17 @@ public final class SluiceNode: Sendable {
         let workers = WorkerPool(
             jobs: jobs, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds,
             sweepInterval: configuration.retention.sweepSeconds)
-        return [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ClosingService(close: closeStore)),
             .init(service: ProviderClientsService(clients: catalog.clients)),
+        ]
+        // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
+        if jobs.cluster != nil { services.append(.init(service: ClusterService(jobs: jobs))) }
+        services += [
             .init(service: app),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        return services
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -19,6 +19,10 @@ extension SluiceConfiguration {
         auth.apiKeys = config.stringArray(forKey: "auth.apiKeys", isSecret: true, default: auth.apiKeys)
         storage.directory = config.string(forKey: "storage.dataDir", default: storage.directory)
         storage.synchronous = config.string(forKey: "storage.synchronous", default: storage.synchronous)
+        databaseURL = (config.string(forKey: "storage.postgres.url", isSecret: true) ?? config.string(forKey: "database.url", isSecret: true))
+            .flatMap { $0.isEmpty ? nil : $0 }
+        cluster.leaseSeconds = config.double(forKey: "cluster.leaseSeconds", default: cluster.leaseSeconds)
+        cluster.pollSeconds = config.double(forKey: "cluster.pollSeconds", default: cluster.pollSeconds)
         queue.workers = config.int(forKey: "queue.workers", default: queue.workers)
         queue.maxRunningPerUser = config.int(forKey: "queue.maxRunningPerUser", default: queue.maxRunningPerUser)
         queue.deadlineSeconds = config.double(forKey: "queue.deadlineSeconds", default: queue.deadlineSeconds)

@@ -72,6 +72,21 @@ public struct SluiceConfiguration: Sendable {
     public var auth = Auth()
     /// The embedded store.
     public var storage = EmbeddedStore.Configuration()
+    /// Nodes sharing a PostgreSQL store.
+    public struct Cluster: Sendable {
+        /// Seconds a node holds a job without renewing its lease; a dead node's jobs are rescued after it.
+        public var leaseSeconds = 15.0
+        /// Seconds between looks for waiting work when no notification came (the bound on a missed one).
+        public var pollSeconds = 1.0
+        public init() {}
+    }
+
+    /// The cluster settings.
+    public var cluster = Cluster()
+
+    /// The PostgreSQL database many nodes share (`storage.postgres.url` or `SLUICE_DATABASE_URL`);
+    /// nil: the embedded store. A secret: it may hold a password.
+    public var databaseURL: String?
     /// The queue.
     public var queue = Queue()
     /// Request bounds.

@@ -76,6 +76,21 @@ extension JobService {
         }
         do {
             let admitted = try admission.admit(&chat, principal: owner, jobID: id)
+            if let counters = sharedCounters, let limit = admitted.requestsPerMinute {
+                // Nodes sharing a store share the per-minute window too: together they admit at most the limit.
+                let now = admission.clock().timeIntervalSince1970
+                let counted: Bool
+                do {
+                    counted = try await counters.takeRequest(user: owner.userKey, window: Int64(now / 60), limit: limit)
+                } catch {
+                    admission.release(admitted.reservation)
+                    throw error
+                }
+                guard counted else {
+                    admission.release(admitted.reservation)
+                    throw admission.rateLimited(retryAfter: max(1, 60 - Int(now) % 60), limit: limit)
+                }
+            }
             let headers = Self.fields(admitted.headers, [.sluiceCache: "miss"])
             var plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
             if plan != nil, plan!.store, semanticKey == nil, let semantic = cache.semantic {

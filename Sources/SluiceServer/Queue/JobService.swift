@@ -21,6 +21,10 @@ final class JobService: Sendable {
     /// Exact key → the job answering it now (single-flight).
     let inflight = Mutex<[String: String]>([:])
     let logger: Logger
+    /// This node's part in a cluster sharing the store; nil on the embedded store.
+    let cluster: Cluster?
+    /// Counters shared with the other nodes of the cluster.
+    let sharedCounters: (any SharedCounters)?
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }
@@ -29,9 +33,17 @@ final class JobService: Sendable {
         store: any JobStore & StreamLog & CacheStore, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
+        if let queue = store as? any SharedJobQueue {
+            cluster = Cluster(
+                queue: queue, cacheFeed: store as? any SharedCacheFeed, leaseSeconds: configuration.cluster.leaseSeconds,
+                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), logger: logger)
+        } else {
+            cluster = nil
+        }
+        sharedCounters = store as? any SharedCounters
         self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: Self.semanticCache(configuration))
         self.store = store
-        self.hub = StreamHub(log: store)
+        self.hub = StreamHub(log: store, followsStore: store is any SharedJobQueue)
         let workers = max(1, configuration.queue.workers)
         let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
         let scheduler = Scheduler(
@@ -46,6 +58,7 @@ final class JobService: Sendable {
         self.metrics = metrics
         self.logger = logger
         router.whenCapacityFrees { scheduler.poke() }
+        if let cluster { scheduler.onIdle.withLock { $0 = { cluster.wake() } } }
     }
 
     /// The semantic layer the configuration asks for, if any.
@@ -75,9 +88,16 @@ final class JobService: Sendable {
             createdAt: now, deadline: now.addingTimeInterval(configuration.queue.deadlineSeconds))
         job.reservation = reservation
         job.cache = cache
-        hub.open(job.id)
+        cluster?.stamp(&job, freeWorkers: scheduler.idleCapacity)
+        // A job left to the cluster streams from the store until a node (maybe this one) takes it.
+        let runsHere = cluster == nil || job.node != nil
+        if runsHere { hub.open(job.id) }
         try await store.insert(job, counters: counters)
-        scheduler.enqueue(job, now: now)
+        if runsHere {
+            scheduler.enqueue(job, now: now)
+        } else {
+            try? await cluster?.queue.notifyQueued()
+        }
         return job
     }
 
@@ -136,7 +156,7 @@ final class JobService: Sendable {
         do {
             try await store.save(job, appending: [])
         } catch {
-            logger.error("could not mark job running", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
+            lost(job, error: error, doing: "could not mark job running")
             router.release(lease, outcome: .cancelled)
             job.state = .queued
             job.attempt -= 1
@@ -165,7 +185,7 @@ final class JobService: Sendable {
                     let chunk = hub.publish(.delta(text), to: job.id)
                     if attempt.add(chunk, text: text) {
                         let batch = attempt.pending
-                        try await store.append(batch, to: job.id)
+                        try await store.append(batch, to: job.id, fence: job.fence)
                         attempt.flushed(through: batch.last?.seq ?? 0)
                     }
                 case .finish(let reason, let usage):
@@ -201,6 +221,11 @@ final class JobService: Sendable {
     private func settle(_ job: inout Job, outcome: Outcome, attempt: Attempt, lease: ProviderRouter.Lease) async {
         let alias = lease.alias
         let deployment = lease.deployment.name
+        if case .failed(let error) = outcome, error is LeaseLost {
+            router.release(lease, outcome: .cancelled)
+            lost(job, error: error, doing: "")
+            return
+        }
         switch outcome {
         case .finished(let reason, let usage):
             let cost = lease.deployment.prices.cost(of: usage)
@@ -265,7 +290,7 @@ final class JobService: Sendable {
             try await store.save(job, appending: pending)
             scheduler.enqueue(job, now: now)
         } catch {
-            logger.error("could not re-queue job", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
+            lost(job, error: error, doing: "could not re-queue job")
         }
     }
 
@@ -286,7 +311,18 @@ final class JobService: Sendable {
         do {
             try await end(&job, state, event: event, pending: pending)
         } catch {
-            logger.error("could not end job", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
+            lost(job, error: error, doing: "could not end job")
+        }
+    }
+
+    /// After a failed write: a lost lease means another node holds the job now, and this one lets go.
+    func lost(_ job: Job, error: any Error, doing what: String) {
+        if error is LeaseLost {
+            logger.warning("another node took over the job; dropping this node's attempt", metadata: ["sluice.job": "\(job.id)"])
+            hub.abandon(job.id)
+            if let plan = job.cache { releaseFlight(plan.key, leader: job.id) }
+        } else {
+            logger.error("\(what)", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
         }
     }
 
@@ -325,29 +361,34 @@ final class JobService: Sendable {
     /// the previous run may have sent without storing.
     func recover() async throws -> Int {
         let jobs = try await store.unfinishedJobs().sorted { $0.createdAt < $1.createdAt }
-        let now = Date()
-        for var job in jobs {
-            let stored = try await store.chunks(of: job.id, after: 0)
-            let lastSeq = stored.last?.seq ?? 0
-            let wasRunning = job.state == .running
-            let partial = stored.reversed().prefix { $0.event != .reset }.contains { if case .delta = $0.event { true } else { false } }
-            var nextSeq = lastSeq + 1 + (wasRunning ? Attempt.flushCount : 0)
-            if wasRunning || partial {
-                if wasRunning, job.attempt >= configuration.queue.maxAttempts {
-                    hub.open(job.id, nextSeq: nextSeq)
-                    let reason = "the node running it stopped, and its attempts are used up"
-                    await endLogged(&job, .failed, event: .error(code: SluiceError.Code.providerError.rawValue, message: reason))
-                    continue
-                }
-                job.state = .queued
-                job.deadline = max(job.deadline, now.addingTimeInterval(configuration.queue.deadlineSeconds))
-                try await store.save(job, appending: [StreamChunk(seq: nextSeq, event: .reset)])
-                nextSeq += 1
-            }
-            hub.open(job.id, nextSeq: nextSeq)
-            scheduler.enqueue(job, now: now)
-        }
+        for job in jobs { try await adopt(job) }
         return jobs.count
+    }
+
+    /// Takes over an unfinished job that an earlier run, or another node, left: a running one has its
+    /// attempt counted and a `reset` so that followers drop partial output; sequence numbers skip past
+    /// anything the previous holder may have sent without storing. Then it joins this node's queue.
+    func adopt(_ job: Job, now: Date = Date()) async throws {
+        var job = job
+        let stored = job.state == .queued && job.attempt == 0 ? [] : try await store.chunks(of: job.id, after: 0)
+        let lastSeq = stored.last?.seq ?? 0
+        let wasRunning = job.state == .running
+        let partial = stored.reversed().prefix { $0.event != .reset }.contains { if case .delta = $0.event { true } else { false } }
+        var nextSeq = lastSeq + 1 + (wasRunning ? Attempt.flushCount : 0)
+        if wasRunning || partial {
+            if wasRunning, job.attempt >= configuration.queue.maxAttempts {
+                hub.open(job.id, nextSeq: nextSeq)
+                let reason = "the node running it stopped, and its attempts are used up"
+                await endLogged(&job, .failed, event: .error(code: SluiceError.Code.providerError.rawValue, message: reason))
+                return
+            }
+            job.state = .queued
+            job.deadline = max(job.deadline, now.addingTimeInterval(configuration.queue.deadlineSeconds))
+            try await store.save(job, appending: [StreamChunk(seq: nextSeq, event: .reset)])
+            nextSeq += 1
+        }
+        hub.open(job.id, nextSeq: nextSeq)
+        scheduler.enqueue(job, now: now)
     }
 
     /// Deletes jobs and streams that ended longer ago than the retention.

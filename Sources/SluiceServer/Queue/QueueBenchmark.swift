@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Logging
 import ServiceLifecycle
 import SluiceCache
@@ -33,7 +33,7 @@ public enum QueueBenchmark {
         for name in configuration.admission.plans.keys { configuration.admission.plans[name]?.requestsPerMinute = 0 }
         var logger = Logger(label: "sluice.bench")
         logger.logLevel = .error
-        let node = try SluiceNode(configuration: configuration, logger: logger)
+        let node = try await SluiceNode(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: try await node.services(), logger: logger))
         let running = Task { try await group.run() }
         defer { running.cancel() }

@@ -104,13 +104,23 @@ final class Scheduler: Sendable {
     /// The next job to run, marked running, with a reserved provider slot; nil once the scheduler is stopped.
     func next() async -> Claim? {
         await withCheckedContinuation { continuation in
-            let handoffs = state.withLock { state in
-                if state.stopped { return Actions(handoffs: [(continuation, nil)]) }
+            let (handoffs, idle) = state.withLock { state in
+                if state.stopped { return (Actions(handoffs: [(continuation, nil)]), false) }
                 state.waiters.append(continuation)
-                return Self.dispatch(&state, router: router)
+                let actions = Self.dispatch(&state, router: router)
+                return (actions, state.queue.isEmpty && !state.waiters.isEmpty)
             }
             Self.run(handoffs)
+            if idle { onIdle.withLock { $0 }?() }
         }
+    }
+
+    /// Called when a worker finds nothing to do here (a node sharing a queue then claims more).
+    let onIdle = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Workers that would start a job at once: idle ones less the jobs already waiting here.
+    var idleCapacity: Int {
+        state.withLock { max(0, $0.waiters.count - $0.queue.count) }
     }
 
     /// Records that a job no longer runs here, which may let another of its user's jobs start.

@@ -21,9 +21,15 @@ final class StreamHub: Sendable {
 
     private let state = Mutex(State())
     private let log: any StreamLog
+    /// On a shared store: a job not live here may run on another node, so a subscriber follows its
+    /// checkpoints in the store (written in batches, never a row per token) until it ends.
+    private let followsStore: Bool
+    /// How often a subscriber to a job on another node reads its new checkpoints.
+    static let followInterval = Duration.milliseconds(200)
 
-    init(log: any StreamLog) {
+    init(log: any StreamLog, followsStore: Bool = false) {
         self.log = log
+        self.followsStore = followsStore
     }
 
     /// Opens the live stream of an unfinished job whose next chunk will be `nextSeq`.
@@ -77,10 +83,40 @@ final class StreamHub: Sendable {
         if register(continuation, jobID: jobID, after: seq, stored: [], resumed: false) { return stream }
         let stored = try await log.chunks(of: jobID, after: seq)
         if register(continuation, jobID: jobID, after: stored.last?.seq ?? seq, stored: stored, resumed: true) { return stream }
-        // The job ended meanwhile: its final chunks were durable before its live stream closed.
-        for chunk in try await log.chunks(of: jobID, after: seq) { continuation.yield(chunk) }
-        continuation.finish()
+        // The job ended meanwhile (its final chunks were durable before its live stream closed), or it
+        // is not live here.
+        let chunks = try await log.chunks(of: jobID, after: seq)
+        for chunk in chunks { continuation.yield(chunk) }
+        guard followsStore, !(chunks.last?.event.isTerminal ?? false) else {
+            continuation.finish()
+            return stream
+        }
+        let log = log
+        let follower = Task {
+            var last = chunks.last?.seq ?? seq
+            while !Task.isCancelled {
+                guard (try? await Task.sleep(for: Self.followInterval)) != nil else { break }
+                guard let more = try? await log.chunks(of: jobID, after: last) else { continue }
+                for chunk in more {
+                    continuation.yield(chunk)
+                    last = chunk.seq
+                    if chunk.event.isTerminal {
+                        continuation.finish()
+                        return
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in follower.cancel() }
         return stream
+    }
+
+    /// Ends the subscriptions to a job this node no longer holds (its lease moved to another node),
+    /// without a terminal event: clients resume with `Last-Event-ID` and follow the new holder.
+    func abandon(_ jobID: String) {
+        let subscribers = state.withLock { state in state.live.removeValue(forKey: jobID).map { Array($0.subscribers.values) } ?? [] }
+        for subscriber in subscribers { subscriber.finish() }
     }
 
     /// Registers a subscriber to a live stream. Without `resumed`, only when everything after `seq` is

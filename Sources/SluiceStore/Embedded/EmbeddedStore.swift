@@ -177,7 +177,7 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
         }
     }
 
-    public func append(_ chunks: [StreamChunk], to jobID: String) async throws {
+    public func append(_ chunks: [StreamChunk], to jobID: String, fence: Int?) async throws {
         guard !chunks.isEmpty else { return }
         let rows = try Self.encode(chunks)
         try await committer.write { db in try Self.insert(rows, jobID: jobID, db: db) }

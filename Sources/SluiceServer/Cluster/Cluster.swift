@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SluiceCache
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// This node's part in a cluster of nodes sharing a PostgreSQL store. It renews the leases on the
+/// jobs this node holds (and stops claiming when it cannot), rescues jobs whose node stopped renewing,
+/// claims waiting jobs when workers are idle — woken by notifications, with polling as the fallback
+/// that bounds the wait — and brings in cache entries other nodes stored.
+final class Cluster: Sendable {
+    /// This node's id in the store (new at every start).
+    let nodeID: String
+    let queue: any SharedJobQueue
+    let cacheFeed: (any SharedCacheFeed)?
+    let leaseSeconds: Double
+    let pollInterval: Duration
+    let logger: Logger
+    /// Where other nodes reach this one (set once the server listens).
+    let address = Mutex("")
+    /// Whether this node's own heartbeats reach the store; when they fail it stops claiming.
+    let healthy = Atomic<Bool>(true)
+    let wakeups: AsyncStream<Void>
+    let wakeup: AsyncStream<Void>.Continuation
+    /// Times the work notifications were (re)subscribed.
+    let listens = Atomic<Int>(0)
+
+    init(queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, logger: Logger) {
+        nodeID = "node-" + UUID().uuidString.prefix(8).lowercased()
+        self.queue = queue
+        self.cacheFeed = cacheFeed
+        self.leaseSeconds = leaseSeconds
+        self.pollInterval = pollInterval
+        self.logger = logger
+        (wakeups, wakeup) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Records where other nodes reach this one.
+    func advertise(_ url: String) { address.withLock { $0 = url } }
+
+    /// Asks the claimer to look for work now.
+    func wake() { wakeup.yield() }
+
+    /// Stamps a job accepted here: held by this node when a worker is free to run it at once,
+    /// otherwise left for whichever node has room first.
+    func stamp(_ job: inout Job, freeWorkers: Int) {
+        guard healthy.load(ordering: .relaxed), freeWorkers > 0 else {
+            job.node = nil
+            job.fence = 0
+            return
+        }
+        job.node = nodeID
+        job.fence = 1
+    }
+
+    /// The loops, until the node shuts down.
+    func run(jobs: JobService) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.heartbeats() }
+            group.addTask { await self.rescues() }
+            group.addTask {
+                await self.queue.listenForWork(onListening: { self.listens.add(1, ordering: .relaxed) }, wake: { self.wake() })
+            }
+            group.addTask { await self.claims(jobs: jobs) }
+            if let feed = cacheFeed { group.addTask { await self.cacheSync(feed, cache: jobs.cache) } }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        // The workers have stopped (checkpointing what ran): what this node holds goes back to the queue now,
+        // rather than when its leases lapse.
+        do {
+            let held = try await jobs.store.unfinishedJobs().filter { $0.node == nodeID && $0.state == .queued }
+            try await queue.release(held)
+            if !held.isEmpty { logger.notice("gave unfinished jobs back to the cluster", metadata: ["sluice.count": "\(held.count)"]) }
+        } catch {
+            logger.warning("could not give jobs back; they return when their leases lapse", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+        }
+    }
+
+    private func heartbeats() async {
+        var lastSuccess = ContinuousClock.now
+        while !Task.isCancelled {
+            do {
+                _ = try await queue.renewLeases(node: nodeID, address: address.withLock { $0 }, leaseSeconds: leaseSeconds)
+                lastSuccess = .now
+                if !healthy.exchange(true, ordering: .relaxed) { logger.notice("heartbeats reach the store again; claiming work") }
+            } catch {
+                // Past the lease, other nodes may rescue this node's jobs: claiming more would only race them.
+                if ContinuousClock.now - lastSuccess > .seconds(leaseSeconds), healthy.exchange(false, ordering: .relaxed) {
+                    logger.error("heartbeats fail; this node stops claiming work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                }
+            }
+            try? await Task.sleep(for: .seconds(leaseSeconds / 3))
+        }
+    }
+
+    private func rescues() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(leaseSeconds / 2))
+            guard healthy.load(ordering: .relaxed) else { continue }
+            if let rescued = try? await queue.rescueExpired(), !rescued.isEmpty {
+                logger.notice("rescued jobs whose node stopped renewing their leases", metadata: ["sluice.count": "\(rescued.count)"])
+            }
+        }
+    }
+
+    private func claims(jobs: JobService) async {
+        // Wake-ups and a poll both end a wait: a notification missed while reconnecting costs at most one interval.
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: pollInterval)
+                wake()
+            }
+        }
+        defer { ticker.cancel() }
+        for await _ in wakeups {
+            guard healthy.load(ordering: .relaxed) else { continue }
+            var free = jobs.scheduler.idleCapacity
+            while free > 0, !Task.isCancelled {
+                let limit = min(free, 16)
+                do {
+                    let claimed = try await queue.claim(node: nodeID, limit: limit, leaseSeconds: leaseSeconds, now: Date())
+                    for job in claimed { try await jobs.adopt(job) }
+                    guard claimed.count == limit else { break }
+                } catch {
+                    logger.warning("claiming work failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                    break
+                }
+                free = jobs.scheduler.idleCapacity
+            }
+        }
+    }
+
+    private func cacheSync(_ feed: any SharedCacheFeed, cache: ExactCache) async {
+        // From the start: remembering an entry this node has already replaces it with itself.
+        var cursor: Int64 = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(500))
+            do {
+                let (entries, next) = try await feed.cacheEntries(writtenAfter: cursor, now: Date())
+                cursor = next
+                if !entries.isEmpty { cache.remember(entries) }
+            } catch {
+                logger.debug("reading the shared cache failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
+        }
+    }
+}
+
+/// Runs a node's cluster loops (only on a shared store).
+struct ClusterService: Service {
+    let jobs: JobService
+
+    func run() async throws {
+        await jobs.cluster?.run(jobs: jobs)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Synchronization
+
+/// A real PostgreSQL for tests. Unless `SLUICE_TEST_DATABASE_URL` names a server, the first use starts a
+/// throwaway cluster from the PostgreSQL binaries on this machine (`initdb` and `pg_ctl` in a temporary
+/// folder, on a free loopback port, as the `postgres` user when the tests run as root), and stops it
+/// when the test process exits. Each test gets a database of its own. Without PostgreSQL, tests that
+/// ask for it fail with a message that says what to install: they are never skipped.
+public enum TestPostgres {
+    struct Cluster: Sendable {
+        /// `postgres://user@127.0.0.1:port` (no database).
+        var server: String
+        /// The folder of the PostgreSQL binaries, when this process started the cluster.
+        var binaries: String?
+        /// The cluster's folder, when this process started it.
+        var directory: String?
+    }
+
+    static let cluster = Mutex<Result<Cluster, TestFailure>?>(nil)
+    nonisolated(unsafe) static var stopAtExit: (pgctl: String, directory: String, asPostgres: Bool)?
+
+    /// A new, empty database on the test server; returns its URL.
+    public static func makeDatabase() throws -> String {
+        let cluster = try started()
+        let name = "sluice_test_\(UUID().uuidString.prefix(8).lowercased())"
+        try psql(cluster, "CREATE DATABASE \(name)")
+        return cluster.server + "/" + name
+    }
+
+    /// The URL of the server without a database, starting it when needed.
+    static func started() throws -> Cluster {
+        try cluster.withLock { state in
+            if state == nil {
+                do throws(TestFailure) {
+                    state = .success(try start())
+                } catch {
+                    state = .failure(error)
+                }
+            }
+            return try state!.get()
+        }
+    }
+
+    static func start() throws(TestFailure) -> Cluster {
+        if let url = ProcessInfo.processInfo.environment["SLUICE_TEST_DATABASE_URL"], !url.isEmpty {
+            // The server part: scheme, credentials, host and port; tests make their own databases.
+            guard var components = URLComponents(string: url) else { throw TestFailure("SLUICE_TEST_DATABASE_URL is not a URL") }
+            components.path = ""
+            components.query = nil
+            return Cluster(server: components.string ?? url, binaries: binaries(), directory: nil)
+        }
+        guard let bin = binaries() else {
+            throw TestFailure("""
+                PostgreSQL is needed for this test and was not found: install the server binaries \
+                (Debian: apt-get install postgresql-15) so that initdb and pg_ctl are on PATH or in \
+                /usr/lib/postgresql/*/bin, or set SLUICE_TEST_DATABASE_URL to a server to use.
+                """)
+        }
+        let asPostgres = getuid() == 0
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-pg-\(UUID().uuidString.prefix(8))").path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if asPostgres {
+                // initdb refuses to run as root; the cluster belongs to the postgres user.
+                try FileManager.default.setAttributes([.ownerAccountName: "postgres", .groupOwnerAccountName: "postgres"], ofItemAtPath: directory)
+            }
+        } catch {
+            throw TestFailure("could not prepare \(directory) for PostgreSQL: \(error)")
+        }
+        let data = directory + "/data"
+        try run(bin + "/initdb", ["-D", data, "-U", "sluice", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"], asPostgres: asPostgres)
+        let port = SluiceProcess.freePort()
+        let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300"
+        try run(bin + "/pg_ctl", ["-D", data, "-o", options, "-l", directory + "/server.log", "-w", "-t", "60", "start"], asPostgres: asPostgres)
+        stopAtExit = (bin + "/pg_ctl", data, asPostgres)
+        atexit {
+            guard let stop = TestPostgres.stopAtExit else { return }
+            _ = try? TestPostgres.run(stop.pgctl, ["-D", stop.directory, "-m", "immediate", "-w", "stop"], asPostgres: stop.asPostgres)
+            try? FileManager.default.removeItem(atPath: (stop.directory as NSString).deletingLastPathComponent)
+        }
+        return Cluster(server: "postgres://sluice@127.0.0.1:\(port)", binaries: bin, directory: directory)
+    }
+
+    /// The folder with `pg_ctl`: on PATH, else Debian's newest `/usr/lib/postgresql/N/bin`.
+    static func binaries() -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/pg_ctl") {
+            // A link on PATH leads to the folder that has psql too.
+            return URL(fileURLWithPath: "\(folder)/pg_ctl").resolvingSymlinksInPath().deletingLastPathComponent().path
+        }
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let folder = "/usr/lib/postgresql/\(version)/bin"
+            if FileManager.default.isExecutableFile(atPath: folder + "/pg_ctl") { return folder }
+        }
+        return nil
+    }
+
+    static func psql(_ cluster: Cluster, _ sql: String) throws(TestFailure) {
+        guard let bin = cluster.binaries ?? binaries() else { throw TestFailure("psql was not found") }
+        try run(bin + "/psql", [cluster.server + "/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], asPostgres: false)
+    }
+
+    /// Runs SQL on a database; returns the rows, one string each (columns joined by `|`).
+    public static func query(_ url: String, _ sql: String) throws -> [String] {
+        let cluster = try started()
+        guard let bin = cluster.binaries ?? binaries() else { throw TestFailure("psql was not found") }
+        return try run(bin + "/psql", [url, "-v", "ON_ERROR_STOP=1", "-tAq", "-c", sql], asPostgres: false)
+            .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
+    /// Runs a command to its end and returns its output; the output goes to the error when it fails.
+    /// Spawned directly: Foundation's `Process` waits, on Linux, until every descendant lets go of it,
+    /// and the server `pg_ctl` starts never does.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], asPostgres: Bool) throws(TestFailure) -> String {
+        let command = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments : [executable] + arguments
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-pg-output-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
+        guard spawned == 0 else { throw TestFailure("could not run \(command[0]): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            throw TestFailure("\((executable as NSString).lastPathComponent) failed (\(exited ? "exit \(code)" : "signal \(status & 0x7f)")): \(text)")
+        }
+        return text
+    }
+}

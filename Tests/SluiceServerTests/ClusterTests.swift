@@ -1,0 +1,127 @@
+import Foundation
+import NIOCore
+import SluiceCore
+import SluiceTesting
+import Testing
+
+/// Real `sluice serve` processes on loopback sharing one throwaway PostgreSQL database.
+@Suite struct ClusterTests {
+    /// Starts `count` nodes on a new database; short leases so that a killed node's jobs come back quickly.
+    static func nodes(_ count: Int, config: String = "", environment: [String: String] = [:]) async throws -> [SluiceProcess] {
+        let url = try TestPostgres.makeDatabase()
+        let directory = TemporaryDirectory.make()
+        let file = directory + "/sluice.yaml"
+        try (config.isEmpty ? "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\n" : config).write(toFile: file, atomically: true, encoding: .utf8)
+        var nodes: [SluiceProcess] = []
+        for n in 0..<count {
+            nodes.append(try await SluiceProcess(
+                dataDirectory: directory + "/node\(n)", environment: environment.merging(["SLUICE_DATABASE_URL": url]) { $1 },
+                arguments: ["--config", file], logFile: directory + "/node\(n).log"))
+        }
+        return nodes
+    }
+
+    @Test func aJobSubmittedOnOneNodeIsStreamedWholeFromAnother() async throws {
+        let nodes = try await Self.nodes(2)
+        defer { nodes.forEach { $0.kill() } }
+        let id = try await nodes[0].client.submit(chatBody("light through a prism", mock: ["tokens": 30, "tokens_per_second": 60]))
+        let stream = try await nodes[1].client.events("/v1/jobs/\(id)/stream")
+        #expect(stream.events.last?.name == "done")
+        #expect(stream.answer.split(separator: " ").count == 30)
+        #expect(stream.ids == stream.ids.sorted() && Set(stream.ids).count == stream.ids.count)
+        // The same job, read whole on the node that ran it, says the same.
+        let direct = try await nodes[0].client.events("/v1/jobs/\(id)/stream")
+        #expect(direct.answer == stream.answer)
+        let job = try await nodes[1].client.get("/v1/jobs/\(id)").json
+        #expect(job["state"] as? String == "succeeded")
+    }
+
+    @Test func killingTheRunningNodeMidStreamFinishesTheJobElsewhereAndTheClientResumesWithoutGapOrDuplicate() async throws {
+        let nodes = try await Self.nodes(3)
+        defer { nodes.forEach { $0.kill() } }
+        // Node 0 has free workers, so it runs what it accepts.
+        let id = try await nodes[0].client.submit(chatBody("a long answer about tides", mock: ["tokens": 80, "tokens_per_second": 40]))
+        let seen = try await nodes[0].client.events("/v1/jobs/\(id)/stream", limit: 10)
+        #expect(seen.ids == Array(1...10))
+        nodes[0].kill()
+
+        let rest = try await nodes[1].client.events("/v1/jobs/\(id)/stream", headers: ["Last-Event-ID": "10"], timeout: .seconds(60))
+        let names = rest.events.map(\.name)
+        #expect(names.last == "done")
+        #expect(names.filter { $0 != "delta" } == ["reset", "done"], "one reset before the re-run, then its end")
+        #expect(rest.ids.allSatisfy { $0 > 10 })
+        #expect(rest.ids == rest.ids.sorted() && Set(rest.ids).count == rest.ids.count)
+        let reset = try #require(names.firstIndex(of: "reset"))
+        let words = rest.answer.split(separator: " ")
+        #expect(words.count == 80)
+        let firstAttempt = seen.events + rest.events[..<reset]
+        let spoken = firstAttempt.map { $0.json["text"] as? String ?? "" }.joined().split(separator: " ")
+        #expect(spoken == Array(words.prefix(spoken.count)), "what the dead node said is the start of the answer")
+        let job = try await nodes[2].client.get("/v1/jobs/\(id)").json
+        #expect(job["state"] as? String == "succeeded")
+        #expect(job["attempt"] as? Int == 2)
+    }
+
+    @Test func aRateLimitAcrossThreeNodesAdmitsAtMostTheLimit() async throws {
+        let limit = 5
+        let nodes = try await Self.nodes(3, config: """
+            cluster: {leaseSeconds: 2, pollSeconds: 0.2}
+            plans: {names: [free], free: {requestsPerMinute: \(limit)}}
+            cache: {enabled: false}
+            """)
+        defer { nodes.forEach { $0.kill() } }
+        // The shared window is a calendar minute: start well inside one.
+        let second = Int(Date().timeIntervalSince1970) % 60
+        if second > 50 { try await Task.sleep(for: .seconds(61 - second)) }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for n in 0..<15 {
+                group.addTask {
+                    try await nodes[n % 3].client.post(
+                        "/v1/chat/completions", json: chatBody("question \(n)", mock: ["tokens": 2]), headers: ["X-Sluice-User": "eager-student"]
+                    ).status
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == limit, "\(statuses)")
+        #expect(statuses.filter { $0 == 429 }.count == 15 - limit)
+    }
+
+    @Test func anAnswerStoredByOneNodeIsServedFromCacheByTheOthers() async throws {
+        let nodes = try await Self.nodes(2)
+        defer { nodes.forEach { $0.kill() } }
+        let body = chatBody("What is the boiling point of water at sea level?", mock: ["tokens": 8])
+        let first = try await nodes[0].client.post("/v1/chat/completions", json: body)
+        #expect(first.status == 200)
+        #expect(first.headers["x-sluice-cache"] == "miss")
+        var served: String?
+        for _ in 0..<50 where served != "exact" {
+            served = try await nodes[1].client.post("/v1/chat/completions", json: body).headers["x-sluice-cache"]
+            if served != "exact" { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(served == "exact")
+    }
+
+    @Test func aNodeListensAgainAfterItsListeningConnectionIsKilled() async throws {
+        let url = try TestPostgres.makeDatabase()
+        let directory = TemporaryDirectory.make()
+        let node = try await SluiceProcess(dataDirectory: directory, environment: ["SLUICE_DATABASE_URL": url])
+        defer { node.kill() }
+        func listeners() throws -> [String] {
+            try TestPostgres.query(url, "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN \"sluice_work\";' AND datname = current_database()")
+        }
+        var before: [String] = []
+        for _ in 0..<100 where before.isEmpty {
+            before = try listeners()
+            if before.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(before.count == 1)
+        _ = try TestPostgres.query(url, "SELECT pg_terminate_backend(\(before.first ?? "0"))")
+        var after: [String] = []
+        for _ in 0..<100 where after.isEmpty || after == before {
+            after = try listeners()
+            if after.isEmpty || after == before { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(after.count == 1 && after != before, "a new connection listens")
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceStore
+import SluiceTesting
+import Testing
+
+/// The store backends a node can run on.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case embedded, postgres
+    var testDescription: String { rawValue }
+}
+
+typealias AnyStore = JobStore & StreamLog & CacheStore
+
+/// Runs `body` with a fresh store of a kind: a new SQLite folder, or a new database on the test PostgreSQL.
+func withStore(_ kind: StoreKind, _ body: (any AnyStore) async throws -> Void) async throws {
+    switch kind {
+    case .embedded:
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-store-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await body(EmbeddedStore(configuration: .init(directory: directory, synchronous: "normal")))
+    case .postgres:
+        var pgLogger = Logger(label: "test")
+        pgLogger.logLevel = ProcessInfo.processInfo.environment["SLUICE_TEST_PG_LOG"] == nil ? .info : .trace
+        let store = try await PostgresStore(configuration: .init(url: try TestPostgres.makeDatabase()), logger: pgLogger)
+        do {
+            try await body(store)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+    }
+}
+
+func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, finishedAt: Date? = nil) -> Job {
+    var job = Job(
+        id: id, owner: Principal(tenant: "school", user: user), priority: .interactive,
+        request: ChatRequest(model: "default", messages: [ChatMessage(role: "user", content: "Why is the sky blue? \(id)")]),
+        createdAt: Date(timeIntervalSince1970: 1_800_000_000), deadline: Date(timeIntervalSince1970: 1_800_000_120))
+    job.state = state
+    job.finishedAt = finishedAt
+    return job
+}
+
+/// One suite, run against every backend: what the node relies on from its store.
+@Suite struct StoreConformanceTests {
+    @Test(arguments: StoreKind.allCases) func jobsRoundTripAndOnlyUnfinishedOnesComeBackAfterARestart(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.insert(storeJob("job_a"))
+            try await store.insert(storeJob("job_b"))
+            try await store.insert(storeJob("job_c"))
+            var b = try #require(try await store.job(id: "job_b"))
+            #expect(b.request.messages.first?.content == "Why is the sky blue? job_b")
+            b.state = .running
+            b.attempt = 1
+            try await store.save(b, appending: [])
+            var c = storeJob("job_c", state: .succeeded, finishedAt: Date())
+            c.result = JobResult(text: "Rayleigh scattering.", finishReason: "stop", usage: Usage(promptTokens: 5, completionTokens: 3))
+            try await store.save(c, appending: [])
+            #expect(try await store.job(id: "job_b")?.attempt == 1)
+            #expect(try await store.job(id: "job_c")?.result?.text == "Rayleigh scattering.")
+            #expect(try await store.job(id: "job_missing") == nil)
+            #expect(Set(try await store.unfinishedJobs().map(\.id)) == ["job_a", "job_b"])
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func streamChunksComeBackInOrderAfterAnySequenceNumber(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.insert(storeJob("job_s"))
+            try await store.append((1...3).map { StreamChunk(seq: $0, event: .delta("w\($0) ")) }, to: "job_s")
+            var job = storeJob("job_s", state: .succeeded, finishedAt: Date())
+            let done = StreamEvent.done(finishReason: "stop", usage: Usage(promptTokens: 1, completionTokens: 4), cache: "miss", queueMs: 7)
+            try await store.save(job, appending: [StreamChunk(seq: 4, event: .delta("w4")), StreamChunk(seq: 5, event: done)])
+            #expect(try await store.chunks(of: "job_s", after: 0).map(\.seq) == [1, 2, 3, 4, 5])
+            let tail = try await store.chunks(of: "job_s", after: 3)
+            #expect(tail.map(\.event) == [.delta("w4"), done])
+            #expect(try await store.chunks(of: "job_s", after: 5).isEmpty)
+            #expect(try await store.chunks(of: "job_other", after: 0).isEmpty)
+            // A batch written again after a crash replaces what it wrote before.
+            try await store.append([StreamChunk(seq: 4, event: .delta("w4 again"))], to: "job_s")
+            #expect(try await store.chunks(of: "job_s", after: 3).first?.event == .delta("w4 again"))
+            job.state = .succeeded
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func concurrentCounterChangesAddUpExactly(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<100 {
+                    group.addTask {
+                        let delta = DailyCounterDelta(user: "school/u\(n % 4)", day: "2026-12-14", messages: 1, tokens: 10)
+                        if n % 2 == 0 {
+                            try await store.addCounters([delta])
+                        } else {
+                            try await store.insert(storeJob("job_\(n)"), counters: [delta])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await store.addCounters([DailyCounterDelta(user: "school/u0", day: "2026-12-14", messages: -1, tokens: -5)])
+            try await store.addCounters([DailyCounterDelta(user: "school/u0", day: "2026-12-15", messages: 1, tokens: 1)])
+            let counters = try await store.dailyCounters(day: "2026-12-14").sorted { $0.user < $1.user }
+            #expect(counters.map(\.user) == ["school/u0", "school/u1", "school/u2", "school/u3"])
+            #expect(counters.map(\.messages) == [24, 25, 25, 25])
+            #expect(counters.map(\.tokens) == [245, 250, 250, 250])
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func followersAreRecordedOnceAndOnlyForTheirJob(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.insert(storeJob("job_f"))
+            try await store.addFollower(jobID: "job_f", tenant: "school", user: "bob")
+            try await store.addFollower(jobID: "job_f", tenant: "school", user: "bob")
+            #expect(try await store.isFollower(jobID: "job_f", tenant: "school", user: "bob"))
+            #expect(try await !store.isFollower(jobID: "job_f", tenant: "other-school", user: "bob"))
+            #expect(try await !store.isFollower(jobID: "job_g", tenant: "school", user: "bob"))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func retentionDeletesEndedJobsWithTheirStreamsAndKeepsTheRest(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            try await store.insert(storeJob("job_old", state: .succeeded, finishedAt: now.addingTimeInterval(-7200)))
+            try await store.append([StreamChunk(seq: 1, event: .delta("old"))], to: "job_old")
+            try await store.addFollower(jobID: "job_old", tenant: "school", user: "bob")
+            try await store.insert(storeJob("job_recent", state: .succeeded, finishedAt: now.addingTimeInterval(-60)))
+            try await store.insert(storeJob("job_waiting"))
+            #expect(try await store.deleteFinished(before: now.addingTimeInterval(-3600)) == 1)
+            #expect(try await store.job(id: "job_old") == nil)
+            #expect(try await store.chunks(of: "job_old", after: 0).isEmpty)
+            #expect(try await !store.isFollower(jobID: "job_old", tenant: "school", user: "bob"))
+            #expect(try await store.job(id: "job_recent") != nil)
+            #expect(try await store.job(id: "job_waiting") != nil)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func cacheEntriesAreReplacedDeletedAndExpired(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            func entry(_ key: String, _ text: String, expires: Double) -> CacheEntry {
+                CacheEntry(
+                    key: key, tenant: "school", model: "default", namespace: "", tags: ["physics"], text: text, finishReason: "stop",
+                    usage: Usage(promptTokens: 3, completionTokens: 2), createdAt: now, expiresAt: now.addingTimeInterval(expires))
+            }
+            try await store.putCache([entry("k1", "one", expires: 600), entry("k2", "two", expires: 600), entry("k3", "gone", expires: -1)])
+            try await store.putCache([entry("k1", "one, again", expires: 600)])
+            var entries = try await store.cacheEntries(now: now)
+            #expect(entries.map(\.key) == ["k2", "k1"], "expired left out, a replaced entry counts as newest")
+            #expect(entries.last?.text == "one, again")
+            try await store.deleteCache(keys: ["k2", "k-missing"])
+            entries = try await store.cacheEntries(now: now)
+            #expect(entries.map(\.key) == ["k1"])
+        }
+    }
+}
+
+/// What only the PostgreSQL backend has to show.
+@Suite struct PostgresStoreTests {
+    @Test func nodesStartingAtOnceApplyEachMigrationExactlyOnce() async throws {
+        let url = try TestPostgres.makeDatabase()
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: .init(url: url, maxConnections: 2), logger: Logger(label: "test")) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(try await stores[0].appliedMigrations() == PostgresStore.migrations.map(\.version))
+        #expect(try await stores[1].migrate().isEmpty, "a second run applies nothing")
+        for store in stores { await store.shutdown() }
+    }
+
+    @Test func aBadDatabaseURLIsRefusedWithoutRepeatingThePassword() async throws {
+        let error = await #expect(throws: PostgresStore.BadURL.self) {
+            _ = try await PostgresStore(configuration: .init(url: "mysql://root:hunter2@db/sluice"), logger: Logger(label: "test"))
+        }
+        #expect(error.map { !"\($0)".contains("hunter2") } == true)
+    }
+}
