@@ -170,6 +170,101 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         for store in stores { await store.shutdown() }
     }
 
+    static func store(leaseSeconds: Double = 30) async throws -> PostgresStore {
+        try await PostgresStore(configuration: .init(url: try TestPostgres.makeDatabase(), leaseSeconds: leaseSeconds), logger: Logger(label: "test"))
+    }
+
+    @Test func concurrentClaimersTakeEveryWaitingJobExactlyOnceMostUrgentFirst() async throws {
+        let store = try await Self.store()
+        for n in 0..<60 {
+            var job = storeJob(String(format: "job_%02d", n))
+            if n == 59 { job.priority = .bypass }
+            try await store.insert(job)
+        }
+        let claimed = try await withThrowingTaskGroup(of: [Job].self) { group in
+            for node in 0..<4 {
+                group.addTask {
+                    var mine: [Job] = []
+                    while true {
+                        let batch = try await store.claim(node: "node-\(node)", limit: 5, leaseSeconds: 30, now: Date())
+                        if batch.isEmpty { return mine }
+                        mine += batch
+                    }
+                }
+            }
+            return try await group.reduce(into: [[Job]]()) { $0.append($1) }
+        }
+        let ids = claimed.joined().map(\.id)
+        #expect(ids.count == 60 && Set(ids).count == 60, "each job once")
+        #expect(claimed.joined().allSatisfy { $0.node != nil && $0.fence == 1 })
+        #expect(claimed.contains { $0.first?.id == "job_59" }, "the teacher's job went first")
+        #expect(try await store.claim(node: "late", limit: 5, leaseSeconds: 30, now: Date()).isEmpty)
+        await store.shutdown()
+    }
+
+    @Test func aLapsedLeaseIsRescuedAndTheOldHolderCanNoLongerWrite() async throws {
+        let store = try await Self.store()
+        try await store.insert(storeJob("job_r"))
+        var old = try #require(try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.2, now: Date()).first)
+        old.state = .running
+        try await store.save(old, appending: [])
+        try await store.append([StreamChunk(seq: 1, event: .delta("first "))], to: "job_r", fence: old.fence)
+        #expect(try await store.rescueExpired().isEmpty, "the lease still holds")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await store.rescueExpired() == ["job_r"])
+        let new = try #require(try await store.claim(node: "node-b", limit: 1, leaseSeconds: 30, now: Date()).first)
+        #expect(new.node == "node-b" && new.fence == 3, "claim, rescue, claim: each raised the fence")
+        #expect(new.state == .running, "what the old holder last wrote, for the new one to resume")
+        // The old holder's writes are refused, stream and state alike.
+        await #expect(throws: LeaseLost.self) { try await store.append([StreamChunk(seq: 2, event: .delta("stale"))], to: "job_r", fence: old.fence) }
+        old.state = .succeeded
+        old.finishedAt = Date()
+        await #expect(throws: LeaseLost.self) { try await store.save(old, appending: [StreamChunk(seq: 2, event: .delta("stale"))]) }
+        #expect(try await store.chunks(of: "job_r", after: 0).map(\.seq) == [1])
+        #expect(try await store.job(id: "job_r")?.state == .running)
+        await store.shutdown()
+    }
+
+    @Test func aRescueNeverOverwritesACompletion() async throws {
+        let store = try await Self.store()
+        try await store.insert(storeJob("job_c"))
+        var job = try #require(try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.2, now: Date()).first)
+        job.state = .succeeded
+        job.finishedAt = Date()
+        try await store.save(job, appending: [StreamChunk(seq: 1, event: .done(finishReason: "stop", usage: Usage(promptTokens: 1, completionTokens: 1), cache: "miss"))])
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await store.rescueExpired().isEmpty)
+        #expect(try await store.job(id: "job_c")?.state == .succeeded)
+        #expect(try await store.claim(node: "node-b", limit: 1, leaseSeconds: 30, now: Date()).isEmpty)
+        await store.shutdown()
+    }
+
+    @Test func renewedLeasesAreNotRescuedAndTheNodeIsFoundByItsAddress() async throws {
+        let store = try await Self.store()
+        try await store.insert(storeJob("job_h"))
+        _ = try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.5, now: Date())
+        for _ in 0..<4 {
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 0.5) == 1)
+            #expect(try await store.rescueExpired().isEmpty)
+        }
+        #expect(try await store.address(of: "node-a") == "http://127.0.0.1:9001")
+        #expect(try await store.address(of: "node-z") == nil)
+        await store.shutdown()
+    }
+
+    @Test func aSharedWindowAdmitsExactlyTheLimitUnderConcurrency() async throws {
+        let store = try await Self.store()
+        let taken = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<40 { group.addTask { try await store.takeRequest(user: "school/eager", window: 29_000_000, limit: 7) } }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(taken == 7)
+        #expect(try await store.takeRequest(user: "school/eager", window: 29_000_001, limit: 7), "a new minute, a new window")
+        #expect(try await store.takeRequest(user: "school/other", window: 29_000_000, limit: 7), "another user's window")
+        await store.shutdown()
+    }
+
     @Test func aBadDatabaseURLIsRefusedWithoutRepeatingThePassword() async throws {
         let error = await #expect(throws: PostgresStore.BadURL.self) {
             _ = try await PostgresStore(configuration: .init(url: "mysql://root:hunter2@db/sluice"), logger: Logger(label: "test"))

@@ -87,6 +87,15 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             database: database.isEmpty ? nil : database, tls: tls)
     }
 
+    /// Runs `body` in a transaction; an error the body threw comes out as itself (PostgresNIO wraps it).
+    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
     // MARK: Migrations
 
     /// The schema, one version at a time. Never edit a shipped version: add one.
@@ -199,7 +208,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
 
     public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             let lease = job.node == nil ? nil : leaseSeconds
             try await connection.query(
                 """
@@ -216,7 +225,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     public func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
         let rows = try Self.encode(chunks)
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             // With a fence, only the lease's current holder may write; a rescued job is never overwritten.
             let updates = try await connection.query(
                 """
@@ -272,7 +281,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate]
         let week = formatter.string(from: date.addingTimeInterval(-7 * 86400))
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await transaction { connection in
             try await connection.query(
                 "DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(cutoff))", logger: logger)
             try await connection.query(
@@ -327,7 +336,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             try await client.withConnection { connection in try await Self.insert(rows, jobID: jobID, on: connection, logger: logger) }
             return
         }
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             // The shared row lock holds off a rescue until these chunks are in, so the next holder sees them.
             var held = false
             for try await _ in try await connection.query(
@@ -372,7 +381,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     public func putCache(_ entries: [CacheEntry]) async throws {
         guard !entries.isEmpty else { return }
         let rows = try entries.map { ($0.key, $0.expiresAt.timeIntervalSince1970, try Self.encoder.encode($0)) }
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             for (key, expires, data) in rows {
                 try await connection.query(
                     """
@@ -432,7 +441,7 @@ extension PostgresStore {
     }
 
     public func renewLeases(node: String, address: String, leaseSeconds: Double) async throws -> Int {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             try await connection.query(
                 """
                 INSERT INTO sluice_node (id, address, heartbeat_at) VALUES (\(node), \(address), now())
