@@ -24,6 +24,9 @@ struct BenchQueueCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the latency phase.")
     var seconds = 10.0
 
+    @Option(name: .customLong("database-url"), help: "Measure the PostgreSQL queue in this (empty) database instead of the embedded store.")
+    var databaseURL: String?
+
     @Option(help: "Workers.")
     var workers = 64
 
@@ -34,6 +37,7 @@ struct BenchQueueCommand: AsyncParsableCommand {
         var configuration = SluiceConfiguration()
         configuration.storage = .init(directory: dataDir, synchronous: synchronous)
         configuration.queue.workers = workers
+        configuration.databaseURL = databaseURL
         let result = try await QueueBenchmark.run(configuration: configuration, jobs: jobs, submitters: submitters, rate: rate, seconds: seconds)
         let sorted = result.startLatencies.sorted()
         func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
