@@ -131,7 +131,7 @@ public final class LoadTest: Sendable {
         let started = ContinuousClock.now
         let answer = Answer(started: started, role: profile.role(of: user))
         do {
-            let response = try await client.execute(request, deadline: .now() + .seconds(Int64((end - .now).seconds) + 60))
+            let response = try await client.execute(request, deadline: patience(end))
             guard response.status == .ok else {
                 let data = try await response.body.collect(upTo: 1 << 20)
                 let code = ((try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any])
@@ -149,9 +149,17 @@ public final class LoadTest: Sendable {
                 await resume(jobID: jobID ?? "", user: user, answer: answer, end: end, storm: storm, start: start)
             case .dropped, .ended: report.withLock { $0.errors["stream ended early", default: 0] += 1 }
             }
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            report.withLock { $0.errors["timeout (the user gave up)", default: 0] += 1 }
         } catch {
             report.withLock { $0.errors["network", default: 0] += 1 }
         }
+    }
+
+    /// How long a user waits for an answer to start: until the run ends, and five minutes more (a
+    /// request sent late, when arrivals fell behind, gets the five minutes too).
+    private func patience(_ end: ContinuousClock.Instant) -> NIODeadline {
+        .now() + .seconds(Int64(max(0, (end - .now).seconds)) + 300)
     }
 
     /// Resumes a dropped answer from its last event, retrying with jittered exponential backoff
@@ -165,7 +173,7 @@ public final class LoadTest: Sendable {
             var request = request("/v1/jobs/\(jobID)/stream", user: user)
             request.headers.add(name: "Last-Event-ID", value: String(answer.lastID))
             do {
-                let response = try await client.execute(request, deadline: .now() + .seconds(Int64((end - .now).seconds) + 60))
+                let response = try await client.execute(request, deadline: patience(end))
                 if response.status == .ok {
                     switch await follow(response, answer: answer, dropAfter: nil, storm: storm) {
                     case .done:

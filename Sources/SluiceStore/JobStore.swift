@@ -107,4 +107,7 @@ public protocol SharedCounters: Sendable {
     /// Counts one request in a user's window (minutes since 1970) unless the window already holds
     /// `limit`; returns whether it counted.
     func takeRequest(user: String, window: Int64, limit: Int) async throws -> Bool
+    /// Adds a change to a user's day unless it would take messages or tokens past their limits
+    /// (nil: none); returns whether it was added.
+    func addDaily(_ delta: DailyCounterDelta, messageLimit: Int?, tokenLimit: Int?) async throws -> Bool
 }

@@ -87,6 +87,29 @@ import Testing
         #expect(statuses.filter { $0 == 429 }.count == 15 - limit)
     }
 
+    @Test func aDailyQuotaAcrossThreeNodesAdmitsAtMostTheQuota() async throws {
+        let quota = 4
+        let nodes = try await Self.nodes(3, config: """
+            cluster: {leaseSeconds: 2, pollSeconds: 0.2}
+            plans: {names: [free], free: {requestsPerMinute: 0, messagesPerDay: \(quota)}}
+            cache: {enabled: false}
+            """)
+        defer { nodes.forEach { $0.kill() } }
+        let replies = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for n in 0..<12 {
+                group.addTask {
+                    let reply = try await nodes[n % 3].client.post(
+                        "/v1/chat/completions", json: chatBody("homework \(n)", mock: ["tokens": 2]), headers: ["X-Sluice-User": "night-owl"])
+                    return (reply.status, reply.errorCode)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(replies.filter { $0.0 == 200 }.count == quota, "\(replies)")
+        #expect(replies.filter { $0.0 == 429 }.allSatisfy { $0.1 == "quota_exceeded" })
+        #expect(replies.filter { $0.0 == 429 }.count == 12 - quota)
+    }
+
     @Test func anAnswerStoredByOneNodeIsServedFromCacheByTheOthers() async throws {
         let nodes = try await Self.nodes(2)
         defer { nodes.forEach { $0.kill() } }

@@ -205,12 +205,14 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
     @Test func aLapsedLeaseIsRescuedAndTheOldHolderCanNoLongerWrite() async throws {
         let store = try await Self.store()
         try await store.insert(storeJob("job_r"))
-        var old = try #require(try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.2, now: Date()).first)
+        var old = try #require(try await store.claim(node: "node-a", limit: 1, leaseSeconds: 30, now: Date()).first)
         old.state = .running
         try await store.save(old, appending: [])
         try await store.append([StreamChunk(seq: 1, event: .delta("first "))], to: "job_r", fence: old.fence)
         #expect(try await store.rescueExpired().isEmpty, "the lease still holds")
-        try await Task.sleep(for: .milliseconds(400))
+        // The node's last renewal grants a moment only, then it falls silent.
+        _ = try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 0.001)
+        try await Task.sleep(for: .milliseconds(50))
         #expect(try await store.rescueExpired() == ["job_r"])
         let new = try #require(try await store.claim(node: "node-b", limit: 1, leaseSeconds: 30, now: Date()).first)
         #expect(new.node == "node-b" && new.fence == 3, "claim, rescue, claim: each raised the fence")
@@ -228,11 +230,12 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
     @Test func aRescueNeverOverwritesACompletion() async throws {
         let store = try await Self.store()
         try await store.insert(storeJob("job_c"))
-        var job = try #require(try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.2, now: Date()).first)
+        // A lease that lapses at once: only an explicit rescue acts on it.
+        var job = try #require(try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.001, now: Date()).first)
         job.state = .succeeded
         job.finishedAt = Date()
         try await store.save(job, appending: [StreamChunk(seq: 1, event: .done(finishReason: "stop", usage: Usage(promptTokens: 1, completionTokens: 1), cache: "miss"))])
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(50))
         #expect(try await store.rescueExpired().isEmpty)
         #expect(try await store.job(id: "job_c")?.state == .succeeded)
         #expect(try await store.claim(node: "node-b", limit: 1, leaseSeconds: 30, now: Date()).isEmpty)
@@ -242,10 +245,10 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
     @Test func renewedLeasesAreNotRescuedAndTheNodeIsFoundByItsAddress() async throws {
         let store = try await Self.store()
         try await store.insert(storeJob("job_h"))
-        _ = try await store.claim(node: "node-a", limit: 1, leaseSeconds: 0.5, now: Date())
+        _ = try await store.claim(node: "node-a", limit: 1, leaseSeconds: 1, now: Date())
         for _ in 0..<4 {
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 0.5) == 1)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 5) == 1)
             #expect(try await store.rescueExpired().isEmpty)
         }
         #expect(try await store.address(of: "node-a") == "http://127.0.0.1:9001")
@@ -262,6 +265,26 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         #expect(taken == 7)
         #expect(try await store.takeRequest(user: "school/eager", window: 29_000_001, limit: 7), "a new minute, a new window")
         #expect(try await store.takeRequest(user: "school/other", window: 29_000_000, limit: 7), "another user's window")
+        await store.shutdown()
+    }
+
+    @Test func aSharedDayAddsUpToItsQuotaAndNoFurther() async throws {
+        let store = try await Self.store()
+        let added = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<30 {
+                group.addTask {
+                    try await store.addDaily(
+                        DailyCounterDelta(user: "school/owl", day: "2026-12-14", messages: 1, tokens: 100), messageLimit: 10, tokenLimit: 5000)
+                }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(added == 10)
+        #expect(try await store.dailyCounters(day: "2026-12-14").first { $0.user == "school/owl" }?.messages == 10)
+        let big = DailyCounterDelta(user: "school/lark", day: "2026-12-14", messages: 1, tokens: 4000)
+        #expect(try await store.addDaily(big, messageLimit: nil, tokenLimit: 5000))
+        #expect(try await !store.addDaily(big, messageLimit: nil, tokenLimit: 5000), "the tokens would pass the limit")
+        #expect(try await store.addDaily(big, messageLimit: nil, tokenLimit: nil), "no limit, always added")
         await store.shutdown()
     }
 

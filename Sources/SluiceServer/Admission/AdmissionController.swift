@@ -143,6 +143,12 @@ final class AdmissionController: Sendable {
         return error
     }
 
+    /// The refusal for a daily quota the nodes sharing a store used up together.
+    func quotaExceeded(limit: Int) -> SluiceError {
+        let now = clock()
+        return quotaExceeded(reset: day(of: now).next, limit: limit, now: now)
+    }
+
     /// The refusal for a used-up daily quota: when it resets, in the calendar's time zone.
     private func quotaExceeded(reset: Date, limit: Int, now: Date) -> SluiceError {
         metrics.rejected(reason: "quota_exceeded")

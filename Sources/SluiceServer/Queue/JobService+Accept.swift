@@ -41,7 +41,7 @@ extension JobService {
             let started = ContinuousClock.now
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
                 let admitted = try admission.admitLight(principal: owner)
-                try await store.addCounters([admitted.delta])
+                try await count(admitted.delta, owner: owner)
                 metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
                 return (chat, .hit(entry, layer: "exact"), Self.fields(admitted.headers, [.sluiceCache: "exact"]))
             }
@@ -54,7 +54,7 @@ extension JobService {
                    let entry = cache.entry(key: match.key, tenant: owner.tenant)
                 {
                     let admitted = try admission.admitLight(principal: owner)
-                    try await store.addCounters([admitted.delta])
+                    try await count(admitted.delta, owner: owner)
                     metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
                     return (chat, .hit(entry, layer: "semantic"), Self.fields(admitted.headers, [.sluiceCache: "semantic"]))
                 }
@@ -68,7 +68,7 @@ extension JobService {
             let admitted = try admission.admitLight(principal: owner)
             if let job = try? await store.job(id: leader), !job.state.isTerminal {
                 try await store.addFollower(jobID: leader, tenant: owner.tenant, user: owner.user)
-                try await store.addCounters([admitted.delta])
+                try await count(admitted.delta, owner: owner)
                 return (chat, .follower(job), Self.fields(admitted.headers, [.sluiceCache: "miss", .sluiceSingleFlight: "follower"]))
             }
             releaseFlight(singleFlight, leader: leader)
@@ -98,18 +98,52 @@ extension JobService {
                 semanticKey = try? await semantic.probe(chat, tenant: owner.tenant)
             }
             plan?.semantic = semanticKey
+            // On a shared store with daily quotas, the day's counters move first, atomically against the quota.
+            let sharedDay = try sharedDailyLimits(for: owner) != nil
+            if sharedDay {
+                do {
+                    try await count(admitted.delta, owner: owner)
+                } catch {
+                    admission.release(admitted.reservation)
+                    throw error
+                }
+            }
             do {
                 let job = try await submit(
                     chat, owner: owner, id: id, priority: priority,
-                    reservation: admitted.reservation, cache: plan, counters: [admitted.delta])
+                    reservation: admitted.reservation, cache: plan, counters: sharedDay ? [] : [admitted.delta])
                 return (chat, .job(job), headers)
             } catch {
                 admission.release(admitted.reservation)
+                if sharedDay {
+                    let refund = DailyCounterDelta(user: admitted.delta.user, day: admitted.delta.day, messages: -admitted.delta.messages, tokens: -admitted.delta.tokens)
+                    try? await store.addCounters([refund])
+                }
                 throw error
             }
         } catch {
             if let singleFlight { releaseFlight(singleFlight, leader: id) }
             throw error
+        }
+    }
+
+    /// The owner's daily limits when they are counted in a store the nodes share; nil otherwise.
+    func sharedDailyLimits(for owner: Principal) throws -> (messages: Int?, tokens: Int?)? {
+        guard sharedCounters != nil else { return nil }
+        let plan = try admission.plan(for: owner)
+        guard plan.messagesPerDay != nil || plan.tokensPerDay != nil else { return nil }
+        return (plan.messagesPerDay, plan.tokensPerDay)
+    }
+
+    /// Applies an admission's change to the owner's day: on a store the nodes share, atomically
+    /// against the daily quotas, so that together they admit no more than them.
+    func count(_ delta: DailyCounterDelta, owner: Principal) async throws {
+        guard let counters = sharedCounters, let limits = try sharedDailyLimits(for: owner) else {
+            try await store.addCounters([delta])
+            return
+        }
+        guard try await counters.addDaily(delta, messageLimit: limits.messages, tokenLimit: limits.tokens) else {
+            throw admission.quotaExceeded(limit: limits.messages ?? limits.tokens ?? 0)
         }
     }
 

@@ -531,4 +531,22 @@ extension PostgresStore {
         for try await _ in rows { return true }
         return false
     }
+
+    public func addDaily(_ delta: DailyCounterDelta, messageLimit: Int?, tokenLimit: Int?) async throws -> Bool {
+        if let messageLimit, delta.messages > messageLimit { return false }
+        if let tokenLimit, delta.tokens > tokenLimit { return false }
+        // One statement: concurrent nodes are ordered by the row lock, and a day at its limit is left as it is.
+        let rows = try await client.query(
+            """
+            INSERT INTO sluice_daily_counter (day, user_key, messages, tokens) VALUES (\(delta.day), \(delta.user), \(delta.messages), \(delta.tokens))
+            ON CONFLICT (day, user_key) DO UPDATE
+            SET messages = sluice_daily_counter.messages + EXCLUDED.messages, tokens = sluice_daily_counter.tokens + EXCLUDED.tokens
+            WHERE (\(messageLimit)::bigint IS NULL OR sluice_daily_counter.messages + EXCLUDED.messages <= \(messageLimit))
+              AND (\(tokenLimit)::bigint IS NULL OR sluice_daily_counter.tokens + EXCLUDED.tokens <= \(tokenLimit))
+            RETURNING 1
+            """,
+            logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
 }
