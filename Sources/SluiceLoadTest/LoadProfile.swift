@@ -40,6 +40,8 @@ public struct LoadProfile: Sendable {
     public var arrivalRate: Double?
     /// Reconnect storm: the second of the run at which every open stream drops (default: a third).
     public var stormAt: Double?
+    /// The most requests the run sends (nil: as many as the duration allows).
+    public var maxRequests: Int?
     /// The model alias.
     public var model: String
     /// Tokens per mock answer (sent as the request's `mock` object; ignored by real providers).
@@ -54,7 +56,7 @@ public struct LoadProfile: Sendable {
     public init(
         url: String, kind: Kind = .steady, users: Int, rampSeconds: Double? = nil, durationSeconds: Double, thinkSeconds: Double = 1,
         teacherShare: Double = 0.02, backgroundShare: Double = 0, questions: Int = 500, dropShare: Double = 0.05, arrivalRate: Double? = nil,
-        stormAt: Double? = nil, model: String = "default", mockTokens: Int? = nil, mockTokensMax: Int? = nil, mockTokensPerSecond: Double? = nil
+        stormAt: Double? = nil, maxRequests: Int? = nil, model: String = "default", mockTokens: Int? = nil, mockTokensMax: Int? = nil, mockTokensPerSecond: Double? = nil
     ) {
         self.url = url
         self.kind = kind
@@ -68,6 +70,7 @@ public struct LoadProfile: Sendable {
         self.dropShare = dropShare
         self.arrivalRate = arrivalRate
         self.stormAt = kind == .reconnectStorm ? (stormAt ?? durationSeconds / 3) : nil
+        self.maxRequests = maxRequests
         self.model = model
         self.mockTokens = mockTokens
         self.mockTokensMax = mockTokensMax

@@ -127,7 +127,11 @@ public final class LoadTest: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: body)) ?? Data()))
-        report.withLock { $0.sent += 1 }
+        guard report.withLock({ report in
+            guard report.sent < profile.maxRequests ?? .max else { return false }
+            report.sent += 1
+            return true
+        }) else { return }
         let started = ContinuousClock.now
         let answer = Answer(started: started, role: profile.role(of: user))
         do {

@@ -51,6 +51,9 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(name: .customLong("storm-at"), help: "reconnect-storm: second at which every stream drops (default: a third of the run).")
     var stormAt: Double?
 
+    @Option(name: .customLong("max-requests"), help: "Stop sending after this many requests (the run also ends at --duration).")
+    var maxRequests: Int?
+
     @Option(help: "The model alias.")
     var model = "default"
 
@@ -70,7 +73,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         let bounds = mockTokens?.split(separator: "-").compactMap { Int($0) } ?? []
         let test = try LoadTest(profile: LoadProfile(
             url: url, kind: profile, users: users, rampSeconds: ramp, durationSeconds: duration, thinkSeconds: think, teacherShare: teachers,
-            backgroundShare: background, questions: questions, dropShare: drop, arrivalRate: rate, stormAt: stormAt, model: model,
+            backgroundShare: background, questions: questions, dropShare: drop, arrivalRate: rate, stormAt: stormAt, maxRequests: maxRequests, model: model,
             mockTokens: bounds.first, mockTokensMax: bounds.count > 1 ? bounds[1] : nil, mockTokensPerSecond: mockRate))
         let report = await test.run { report in
             let errors = report.errors.values.reduce(0, +)
