@@ -20,7 +20,15 @@ public enum TestPostgres {
     nonisolated(unsafe) static var stopAtExit: (pgctl: String, directory: String, asPostgres: Bool)?
 
     /// A new, empty database on the test server; returns its URL.
-    public static func makeDatabase() throws -> String {
+    public static func makeDatabase() async throws -> String {
+        try await offload { try makeDatabaseNow() }
+    }
+
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Blocking.run(work)
+    }
+
+    static func makeDatabaseNow() throws -> String {
         let cluster = try started()
         let name = "sluice_test_\(UUID().uuidString.prefix(8).lowercased())"
         try psql(cluster, "CREATE DATABASE \(name)")
@@ -102,7 +110,11 @@ public enum TestPostgres {
     }
 
     /// Runs SQL on a database; returns the rows, one string each (columns joined by `|`).
-    public static func query(_ url: String, _ sql: String) throws -> [String] {
+    public static func query(_ url: String, _ sql: String) async throws -> [String] {
+        try await offload { try queryNow(url, sql) }
+    }
+
+    static func queryNow(_ url: String, _ sql: String) throws -> [String] {
         let cluster = try started()
         guard let bin = cluster.binaries ?? binaries() else { throw TestFailure("psql was not found") }
         return try run(bin + "/psql", [url, "-v", "ON_ERROR_STOP=1", "-tAq", "-c", sql], asPostgres: false)
@@ -123,6 +135,11 @@ public enum TestPostgres {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process's: the server pg_ctl leaves running would otherwise keep the tests'
+        // listening sockets (and their ports) open after the tests close them.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
         let argv = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -137,5 +154,17 @@ public enum TestPostgres {
             throw TestFailure("\((executable as NSString).lastPathComponent) failed (\(exited ? "exit \(code)" : "signal \(status & 0x7f)")): \(text)")
         }
         return text
+    }
+}
+
+/// Blocking work for tests (waiting for a process, reading a pipe to its end) on a thread of its own:
+/// on Swift concurrency's few shared threads (two on 2 cores), two such waits at once would stall every
+/// other test, and deadlock when the process waits for a node in this very process.
+public enum Blocking {
+    /// Runs `work` on a new thread and returns its result.
+    public static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
     }
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite struct ClusterTests {
     /// Starts `count` nodes on a new database; short leases so that a killed node's jobs come back quickly.
     static func nodes(_ count: Int, config: String = "", environment: [String: String] = [:]) async throws -> [SluiceProcess] {
-        let url = try TestPostgres.makeDatabase()
+        let url = try await TestPostgres.makeDatabase()
         let directory = TemporaryDirectory.make()
         let file = directory + "/sluice.yaml"
         try (config.isEmpty ? "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\n" : config).write(toFile: file, atomically: true, encoding: .utf8)
@@ -126,23 +126,23 @@ import Testing
     }
 
     @Test func aNodeListensAgainAfterItsListeningConnectionIsKilled() async throws {
-        let url = try TestPostgres.makeDatabase()
+        let url = try await TestPostgres.makeDatabase()
         let directory = TemporaryDirectory.make()
         let node = try await SluiceProcess(dataDirectory: directory, environment: ["SLUICE_DATABASE_URL": url])
         defer { node.kill() }
-        func listeners() throws -> [String] {
-            try TestPostgres.query(url, "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN \"sluice_work\";' AND datname = current_database()")
+        func listeners() async throws -> [String] {
+            try await TestPostgres.query(url, "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN \"sluice_work\";' AND datname = current_database()")
         }
         var before: [String] = []
         for _ in 0..<100 where before.isEmpty {
-            before = try listeners()
+            before = try await listeners()
             if before.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(before.count == 1)
-        _ = try TestPostgres.query(url, "SELECT pg_terminate_backend(\(before.first ?? "0"))")
+        _ = try await TestPostgres.query(url, "SELECT pg_terminate_backend(\(before.first ?? "0"))")
         var after: [String] = []
         for _ in 0..<100 where after.isEmpty || after == before {
-            after = try listeners()
+            after = try await listeners()
             if after.isEmpty || after == before { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(after.count == 1 && after != before, "a new connection listens")

@@ -23,7 +23,7 @@ func withStore(_ kind: StoreKind, _ body: (any AnyStore) async throws -> Void) a
     case .postgres:
         var pgLogger = Logger(label: "test")
         pgLogger.logLevel = ProcessInfo.processInfo.environment["SLUICE_TEST_PG_LOG"] == nil ? .info : .trace
-        let store = try await PostgresStore(configuration: .init(url: try TestPostgres.makeDatabase()), logger: pgLogger)
+        let store = try await PostgresStore(configuration: .init(url: try await TestPostgres.makeDatabase()), logger: pgLogger)
         do {
             try await body(store)
         } catch {
@@ -160,7 +160,7 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
 /// What only the PostgreSQL backend has to show.
 @Suite struct PostgresStoreTests {
     @Test func nodesStartingAtOnceApplyEachMigrationExactlyOnce() async throws {
-        let url = try TestPostgres.makeDatabase()
+        let url = try await TestPostgres.makeDatabase()
         let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
             for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: .init(url: url, maxConnections: 2), logger: Logger(label: "test")) } }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -171,7 +171,7 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
     }
 
     static func store(leaseSeconds: Double = 30) async throws -> PostgresStore {
-        try await PostgresStore(configuration: .init(url: try TestPostgres.makeDatabase(), leaseSeconds: leaseSeconds), logger: Logger(label: "test"))
+        try await PostgresStore(configuration: .init(url: try await TestPostgres.makeDatabase(), leaseSeconds: leaseSeconds), logger: Logger(label: "test"))
     }
 
     @Test func concurrentClaimersTakeEveryWaitingJobExactlyOnceMostUrgentFirst() async throws {

@@ -34,7 +34,7 @@ import Testing
                 partial = ((try? String(contentsOfFile: file + ".progress", encoding: .utf8)) ?? "").split(separator: "\n").count
             }
             warm.terminate()
-            warm.waitUntilExit()
+            try await Blocking.run { warm.waitUntilExit() }
             partial = try String(contentsOfFile: file + ".progress", encoding: .utf8).split(separator: "\n").count
             #expect(partial >= 3 && partial < 8)
             // …then run again: it finishes, asking nothing twice.
