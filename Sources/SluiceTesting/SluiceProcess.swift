@@ -1,8 +1,8 @@
 public import Foundation
 
 /// A `sluice` executable running as its own process, for tests that kill it.
-public final class SluiceProcess: @unchecked Sendable {
-    let process: Process
+public final class SluiceProcess: Sendable {
+    let process: ChildProcess
     /// The port it listens on.
     public let port: Int
     /// A client for it.
@@ -46,22 +46,12 @@ public final class SluiceProcess: @unchecked Sendable {
     ///   - logFile: a file that receives its output (discarded when nil).
     public init(dataDirectory: String, port: Int? = nil, environment: [String: String] = [:], arguments: [String] = [], logFile: String? = nil) async throws {
         self.port = port ?? Self.freePort()
-        process = Process()
-        process.executableURL = try Self.executable()
-        process.arguments = ["serve", "--port", String(self.port), "--data-dir", dataDirectory] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let logFile {
-            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-            process.standardOutput = handle
-            process.standardError = handle
-        } else {
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
+        if let logFile { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
+        process = try ChildProcess(
+            [try Self.executable().path, "serve", "--port", String(self.port), "--data-dir", dataDirectory] + arguments,
+            environment: ChildProcess.environment(environment), outputPath: logFile)
         for _ in 0..<200 {
-            if !process.isRunning { throw TestFailure("sluice serve exited with status \(process.terminationStatus)") }
+            if let status = process.exitStatus { throw TestFailure("sluice serve exited with status \(status)") }
             if let reply = try? await client.get("/healthz"), reply.status == 200 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -69,40 +59,26 @@ public final class SluiceProcess: @unchecked Sendable {
         throw TestFailure("sluice serve did not become healthy")
     }
 
-    /// Runs `sluice` with arguments and returns its exit status and output, for start-up checks.
+    /// Runs `sluice` with arguments and returns its exit status and output, for start-up checks; stopped
+    /// with SIGKILL after `timeout` seconds.
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 10) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { process.terminate() }
-        let output = try await Blocking.run {
-            process.waitUntilExit()
-            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        }
-        return (process.terminationStatus, output)
+        let output = TemporaryDirectory.make() + "/output"
+        let process = try ChildProcess(
+            [try executable().path] + arguments, environment: ChildProcess.environment(environment), outputPath: output)
+        let status = await process.wait(seconds: timeout)
+        return (status, process.output)
     }
+
+    /// Whether it still runs.
+    public var isRunning: Bool { process.isRunning }
 
     /// `kill -9`.
-    public func kill() {
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    public func kill() { process.kill() }
 
     /// SIGTERM, then waits for the exit.
-    public func terminate() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+    public func terminate() async -> Int32 {
+        process.signal(SIGTERM)
+        return await process.wait()
     }
 
     deinit { kill() }

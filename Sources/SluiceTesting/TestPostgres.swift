@@ -122,42 +122,22 @@ public enum TestPostgres {
     }
 
     /// Runs a command to its end and returns its output; the output goes to the error when it fails.
-    /// Spawned directly: Foundation's `Process` waits, on Linux, until every descendant lets go of it,
-    /// and the server `pg_ctl` starts never does.
+    /// Blocks: call it on a thread of its own (`offload`).
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], asPostgres: Bool) throws(TestFailure) -> String {
         let command = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments : [executable] + arguments
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-pg-output-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else of this process's: the server pg_ctl leaves running would otherwise keep the tests'
-        // listening sockets (and their ports) open after the tests close them.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        let argv = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
-        guard spawned == 0 else { throw TestFailure("could not run \(command[0]): error \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        let status = try ChildProcess(command, outputPath: outputPath).waitBlocking()
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        let code = (status >> 8) & 0xff
-        guard exited, code == 0 else {
-            throw TestFailure("\((executable as NSString).lastPathComponent) failed (\(exited ? "exit \(code)" : "signal \(status & 0x7f)")): \(text)")
+        guard status == 0 else {
+            throw TestFailure("\((executable as NSString).lastPathComponent) failed (exit \(status)): \(text)")
         }
         return text
     }
 }
 
-/// Blocking work for tests (waiting for a process, reading a pipe to its end) on a thread of its own:
+/// Blocking work for tests (waiting for a command to end) on a thread of its own:
 /// on Swift concurrency's few shared threads (two on 2 cores), two such waits at once would stall every
 /// other test, and deadlock when the process waits for a node in this very process.
 public enum Blocking {

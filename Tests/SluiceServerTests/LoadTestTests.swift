@@ -63,7 +63,7 @@ import Testing
         try await TestNode.with { node in
             let question = "Exam question number 0: please explain it step by step."
             _ = try await node.client.post("/v1/chat/completions", json: ["model": "default", "messages": [["role": "user", "content": question]]])
-            let test = try LoadTest(profile: LoadProfile(url: "http://127.0.0.1:\(node.port)", users: 4, durationSeconds: 1, thinkSeconds: 0.05, questions: 1))
+            let test = try LoadTest(profile: LoadProfile(url: "http://127.0.0.1:\(node.port)", users: 4, durationSeconds: 20, thinkSeconds: 0.05, questions: 1, maxRequests: 12))
             let report = await test.run()
             #expect(report.completed >= 1)
             #expect(report.cacheHits == report.completed)

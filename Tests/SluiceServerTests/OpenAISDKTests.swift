@@ -22,18 +22,8 @@ import Testing
     }
 
     static func python(_ arguments: [String]) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = try await Blocking.run {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return data
-        }
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let process = try ChildProcess(["/usr/bin/env", "python3"] + arguments, outputPath: TemporaryDirectory.make() + "/output")
+        let status = await process.wait(seconds: 120)
+        return (status, process.output)
     }
 }

@@ -82,7 +82,7 @@ import Testing
             let stream = try await node.client.events("/v1/chat/completions", method: .POST, json: ["model": "gpt", "stream": true, "messages": [["role": "user", "content": "s"]]])
             seen += stream.events.map(\.data).joined()
             seen += try await node.client.get("/metrics").text
-            node.terminate()
+            _ = await node.terminate()
             let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             #expect(fake.received.first?.headers["authorization"] == "Bearer \(secret)")
             #expect(!logged.isEmpty)

@@ -71,7 +71,7 @@ import Testing
         // A client still following when the node stops sees its stream end, not an error.
         async let follower = first.client.events("/v1/jobs/\(id)/stream?after=4")
         try await Task.sleep(for: .milliseconds(100))
-        first.terminate()
+        #expect(await first.terminate() == 0, "a graceful shutdown exits cleanly")
         let followed = try await follower
         #expect(!followed.events.contains { $0.name == "done" || $0.name == "error" })
         let lastSeen = followed.ids.last ?? 4

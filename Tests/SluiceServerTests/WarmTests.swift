@@ -22,19 +22,14 @@ import Testing
         try await TestNode.with(configure: { $0.mock.ttftMs = 600 }) { node in
             let url = "http://127.0.0.1:\(node.port)"
             // Interrupted once a few lines are done, with questions still to ask…
-            let warm = Process()
-            warm.executableURL = try SluiceProcess.executable()
-            warm.arguments = ["warm", file, "--url", url, "--concurrency", "1"]
-            warm.standardOutput = FileHandle.nullDevice
-            warm.standardError = FileHandle.nullDevice
-            try warm.run()
+            let warm = try ChildProcess([try SluiceProcess.executable().path, "warm", file, "--url", url, "--concurrency", "1"])
             var partial = 0
             for _ in 0..<400 where partial < 3 {
                 try await Task.sleep(for: .milliseconds(50))
                 partial = ((try? String(contentsOfFile: file + ".progress", encoding: .utf8)) ?? "").split(separator: "\n").count
             }
-            warm.terminate()
-            try await Blocking.run { warm.waitUntilExit() }
+            warm.signal(SIGTERM)
+            _ = await warm.wait(seconds: 30)
             partial = try String(contentsOfFile: file + ".progress", encoding: .utf8).split(separator: "\n").count
             #expect(partial >= 3 && partial < 8)
             // …then run again: it finishes, asking nothing twice.
