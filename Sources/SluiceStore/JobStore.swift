@@ -95,6 +95,12 @@ public protocol SharedJobQueue: Sendable {
     func release(_ jobs: [Job]) async throws
     /// The address a live node advertised.
     func address(of node: String) async throws -> String?
+    /// The node holding an unfinished job, and the address it advertised; nil when no node holds it.
+    func holder(of jobID: String) async throws -> (node: String, address: String)?
+    /// Takes one particular job nobody holds for `node` (to cancel it); nil when it is held or ended.
+    func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job?
+    /// The secret the nodes sharing this database show each other, made by the first node that asks.
+    func clusterSecret() async throws -> String
     /// Tells idle nodes that work is waiting.
     func notifyQueued() async throws
     /// Calls `wake` on every notification that work is waiting, listening again after the connection
@@ -104,9 +110,9 @@ public protocol SharedJobQueue: Sendable {
 
 /// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.
 public protocol SharedCounters: Sendable {
-    /// Counts one request in a user's window (minutes since 1970) unless the window already holds
-    /// `limit`; returns whether it counted.
-    func takeRequest(user: String, window: Int64, limit: Int) async throws -> Bool
+    /// Adds `amount` (one request, or a request's tokens) to a key's window (minutes since 1970) unless
+    /// that would take it past `limit`; returns whether it was added.
+    func take(key: String, window: Int64, amount: Int, limit: Int) async throws -> Bool
     /// Adds a change to a user's day unless it would take messages or tokens past their limits
     /// (nil: none); returns whether it was added.
     func addDaily(_ delta: DailyCounterDelta, messageLimit: Int?, tokenLimit: Int?) async throws -> Bool

@@ -34,6 +34,64 @@ import Testing
         #expect(direct.answer == stream.answer)
         let job = try await nodes[1].client.get("/v1/jobs/\(id)").json
         #expect(job["state"] as? String == "succeeded")
+        // Node B had the chunks straight from node A (a relay), not only from A's checkpoints in the store.
+        #expect(try await Self.relayedChunks(nodes[1]) > 0)
+        #expect(try await Self.relayedChunks(nodes[0]) == 0, "A ran the job itself")
+    }
+
+    /// What a node's metrics say it relayed from other nodes.
+    static func relayedChunks(_ node: SluiceProcess) async throws -> Int {
+        let metrics = try await node.client.get("/metrics").text
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("sluice_cluster_relayed_chunks_total") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? 0
+    }
+
+    @Test func aStreamRelayedFromANodeThatDiesGoesOnWithTheRerunWithoutTheClientReconnecting() async throws {
+        let nodes = try await Self.nodes(3)
+        defer { nodes.forEach { $0.kill() } }
+        let id = try await nodes[0].client.submit(chatBody("the water cycle, slowly", mock: ["tokens": 300, "tokens_per_second": 40]))
+        async let followed = nodes[1].client.events("/v1/jobs/\(id)/stream", timeout: .seconds(60))
+        for _ in 0..<200 where try await Self.relayedChunks(nodes[1]) < 5 { try await Task.sleep(for: .milliseconds(25)) }
+        nodes[0].kill()
+        let stream = try await followed
+        let names = stream.events.map(\.name)
+        #expect(names.last == "done")
+        #expect(names.filter { $0 == "reset" }.count == 1, "the re-run replaces what the dead node said")
+        #expect(stream.ids == stream.ids.sorted() && Set(stream.ids).count == stream.ids.count)
+        let reset = try #require(names.firstIndex(of: "reset"))
+        let rerun = stream.events[reset...].compactMap { $0.json["text"] as? String }.joined()
+        #expect(rerun.split(separator: " ").count == 300)
+    }
+
+    @Test func aJobRunningOnOneNodeIsCancelledFromAnother() async throws {
+        let nodes = try await Self.nodes(2)
+        defer { nodes.forEach { $0.kill() } }
+        let id = try await nodes[0].client.submit(chatBody("a very long essay", mock: ["tokens": 400, "tokens_per_second": 20]))
+        let started = try await nodes[1].client.events("/v1/jobs/\(id)/stream", limit: 3)
+        #expect(started.ids.count == 3)
+        let cancelled = try await nodes[1].client.delete("/v1/jobs/\(id)")
+        #expect(cancelled.status == 200)
+        #expect(cancelled.json["state"] as? String == "cancelled")
+        // The node that ran it says the same, and its stream ended with the reason.
+        let rest = try await nodes[0].client.events("/v1/jobs/\(id)/stream?after=3")
+        #expect(rest.events.last?.name == "error")
+        #expect(rest.events.last?.json["code"] as? String == "job_cancelled")
+        #expect(rest.answer.split(separator: " ").count < 397, "the provider call stopped")
+    }
+
+    @Test func theInternalRoutesRefuseCallersWithoutTheClusterSecret() async throws {
+        let nodes = try await Self.nodes(1)
+        defer { nodes.forEach { $0.kill() } }
+        let id = try await nodes[0].client.submit(chatBody("private", mock: ["tokens": 4]))
+        for headers in [[:], ["Authorization": "Bearer guess"]] {
+            let read = try await nodes[0].client.get("/internal/v1/jobs/\(id)/chunks", headers: headers)
+            #expect(read.status == 401)
+            #expect(read.errorCode == "invalid_api_key")
+            #expect(!read.text.contains("w1"))
+            let cancel = try await nodes[0].client.delete("/internal/v1/jobs/\(id)", headers: headers)
+            #expect(cancel.status == 401)
+        }
+        _ = try await nodes[0].client.waitForJob(id, states: ["succeeded"])
     }
 
     @Test func killingTheRunningNodeMidStreamFinishesTheJobElsewhereAndTheClientResumesWithoutGapOrDuplicate() async throws {
@@ -85,6 +143,32 @@ import Testing
         }
         #expect(statuses.filter { $0 == 200 }.count == limit, "\(statuses)")
         #expect(statuses.filter { $0 == 429 }.count == 15 - limit)
+    }
+
+    @Test func aTokensPerMinuteLimitAcrossThreeNodesAdmitsAtMostTheLimit() async throws {
+        // Each request reserves its prompt (a few tokens) and its 100-token cap: three fit in 350, four do not.
+        let nodes = try await Self.nodes(3, config: """
+            cluster: {leaseSeconds: 2, pollSeconds: 0.2}
+            plans: {names: [free], free: {requestsPerMinute: 0, tokensPerMinute: 350}}
+            cache: {enabled: false}
+            """)
+        defer { nodes.forEach { $0.kill() } }
+        let second = Int(Date().timeIntervalSince1970) % 60
+        if second > 50 { try await Task.sleep(for: .seconds(61 - second)) }
+        let replies = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for n in 0..<12 {
+                group.addTask {
+                    let reply = try await nodes[n % 3].client.post(
+                        "/v1/chat/completions", json: chatBody("essay \(n)", mock: ["tokens": 2], extra: ["max_tokens": 100]),
+                        headers: ["X-Sluice-User": "token-hungry"])
+                    return (reply.status, reply.errorCode)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(replies.filter { $0.0 == 200 }.count == 3, "\(replies)")
+        #expect(replies.filter { $0.0 == 429 }.count == 9)
+        #expect(replies.filter { $0.0 == 429 }.allSatisfy { $0.1 == "rate_limited" })
     }
 
     @Test func aDailyQuotaAcrossThreeNodesAdmitsAtMostTheQuota() async throws {

@@ -256,15 +256,44 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         await store.shutdown()
     }
 
+    @Test func aJobsHolderIsFoundAndOnlyAnUnheldJobCanBeTakenByItsId() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let store = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
+        try await store.insert(storeJob("job_held"))
+        try await store.insert(storeJob("job_free"))
+        _ = try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 5)
+        #expect(try await store.claim(jobID: "job_held", node: "node-a", leaseSeconds: 5)?.fence == 1)
+        #expect(try await store.claim(jobID: "job_held", node: "node-b", leaseSeconds: 5) == nil, "held by another node")
+        #expect(try await store.claim(jobID: "job_none", node: "node-b", leaseSeconds: 5) == nil)
+        let holder = try await store.holder(of: "job_held")
+        #expect(holder?.node == "node-a" && holder?.address == "http://127.0.0.1:9001")
+        #expect(try await store.holder(of: "job_free") == nil, "nobody holds it")
+        // The secret: made once, the same for every node.
+        let secret = try await store.clusterSecret()
+        let other = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
+        #expect(try await other.clusterSecret() == secret)
+        #expect(secret.count >= 32)
+        await other.shutdown()
+        await store.shutdown()
+    }
+
     @Test func aSharedWindowAdmitsExactlyTheLimitUnderConcurrency() async throws {
         let store = try await Self.store()
         let taken = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<40 { group.addTask { try await store.takeRequest(user: "school/eager", window: 29_000_000, limit: 7) } }
+            for _ in 0..<40 { group.addTask { try await store.take(key: "school/eager", window: 29_000_000, amount: 1, limit: 7) } }
             return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }
         #expect(taken == 7)
-        #expect(try await store.takeRequest(user: "school/eager", window: 29_000_001, limit: 7), "a new minute, a new window")
-        #expect(try await store.takeRequest(user: "school/other", window: 29_000_000, limit: 7), "another user's window")
+        #expect(try await store.take(key: "school/eager", window: 29_000_001, amount: 1, limit: 7), "a new minute, a new window")
+        #expect(try await store.take(key: "school/other", window: 29_000_000, amount: 1, limit: 7), "another user's window")
+        // Tokens: each request takes what it reserved; the window holds at most the limit.
+        let tokens = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 { group.addTask { try await store.take(key: "tokens:school/eager", window: 29_000_000, amount: 300, limit: 1000) } }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(tokens == 3)
+        #expect(try await store.take(key: "tokens:school/eager", window: 29_000_000, amount: 100, limit: 1000), "what still fits is taken")
+        #expect(try await !store.take(key: "tokens:school/new", window: 29_000_000, amount: 1001, limit: 1000), "more than the limit never fits")
         await store.shutdown()
     }
 

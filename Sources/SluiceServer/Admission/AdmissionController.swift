@@ -87,7 +87,7 @@ final class AdmissionController: Sendable {
     /// simple mode, a tighter cap and a brevity instruction. Returns the reservation to keep with the
     /// job, its counter change, the headers for the response, and whether simple mode changed it.
     func admit(_ request: inout ChatRequest, principal: Principal, jobID: String) throws
-        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String], simplified: Bool, requestsPerMinute: Int?)
+        -> (reservation: AdmissionLedger.Reservation, delta: DailyCounterDelta, headers: [String: String], simplified: Bool, limits: AdmissionLedger.Limits)
     {
         let now = clock()
         let plan = try plan(for: principal)
@@ -127,7 +127,7 @@ final class AdmissionController: Sendable {
         case .success(let headroom):
             metrics.charged(plan: plan.name, messages: 1, tokens: reservation.tokens)
             return (reservation, DailyCounterDelta(user: reservation.user, day: reservation.day, messages: 1, tokens: reservation.tokens),
-                    Self.headers(headroom), simplified, limits.requestsPerMinute)
+                    Self.headers(headroom), simplified, limits)
         case .failure(.rateLimited(let retryAfter, let limit)):
             throw rateLimited(retryAfter: retryAfter, limit: limit)
         case .failure(.quotaExceeded(let reset, let limit)):

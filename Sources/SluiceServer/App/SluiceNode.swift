@@ -61,6 +61,7 @@ public final class SluiceNode: Sendable {
         try await jobs.admission.restore(from: jobs.store)
         try await jobs.cache.load()
         if let cluster = jobs.cluster {
+            try await cluster.loadSecret()
             // Another node's unfinished work is not this node's to recover: jobs whose node died are
             // rescued when their leases lapse, then claimed by whichever node has room.
             logger.notice("sharing the PostgreSQL store with other nodes", metadata: ["sluice.node": "\(cluster.nodeID)"])
@@ -76,6 +77,7 @@ public final class SluiceNode: Sendable {
         HealthRoutes(jobs: jobs).register(on: router)
         MetricsRoutes(jobs: jobs).register(on: router)
         WebRoutes().register(on: router)
+        if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: router) }
         let v1 = router.group("v1").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys, defaultPlan: configuration.admission.defaultPlan))
         ChatRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
@@ -83,12 +85,14 @@ public final class SluiceNode: Sendable {
         let logger = logger
         let cluster = jobs.cluster
         let host = configuration.server.host
+        let advertised = configuration.cluster.advertiseURL
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                cluster?.advertise("http://\(host):\(port)")
+                let reachable = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+                cluster?.advertise(advertised ?? "http://\(reachable):\(port)")
                 logger.notice("sluice is listening", metadata: ["sluice.address": "http://\(channel.localAddress?.ipAddress ?? "?"):\(port)"])
                 await onListening(port)
             },
@@ -98,7 +102,7 @@ public final class SluiceNode: Sendable {
             sweepInterval: configuration.retention.sweepSeconds)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosingService(close: closeStore)),
-            .init(service: ProviderClientsService(clients: catalog.clients)),
+            .init(service: ProviderClientsService(clients: catalog.clients + [jobs.cluster?.peers].compactMap { $0 })),
         ]
         // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
         if jobs.cluster != nil { services.append(.init(service: ClusterService(jobs: jobs))) }

@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SluiceCache
 import SluiceCore
@@ -18,6 +20,7 @@ final class Cluster: Sendable {
     let leaseSeconds: Double
     let pollInterval: Duration
     let logger: Logger
+    let metrics: SluiceMetrics
     /// Where other nodes reach this one (set once the server listens).
     let address = Mutex("")
     /// Whether this node's own heartbeats reach the store; when they fail it stops claiming.
@@ -26,15 +29,26 @@ final class Cluster: Sendable {
     let wakeup: AsyncStream<Void>.Continuation
     /// Times the work notifications were (re)subscribed.
     let listens = Atomic<Int>(0)
+    /// Calls to other nodes (relays of streams, cancels).
+    let peers: HTTPClient
+    /// The secret nodes show each other on their internal routes (from the store, at start).
+    let secret = Mutex<String?>(nil)
 
-    init(queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, logger: Logger) {
+    init(queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, metrics: SluiceMetrics, logger: Logger) {
         nodeID = "node-" + UUID().uuidString.prefix(8).lowercased()
         self.queue = queue
         self.cacheFeed = cacheFeed
         self.leaseSeconds = leaseSeconds
         self.pollInterval = pollInterval
         self.logger = logger
+        self.metrics = metrics
         (wakeups, wakeup) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // A relay hears from its node at least every lease/3 (heartbeats): silence past a lease means
+        // the node or the network is gone, and the relay looks for the job's new holder.
+        var settings = HTTPClient.Configuration()
+        settings.timeout = .init(connect: .seconds(1), read: .milliseconds(Int64(leaseSeconds * 1000)))
+        settings.connectionPool.retryConnectionEstablishment = false
+        peers = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
     }
 
     /// Records where other nodes reach this one.

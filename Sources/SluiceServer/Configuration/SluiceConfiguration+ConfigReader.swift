@@ -23,6 +23,7 @@ extension SluiceConfiguration {
             .flatMap { $0.isEmpty ? nil : $0 }
         cluster.leaseSeconds = config.double(forKey: "cluster.leaseSeconds", default: cluster.leaseSeconds)
         cluster.pollSeconds = config.double(forKey: "cluster.pollSeconds", default: cluster.pollSeconds)
+        cluster.advertiseURL = config.string(forKey: "cluster.advertiseURL").flatMap { $0.isEmpty ? nil : $0 }
         queue.workers = config.int(forKey: "queue.workers", default: queue.workers)
         queue.maxRunningPerUser = config.int(forKey: "queue.maxRunningPerUser", default: queue.maxRunningPerUser)
         queue.deadlineSeconds = config.double(forKey: "queue.deadlineSeconds", default: queue.deadlineSeconds)

@@ -78,6 +78,9 @@ public struct SluiceConfiguration: Sendable {
         public var leaseSeconds = 15.0
         /// Seconds between looks for waiting work when no notification came (the bound on a missed one).
         public var pollSeconds = 1.0
+        /// The URL other nodes reach this one at (relays of streams, cancels); from the bound address
+        /// when nil, with this machine's host name when it binds every interface.
+        public var advertiseURL: String?
         public init() {}
     }
 

@@ -60,6 +60,11 @@ final class SluiceMetrics: Sendable {
         counter("sluice_jobs_total", [("state", state)]).increment()
     }
 
+    /// Chunks of jobs running on other nodes that this node relayed to its clients.
+    func relayed(chunks: Int) {
+        counter("sluice_cluster_relayed_chunks_total", []).increment(by: chunks)
+    }
+
     /// A request refused by admission control.
     func rejected(reason: String) {
         counter("sluice_rejections_total", [("reason", reason)]).increment()

@@ -76,20 +76,11 @@ extension JobService {
         }
         do {
             let admitted = try admission.admit(&chat, principal: owner, jobID: id)
-            if let counters = sharedCounters, let limit = admitted.requestsPerMinute {
-                // Nodes sharing a store share the per-minute window too: together they admit at most the limit.
-                let now = admission.clock().timeIntervalSince1970
-                let counted: Bool
-                do {
-                    counted = try await counters.takeRequest(user: owner.userKey, window: Int64(now / 60), limit: limit)
-                } catch {
-                    admission.release(admitted.reservation)
-                    throw error
-                }
-                guard counted else {
-                    admission.release(admitted.reservation)
-                    throw admission.rateLimited(retryAfter: max(1, 60 - Int(now) % 60), limit: limit)
-                }
+            do {
+                try await takeSharedWindows(admitted.limits, reservation: admitted.reservation)
+            } catch {
+                admission.release(admitted.reservation)
+                throw error
             }
             let headers = Self.fields(admitted.headers, [.sluiceCache: "miss"])
             var plan = key.map { CachePlan(key: $0, namespace: namespace, tags: tags, store: !noStore && !admitted.simplified) }
@@ -124,6 +115,23 @@ extension JobService {
         } catch {
             if let singleFlight { releaseFlight(singleFlight, leader: id) }
             throw error
+        }
+    }
+
+    /// On a store the nodes share, counts the request and its reserved tokens in the minute's shared
+    /// windows, so that together the nodes admit at most the per-minute limits (calendar minutes).
+    func takeSharedWindows(_ limits: AdmissionLedger.Limits, reservation: AdmissionLedger.Reservation) async throws {
+        guard let counters = sharedCounters else { return }
+        let now = admission.clock().timeIntervalSince1970
+        let window = Int64(now / 60)
+        let retryAfter = max(1, 60 - Int(now) % 60)
+        if let limit = limits.requestsPerMinute, try await !counters.take(key: reservation.user, window: window, amount: 1, limit: limit) {
+            throw admission.rateLimited(retryAfter: retryAfter, limit: limit)
+        }
+        if let limit = limits.tokensPerMinute,
+           try await !counters.take(key: "tokens:" + reservation.user, window: window, amount: reservation.tokens, limit: limit)
+        {
+            throw admission.rateLimited(retryAfter: retryAfter, limit: limit)
         }
     }
 

@@ -36,14 +36,14 @@ final class JobService: Sendable {
         if let queue = store as? any SharedJobQueue {
             cluster = Cluster(
                 queue: queue, cacheFeed: store as? any SharedCacheFeed, leaseSeconds: configuration.cluster.leaseSeconds,
-                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), logger: logger)
+                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), metrics: metrics, logger: logger)
         } else {
             cluster = nil
         }
         sharedCounters = store as? any SharedCounters
         self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: Self.semanticCache(configuration))
         self.store = store
-        self.hub = StreamHub(log: store, followsStore: store is any SharedJobQueue)
+        self.hub = StreamHub(log: store, remote: cluster)
         let workers = max(1, configuration.queue.workers)
         let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
         let scheduler = Scheduler(
@@ -111,21 +111,27 @@ final class JobService: Sendable {
         throw SluiceError(.jobNotFound, details: ["id": String(id.prefix(64))])
     }
 
-    /// Cancels a job: a queued one ends at once, a running one stops its provider call. Returns the job
-    /// as it is afterwards; a job that already ended is returned unchanged.
+    /// Cancels a job: a queued one ends at once, a running one stops its provider call, wherever it runs.
+    /// Returns the job as it is afterwards; a job that already ended is returned unchanged.
     func cancel(_ id: String, for principal: Principal) async throws -> Job {
         let job = try await job(id, for: principal)
         // A follower leaves; the answer goes on for its owner and the other followers.
         guard !job.state.isTerminal, principal.owns(job.owner) else { return job }
+        if try await !cancelHere(id), let cluster { try await cluster.cancelElsewhere(id, jobs: self) }
+        return try await self.job(id, for: principal)
+    }
+
+    /// Cancels a job this node holds and returns once it has ended; false when it is not here.
+    func cancelHere(_ id: String) async throws -> Bool {
         switch scheduler.cancel(id) {
         case .dequeued(var queued):
             try await end(&queued, .cancelled, event: .error(code: SluiceError.Code.jobCancelled.rawValue, message: "cancelled by its owner"))
-            return queued
+            return true
         case .signalled:
-            for await _ in try await hub.subscribe(id, after: Int.max - 1) {}
-            return try await self.job(id, for: principal)
+            for await _ in try await hub.subscribe(id, after: Int.max - 1, following: false) {}
+            return true
         case .notHere:
-            return job
+            return false
         }
     }
 

@@ -21,15 +21,14 @@ final class StreamHub: Sendable {
 
     private let state = Mutex(State())
     private let log: any StreamLog
-    /// On a shared store: a job not live here may run on another node, so a subscriber follows its
-    /// checkpoints in the store (written in batches, never a row per token) until it ends.
-    private let followsStore: Bool
-    /// How often a subscriber to a job on another node reads its new checkpoints.
+    /// On a shared store: a job not live here may run on another node, whose stream this node relays.
+    private let remote: (any RemoteStreams)?
+    /// How long a subscriber to a job no node is running waits before looking again (store and holder).
     static let followInterval = Duration.milliseconds(200)
 
-    init(log: any StreamLog, followsStore: Bool = false) {
+    init(log: any StreamLog, remote: (any RemoteStreams)? = nil) {
         self.log = log
-        self.followsStore = followsStore
+        self.remote = remote
     }
 
     /// Opens the live stream of an unfinished job whose next chunk will be `nextSeq`.
@@ -77,8 +76,9 @@ final class StreamHub: Sendable {
     }
 
     /// The chunks of a job after `seq`: what is already there, then what comes, ending after the terminal
-    /// event (or at once when the job has ended).
-    func subscribe(_ jobID: String, after seq: Int) async throws -> AsyncStream<StreamChunk> {
+    /// event (or at once when the job has ended). With `following` (on a shared store), a job that is not
+    /// live here is followed wherever it runs; without it, the stream ends with what this node has.
+    func subscribe(_ jobID: String, after seq: Int, following: Bool = true) async throws -> AsyncStream<StreamChunk> {
         let (stream, continuation) = AsyncStream<StreamChunk>.makeStream()
         if register(continuation, jobID: jobID, after: seq, stored: [], resumed: false) { return stream }
         let stored = try await log.chunks(of: jobID, after: seq)
@@ -87,29 +87,43 @@ final class StreamHub: Sendable {
         // is not live here.
         let chunks = try await log.chunks(of: jobID, after: seq)
         for chunk in chunks { continuation.yield(chunk) }
-        guard followsStore, !(chunks.last?.event.isTerminal ?? false) else {
+        guard following, let remote, !(chunks.last?.event.isTerminal ?? false) else {
             continuation.finish()
             return stream
         }
-        let log = log
-        let follower = Task {
-            var last = chunks.last?.seq ?? seq
-            while !Task.isCancelled {
-                guard (try? await Task.sleep(for: Self.followInterval)) != nil else { break }
-                guard let more = try? await log.chunks(of: jobID, after: last) else { continue }
-                for chunk in more {
-                    continuation.yield(chunk)
-                    last = chunk.seq
-                    if chunk.event.isTerminal {
-                        continuation.finish()
-                        return
-                    }
-                }
-            }
-            continuation.finish()
-        }
+        let follower = Task { await follow(jobID, after: chunks.last?.seq ?? seq, remote: remote, into: continuation) }
         continuation.onTermination = { _ in follower.cancel() }
         return stream
+    }
+
+    /// Follows a job that is not live here until its end: straight from the node running it, chunk by
+    /// chunk, and from the store's checkpoints for what was said before, or while no node runs it (after
+    /// its node died, until another takes it). Becomes a local subscriber if the job comes to run here.
+    private func follow(_ jobID: String, after seq: Int, remote: any RemoteStreams, into continuation: AsyncStream<StreamChunk>.Continuation) async {
+        var last = seq
+        var ended = false
+        // Each source may repeat what another gave: only what comes after the last chunk passes.
+        let emit = { (chunk: StreamChunk) in
+            guard chunk.seq > last, !ended else { return }
+            continuation.yield(chunk)
+            last = chunk.seq
+            ended = chunk.event.isTerminal
+        }
+        while !Task.isCancelled, !ended {
+            if let stored = try? await log.chunks(of: jobID, after: last) {
+                if !stored.contains(where: \.event.isTerminal),
+                   register(continuation, jobID: jobID, after: stored.last?.seq ?? last, stored: stored.filter { $0.seq > last }, resumed: true)
+                {
+                    // Live here now: the hub delivers the rest (and ends the subscription).
+                    return
+                }
+                stored.forEach(emit)
+                if ended { break }
+            }
+            let relayed = await remote.relay(jobID, after: last, emit: emit)
+            if !relayed || !ended { try? await Task.sleep(for: Self.followInterval) }
+        }
+        continuation.finish()
     }
 
     /// Ends the subscriptions to a job this node no longer holds (its lease moved to another node),
@@ -143,4 +157,11 @@ final class StreamHub: Sendable {
     func subscriberCount(_ jobID: String) -> Int {
         state.withLock { $0.live[jobID]?.subscribers.count ?? 0 }
     }
+}
+
+/// The streams of jobs other nodes run (a cluster's relays).
+protocol RemoteStreams: Sendable {
+    /// Passes the chunks after `seq` of a job another node runs to `emit` as that node produces them,
+    /// until the job ends or that node stops serving it; returns false at once when no other node holds it.
+    func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> Bool
 }

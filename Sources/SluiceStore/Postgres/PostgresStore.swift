@@ -164,6 +164,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             "CREATE INDEX sluice_cache_entry_expiry ON sluice_cache_entry (expires_at)",
             "CREATE INDEX sluice_cache_entry_written ON sluice_cache_entry (written)",
         ]),
+        (2, "cluster settings", [
+            "CREATE TABLE sluice_setting (name text PRIMARY KEY, value text NOT NULL)",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so
@@ -494,6 +497,38 @@ extension PostgresStore {
         return nil
     }
 
+    public func holder(of jobID: String) async throws -> (node: String, address: String)? {
+        let rows = try await client.query(
+            """
+            SELECT n.id, n.address FROM sluice_job j JOIN sluice_node n ON n.id = j.node
+            WHERE j.id = \(jobID) AND j.state IN ('queued', 'running')
+            """,
+            logger: logger)
+        for try await (node, address) in rows.decode((String, String).self) { return (node, address) }
+        return nil
+    }
+
+    public func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job? {
+        let rows = try await client.query(
+            """
+            UPDATE sluice_job SET node = \(node), fence = fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
+            WHERE id = \(jobID) AND state = 'queued' AND node IS NULL
+            RETURNING data, node, fence
+            """,
+            logger: logger)
+        return try await Self.jobs(rows).first
+    }
+
+    public func clusterSecret() async throws -> String {
+        var random = SystemRandomNumberGenerator()
+        let candidate = (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined(separator: "-")
+        try await client.query(
+            "INSERT INTO sluice_setting (name, value) VALUES ('cluster_secret', \(candidate)) ON CONFLICT (name) DO NOTHING", logger: logger)
+        let rows = try await client.query("SELECT value FROM sluice_setting WHERE name = 'cluster_secret'", logger: logger)
+        for try await secret in rows.decode(String.self) { return secret }
+        throw BadURL(description: "the cluster secret could not be read")
+    }
+
     public func notifyQueued() async throws {
         try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
     }
@@ -518,13 +553,14 @@ extension PostgresStore {
 }
 
 extension PostgresStore {
-    public func takeRequest(user: String, window: Int64, limit: Int) async throws -> Bool {
-        // One statement: the row lock orders concurrent nodes, and a full window is left as it is.
+    public func take(key: String, window: Int64, amount: Int, limit: Int) async throws -> Bool {
+        guard amount <= limit else { return false }
+        // One statement: the row lock orders concurrent nodes, and a window that cannot take it is left as it is.
         let rows = try await client.query(
             """
-            INSERT INTO sluice_rate_window (user_key, window_start, count) VALUES (\(user), \(window), 1)
-            ON CONFLICT (user_key, window_start) DO UPDATE SET count = sluice_rate_window.count + 1
-            WHERE sluice_rate_window.count < \(limit)
+            INSERT INTO sluice_rate_window (user_key, window_start, count) VALUES (\(key), \(window), \(amount))
+            ON CONFLICT (user_key, window_start) DO UPDATE SET count = sluice_rate_window.count + EXCLUDED.count
+            WHERE sluice_rate_window.count + EXCLUDED.count <= \(limit)
             RETURNING count
             """,
             logger: logger)

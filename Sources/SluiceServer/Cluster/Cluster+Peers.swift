@@ -1,0 +1,87 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// What nodes ask of each other: the chunks of a job as the node running it produces them (so that a
+/// client connected to any node streams without one store row or notification per token), and cancels.
+extension Cluster: RemoteStreams {
+    static let internalPath = "/internal/v1/jobs"
+
+    /// Reads the cluster's secret from the store (made by the first node that asks).
+    func loadSecret() async throws {
+        let value = try await queue.clusterSecret()
+        secret.withLock { $0 = value }
+    }
+
+    /// Whether an `Authorization` header shows the cluster's secret (compared in constant time).
+    func authorizes(_ header: String?) -> Bool {
+        guard let expected = secret.withLock({ $0 }), let header, header.hasPrefix("Bearer ") else { return false }
+        let given = Array(header.utf8.dropFirst(7))
+        let wanted = Array(expected.utf8)
+        guard given.count == wanted.count else { return false }
+        return zip(given, wanted).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> Bool {
+        guard let holder = await otherHolder(of: jobID) else { return false }
+        do {
+            let response = try await peers.execute(
+                request("\(holder)\(Self.internalPath)/\(jobID)/chunks?after=\(seq)", method: .GET), deadline: .distantFuture)
+            guard response.status == .ok else { return true }
+            var parser = SSEParser()
+            let decoder = JSONDecoder()
+            for try await buffer in response.body {
+                var count = 0
+                for item in parser.feed(buffer.readableBytesView) {
+                    guard case .event(let event) = item, let chunk = try? decoder.decode(StreamChunk.self, from: Data(event.data.utf8)) else { continue }
+                    emit(chunk)
+                    count += 1
+                }
+                if count > 0 { metrics.relayed(chunks: count) }
+            }
+        } catch {
+            // The node died or went quiet: the store has its checkpoints, and the job's next holder the rest.
+            logger.debug("a relayed stream broke", metadata: ["sluice.job": "\(jobID)", "error": "\(String(reflecting: type(of: error)))"])
+        }
+        return true
+    }
+
+    /// Cancels a job this node does not hold: takes it when nobody holds it, otherwise asks its holder;
+    /// tries again while the job is between nodes (its holder died and its lease has not yet lapsed).
+    func cancelElsewhere(_ jobID: String, jobs: JobService) async throws {
+        let deadline = ContinuousClock.now + .seconds(leaseSeconds * 2 + 5)
+        while ContinuousClock.now < deadline {
+            if let claimed = try await queue.claim(jobID: jobID, node: nodeID, leaseSeconds: leaseSeconds) {
+                try await jobs.adopt(claimed)
+                if try await jobs.cancelHere(jobID) { return }
+            } else if let holder = await otherHolder(of: jobID) {
+                let response = try? await peers.execute(request("\(holder)\(Self.internalPath)/\(jobID)", method: .DELETE), timeout: .seconds(30))
+                if response?.status == .ok { return }
+            } else if try await jobs.store.job(id: jobID)?.state.isTerminal ?? true {
+                return
+            } else if try await jobs.cancelHere(jobID) {
+                return
+            }
+            try await Task.sleep(for: StreamHub.followInterval)
+        }
+        throw SluiceError(.internalError, details: ["reason": "the node running the job could not be reached to cancel it; try again"])
+    }
+
+    /// The address of the node holding a job, when that is another node.
+    private func otherHolder(of jobID: String) async -> String? {
+        guard let holder = try? await queue.holder(of: jobID), holder.node != nodeID, !holder.address.isEmpty else { return nil }
+        return holder.address
+    }
+
+    private func request(_ url: String, method: HTTPMethod) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(secret.withLock { $0 } ?? "")")
+        return request
+    }
+}
