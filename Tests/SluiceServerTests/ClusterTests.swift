@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import NIOCore
 import SluiceCore
+import SluiceStore
 import SluiceTesting
 import Testing
 
@@ -207,6 +209,43 @@ import Testing
             if served != "exact" { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(served == "exact")
+    }
+
+    @Test func aNodeWhoseHeartbeatsFailStopsClaimingUntilTheyReachTheStoreAgain() async throws {
+        // The node runs as a role of its own, so that its heartbeats alone can be made to fail.
+        let url = try await TestPostgres.makeDatabase()
+        let migrator = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
+        await migrator.shutdown()
+        let role = "sluice_node_\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try await TestPostgres.query(url, """
+            CREATE ROLE \(role) LOGIN; GRANT ALL ON ALL TABLES IN SCHEMA public TO \(role); GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO \(role);
+            """)
+        let directory = TemporaryDirectory.make()
+        let config = directory + "/sluice.yaml"
+        try "cluster: {leaseSeconds: 1, pollSeconds: 0.2}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let log = directory + "/node.log"
+        let node = try await SluiceProcess(
+            dataDirectory: directory + "/node", environment: ["SLUICE_DATABASE_URL": url.replacingOccurrences(of: "//sluice@", with: "//\(role)@")],
+            arguments: ["--config", config], logFile: log)
+        defer { node.kill() }
+        func logged(_ text: String) async throws -> Bool {
+            for _ in 0..<100 {
+                if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+
+        _ = try await TestPostgres.query(url, "REVOKE INSERT, UPDATE ON sluice_node FROM \(role)")
+        #expect(try await logged("heartbeats fail; this node stops claiming work"))
+        // Work it accepts now waits for a node whose heartbeats reach the store: not this one.
+        let id = try await node.client.submit(chatBody("patience", mock: ["tokens": 3]))
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await node.client.get("/v1/jobs/\(id)").json["state"] as? String == "queued")
+
+        _ = try await TestPostgres.query(url, "GRANT INSERT, UPDATE ON sluice_node TO \(role)")
+        #expect(try await logged("heartbeats reach the store again"))
+        _ = try await node.client.waitForJob(id, states: ["succeeded"])
     }
 
     @Test func aNodeListensAgainAfterItsListeningConnectionIsKilled() async throws {

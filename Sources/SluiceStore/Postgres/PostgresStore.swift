@@ -176,9 +176,16 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         try await client.withTransaction(logger: logger) { connection in
             // One lock for every Sluice in this database; released when the transaction ends.
             try await connection.query("SELECT pg_advisory_xact_lock(7311560452)", logger: logger)
-            try await connection.query(
-                "CREATE TABLE IF NOT EXISTS sluice_migration (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                logger: logger)
+            // Only when missing: a node may run as a role that can use the schema but not create in it.
+            var exists = false
+            for try await found in try await connection.query("SELECT to_regclass('sluice_migration') IS NOT NULL", logger: logger).decode(Bool.self) {
+                exists = found
+            }
+            if !exists {
+                try await connection.query(
+                    "CREATE TABLE sluice_migration (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                    logger: logger)
+            }
             var applied: Set<Int> = []
             for try await version in try await connection.query("SELECT version FROM sluice_migration", logger: logger).decode(Int.self) {
                 applied.insert(version)
