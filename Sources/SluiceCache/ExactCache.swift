@@ -118,8 +118,18 @@ public final class ExactCache: Sendable {
             return keys.compactMap { lru.remove($0) }
         }
         semantic?.remove(removed)
-        try await store.deleteCache(keys: removed.map(\.key))
+        if let shared = store as? any SharedCacheFeed {
+            try await shared.invalidateCache(keys: removed.map(\.key))
+        } else {
+            try await store.deleteCache(keys: removed.map(\.key))
+        }
         return removed.count
+    }
+
+    /// Stops serving entries another node invalidated.
+    public func forget(keys: [String]) {
+        let removed = entries.withLock { lru in keys.compactMap { lru.remove($0) } }
+        semantic?.remove(removed)
     }
 
     /// Entries, bytes, evictions.

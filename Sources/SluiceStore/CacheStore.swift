@@ -72,4 +72,9 @@ public protocol SharedCacheFeed: Sendable {
     /// Entries written after `cursor` that have not expired, oldest first, and the cursor to ask
     /// with next time (0 at first: everything).
     func cacheEntries(writtenAfter cursor: Int64, now: Date) async throws -> (entries: [CacheEntry], cursor: Int64)
+    /// Deletes entries that must no longer be served (an invalidation), and tells the other nodes.
+    func invalidateCache(keys: [String]) async throws
+    /// The keys invalidated after `cursor`, and the cursor to ask with next time; nil at first: none,
+    /// and the cursor of now.
+    func cacheInvalidations(after cursor: Int64?) async throws -> (keys: [String], cursor: Int64)
 }

@@ -200,15 +200,25 @@ import Testing
         let nodes = try await Self.nodes(2)
         defer { nodes.forEach { $0.kill() } }
         let body = chatBody("What is the boiling point of water at sea level?", mock: ["tokens": 8])
-        let first = try await nodes[0].client.post("/v1/chat/completions", json: body)
+        let chemistry = ["X-Sluice-Namespace": "chemistry"]
+        let first = try await nodes[0].client.post("/v1/chat/completions", json: body, headers: chemistry)
         #expect(first.status == 200)
         #expect(first.headers["x-sluice-cache"] == "miss")
         var served: String?
         for _ in 0..<50 where served != "exact" {
-            served = try await nodes[1].client.post("/v1/chat/completions", json: body).headers["x-sluice-cache"]
+            served = try await nodes[1].client.post("/v1/chat/completions", json: body, headers: chemistry).headers["x-sluice-cache"]
             if served != "exact" { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(served == "exact")
+        // Invalidated on A, it is no longer served by B either.
+        let removed = try await nodes[0].client.delete("/admin/api/cache?namespace=chemistry", headers: ["X-Sluice-Role": "admin"])
+        #expect(removed.status == 200, "\(removed.text)")
+        #expect(removed.json["removed"] as? Int == 1)
+        for _ in 0..<50 where served == "exact" {
+            try await Task.sleep(for: .milliseconds(100))
+            served = try await nodes[1].client.post("/v1/chat/completions", json: body, headers: chemistry).headers["x-sluice-cache"]
+        }
+        #expect(served == "miss")
     }
 
     @Test func aNodeWhoseHeartbeatsFailStopsClaimingUntilTheyReachTheStoreAgain() async throws {

@@ -59,9 +59,9 @@ public final class SluiceNode: Sendable {
     /// - Parameter onListening: called with the bound port once the server listens.
     public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         try await jobs.admission.restore(from: jobs.store)
+        try await jobs.cluster?.prepare()
         try await jobs.cache.load()
         if let cluster = jobs.cluster {
-            try await cluster.loadSecret()
             // Another node's unfinished work is not this node's to recover: jobs whose node died are
             // rescued when their leases lapse, then claimed by whichever node has room.
             logger.notice("sharing the PostgreSQL store with other nodes", metadata: ["sluice.node": "\(cluster.nodeID)"])

@@ -33,6 +33,8 @@ final class Cluster: Sendable {
     let peers: HTTPClient
     /// The secret nodes show each other on their internal routes (from the store, at start).
     let secret = Mutex<String?>(nil)
+    /// The first cache invalidation this node has to apply (taken before it loads the cache).
+    let invalidationCursor = Atomic<Int64>(0)
 
     init(queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, metrics: SluiceMetrics, logger: Logger) {
         nodeID = "node-" + UUID().uuidString.prefix(8).lowercased()
@@ -49,6 +51,13 @@ final class Cluster: Sendable {
         settings.timeout = .init(connect: .seconds(1), read: .milliseconds(Int64(leaseSeconds * 1000)))
         settings.connectionPool.retryConnectionEstablishment = false
         peers = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+    }
+
+    /// Before the node loads its cache and serves: reads the cluster's secret, and marks where the cache
+    /// invalidations it must apply begin.
+    func prepare() async throws {
+        try await loadSecret()
+        if let cacheFeed { invalidationCursor.store(try await cacheFeed.cacheInvalidations(after: nil).cursor, ordering: .relaxed) }
     }
 
     /// Records where other nodes reach this one.
@@ -148,11 +157,16 @@ final class Cluster: Sendable {
     }
 
     private func cacheSync(_ feed: any SharedCacheFeed, cache: ExactCache) async {
-        // From the start: remembering an entry this node has already replaces it with itself.
+        // From the start: remembering an entry this node has already replaces it with itself. Invalidations
+        // since the cache was loaded, applied before new entries.
         var cursor: Int64 = 0
+        var invalidations = invalidationCursor.load(ordering: .relaxed)
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
             do {
+                let (keys, nextInvalidation) = try await feed.cacheInvalidations(after: invalidations)
+                if !keys.isEmpty { cache.forget(keys: keys) }
+                invalidations = nextInvalidation
                 let (entries, next) = try await feed.cacheEntries(writtenAfter: cursor, now: Date())
                 cursor = next
                 if !entries.isEmpty { cache.remember(entries) }

@@ -164,8 +164,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             "CREATE INDEX sluice_cache_entry_expiry ON sluice_cache_entry (expires_at)",
             "CREATE INDEX sluice_cache_entry_written ON sluice_cache_entry (written)",
         ]),
-        (2, "cluster settings", [
+        (2, "cluster settings, cache invalidations", [
             "CREATE TABLE sluice_setting (name text PRIMARY KEY, value text NOT NULL)",
+            "CREATE TABLE sluice_cache_invalidation (seq bigserial PRIMARY KEY, key text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
         ]),
     ]
 
@@ -406,6 +407,33 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     public func deleteCache(keys: [String]) async throws {
         guard !keys.isEmpty else { return }
         try await client.query("DELETE FROM sluice_cache_entry WHERE key = ANY(\(keys))", logger: logger)
+    }
+
+    public func invalidateCache(keys: [String]) async throws {
+        guard !keys.isEmpty else { return }
+        try await transaction { connection in
+            try await connection.query("DELETE FROM sluice_cache_entry WHERE key = ANY(\(keys))", logger: logger)
+            try await connection.query("INSERT INTO sluice_cache_invalidation (key) SELECT unnest(\(keys)::text[])", logger: logger)
+            // Nodes read them within a second; an hour is plenty.
+            try await connection.query("DELETE FROM sluice_cache_invalidation WHERE at < now() - interval '1 hour'", logger: logger)
+        }
+    }
+
+    public func cacheInvalidations(after cursor: Int64?) async throws -> (keys: [String], cursor: Int64) {
+        guard let cursor else {
+            let rows = try await client.query("SELECT coalesce(max(seq), 0) FROM sluice_cache_invalidation", logger: logger)
+            for try await last in rows.decode(Int64.self) { return ([], last) }
+            return ([], 0)
+        }
+        var keys: [String] = []
+        var last = cursor
+        let rows = try await client.query(
+            "SELECT key, seq FROM sluice_cache_invalidation WHERE seq > \(cursor) ORDER BY seq LIMIT 10000", logger: logger)
+        for try await (key, seq) in rows.decode((String, Int64).self) {
+            keys.append(key)
+            last = seq
+        }
+        return (keys, last)
     }
 
     public func cacheEntries(writtenAfter cursor: Int64, now: Date) async throws -> (entries: [CacheEntry], cursor: Int64) {
