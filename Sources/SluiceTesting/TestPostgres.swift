@@ -17,7 +17,16 @@ public enum TestPostgres {
     }
 
     static let cluster = Mutex<Result<Cluster, TestFailure>?>(nil)
-    nonisolated(unsafe) static var stopAtExit: (pgctl: String, directory: String, asPostgres: Bool)?
+    /// The servers this process started, stopped when it exits (whatever the tests did).
+    static let running = Mutex<[Server]>([])
+    static let stopsAtExit: Void = {
+        atexit {
+            for server in TestPostgres.running.withLock({ $0 }) {
+                _ = try? TestPostgres.run(server.pgctl, ["-D", server.data, "-m", "immediate", "-w", "stop"], asPostgres: server.asPostgres)
+                try? FileManager.default.removeItem(atPath: server.directory)
+            }
+        }
+    }()
 
     /// A new, empty database on the test server; returns its URL.
     public static func makeDatabase() async throws -> String {
@@ -57,36 +66,89 @@ public enum TestPostgres {
             components.query = nil
             return Cluster(server: components.string ?? url, binaries: binaries(), directory: nil)
         }
-        guard let bin = binaries() else {
-            throw TestFailure("""
-                PostgreSQL is needed for this test and was not found: install the server binaries \
-                (Debian: apt-get install postgresql-15) so that initdb and pg_ctl are on PATH or in \
-                /usr/lib/postgresql/*/bin, or set SLUICE_TEST_DATABASE_URL to a server to use.
-                """)
+        let server = try Server.create()
+        return Cluster(server: server.url, binaries: server.binaries, directory: server.directory)
+    }
+
+    /// A PostgreSQL server of this test process's own, for a test that restarts or stops it (the shared
+    /// one serves every other test). Stop it at the end of the test.
+    public final class Server: Sendable {
+        /// `postgres://sluice@127.0.0.1:port` (no database).
+        public let url: String
+        let binaries: String
+        let directory: String
+        let data: String
+        let options: String
+        let asPostgres: Bool
+        var pgctl: String { binaries + "/pg_ctl" }
+
+        init(url: String, binaries: String, directory: String, data: String, options: String, asPostgres: Bool) {
+            self.url = url
+            self.binaries = binaries
+            self.directory = directory
+            self.data = data
+            self.options = options
+            self.asPostgres = asPostgres
         }
-        let asPostgres = getuid() == 0
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-pg-\(UUID().uuidString.prefix(8))").path
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            if asPostgres {
-                // initdb refuses to run as root; the cluster belongs to the postgres user.
-                try FileManager.default.setAttributes([.ownerAccountName: "postgres", .groupOwnerAccountName: "postgres"], ofItemAtPath: directory)
+
+        /// A new cluster (`initdb`, `pg_ctl start`) in a temporary folder on a free port.
+        public static func start() async throws -> Server {
+            try await offload { try create() }
+        }
+
+        static func create() throws(TestFailure) -> Server {
+            guard let bin = TestPostgres.binaries() else {
+                throw TestFailure("""
+                    PostgreSQL is needed for this test and was not found: install the server binaries \
+                    (Debian: apt-get install postgresql-15) so that initdb and pg_ctl are on PATH or in \
+                    /usr/lib/postgresql/*/bin, or set SLUICE_TEST_DATABASE_URL to a server to use.
+                    """)
             }
-        } catch {
-            throw TestFailure("could not prepare \(directory) for PostgreSQL: \(error)")
+            let asPostgres = getuid() == 0
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-pg-\(UUID().uuidString.prefix(8))").path
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                if asPostgres {
+                    // initdb refuses to run as root; the cluster belongs to the postgres user.
+                    try FileManager.default.setAttributes([.ownerAccountName: "postgres", .groupOwnerAccountName: "postgres"], ofItemAtPath: directory)
+                }
+            } catch {
+                throw TestFailure("could not prepare \(directory) for PostgreSQL: \(error)")
+            }
+            let data = directory + "/data"
+            try run(bin + "/initdb", ["-D", data, "-U", "sluice", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"], asPostgres: asPostgres)
+            let port = SluiceProcess.freePort()
+            let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300"
+            let server = Server(
+                url: "postgres://sluice@127.0.0.1:\(port)", binaries: bin, directory: directory, data: data, options: options, asPostgres: asPostgres)
+            try server.control("start")
+            TestPostgres.stopsAtExit
+            TestPostgres.running.withLock { $0.append(server) }
+            return server
         }
-        let data = directory + "/data"
-        try run(bin + "/initdb", ["-D", data, "-U", "sluice", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"], asPostgres: asPostgres)
-        let port = SluiceProcess.freePort()
-        let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300"
-        try run(bin + "/pg_ctl", ["-D", data, "-o", options, "-l", directory + "/server.log", "-w", "-t", "60", "start"], asPostgres: asPostgres)
-        stopAtExit = (bin + "/pg_ctl", data, asPostgres)
-        atexit {
-            guard let stop = TestPostgres.stopAtExit else { return }
-            _ = try? TestPostgres.run(stop.pgctl, ["-D", stop.directory, "-m", "immediate", "-w", "stop"], asPostgres: stop.asPostgres)
-            try? FileManager.default.removeItem(atPath: (stop.directory as NSString).deletingLastPathComponent)
+
+        /// A new, empty database on it; returns its URL.
+        public func makeDatabase() async throws -> String {
+            let name = "sluice_test_\(UUID().uuidString.prefix(8).lowercased())"
+            try await offload { try TestPostgres.run(self.binaries + "/psql", [self.url + "/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"], asPostgres: false) }
+            return url + "/" + name
         }
-        return Cluster(server: "postgres://sluice@127.0.0.1:\(port)", binaries: bin, directory: directory)
+
+        /// `pg_ctl restart -m fast`: every connection is closed, and the server is back when it returns.
+        public func restart() async throws {
+            try await offload { try self.control("restart", "-m", "fast") }
+        }
+
+        /// Stops it for good and deletes its folder.
+        public func stop() async {
+            _ = try? await offload { try self.control("stop", "-m", "immediate") }
+            try? FileManager.default.removeItem(atPath: directory)
+            TestPostgres.running.withLock { $0.removeAll { $0 === self } }
+        }
+
+        func control(_ arguments: String...) throws(TestFailure) {
+            try run(pgctl, ["-D", data, "-o", options, "-l", directory + "/server.log", "-w", "-t", "60"] + arguments, asPostgres: asPostgres)
+        }
     }
 
     /// The folder with `pg_ctl`: on PATH, else Debian's newest `/usr/lib/postgresql/N/bin`.

@@ -258,6 +258,46 @@ import Testing
         _ = try await node.client.waitForJob(id, states: ["succeeded"])
     }
 
+    @Test func aNodeCarriesOnAfterTheDatabaseRestarts() async throws {
+        let server = try await TestPostgres.Server.start()
+        let url = try await server.makeDatabase()
+        let directory = TemporaryDirectory.make()
+        let config = directory + "/sluice.yaml"
+        try "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        var nodes: [SluiceProcess] = []
+        for n in 0..<2 {
+            nodes.append(try await SluiceProcess(
+                dataDirectory: directory + "/node\(n)", environment: ["SLUICE_DATABASE_URL": url], arguments: ["--config", config],
+                logFile: directory + "/node\(n).log"))
+        }
+        defer { nodes.forEach { $0.kill() } }
+        func listeners() async throws -> [String] {
+            try await TestPostgres.query(url, "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN \"sluice_work\";' AND datname = current_database()")
+        }
+        let before = try await nodes[0].client.submit(chatBody("before the restart", mock: ["tokens": 3]))
+        _ = try await nodes[0].client.waitForJob(before, states: ["succeeded"])
+
+        try await server.restart()
+        // Both nodes listen again on new connections…
+        var listening: [String] = []
+        for _ in 0..<100 where listening.count < 2 {
+            listening = (try? await listeners()) ?? []
+            if listening.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(listening.count == 2, "\(listening)")
+        // …accept and run work, and stream it across nodes.
+        var after: String?
+        for _ in 0..<20 where after == nil {
+            after = try? await nodes[0].client.submit(chatBody("after the restart", mock: ["tokens": 20, "tokens_per_second": 40]))
+            if after == nil { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        let id = try #require(after, "the node accepts work again")
+        let stream = try await nodes[1].client.events("/v1/jobs/\(id)/stream")
+        #expect(stream.events.last?.name == "done")
+        #expect(stream.answer.split(separator: " ").count == 20)
+        await server.stop()
+    }
+
     @Test func aNodeListensAgainAfterItsListeningConnectionIsKilled() async throws {
         let url = try await TestPostgres.makeDatabase()
         let directory = TemporaryDirectory.make()
