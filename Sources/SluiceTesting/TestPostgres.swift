@@ -130,7 +130,7 @@ public enum TestPostgres {
         /// A new, empty database on it; returns its URL.
         public func makeDatabase() async throws -> String {
             let name = "sluice_test_\(UUID().uuidString.prefix(8).lowercased())"
-            try await offload { try TestPostgres.run(self.binaries + "/psql", [self.url + "/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"], asPostgres: false) }
+            _ = try await offload { try TestPostgres.run(self.binaries + "/psql", [self.url + "/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"], asPostgres: false) }
             return url + "/" + name
         }
 

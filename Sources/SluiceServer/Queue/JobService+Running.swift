@@ -1,0 +1,174 @@
+import Foundation
+import AsyncHTTPClient
+import Logging
+import Synchronization
+import SluiceCache
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// Running a job: one attempt through a provider, its stream, and what follows it (done, retry, failure).
+extension JobService {
+    enum Outcome: Sendable {
+        case finished(reason: String, usage: Usage)
+        case failed(any Error)
+        case stopped(StopReason)
+    }
+
+    /// Runs one attempt of a job a worker took from the scheduler, on the provider slot it reserved.
+    func execute(_ claim: Scheduler.Claim) async {
+        var job = claim.job
+        let lease = claim.lease
+        defer { scheduler.finished(job) }
+        let now = Date()
+        if job.deadline <= now {
+            router.release(lease, outcome: .cancelled)
+            await endLogged(&job, .expired, event: expiredEvent)
+            return
+        }
+        job.state = .running
+        job.attempt += 1
+        job.startedAt = now
+        job.notBefore = nil
+        job.deployment = lease.deployment.name
+        do {
+            try await store.save(job, appending: [])
+        } catch {
+            lost(job, error: error, doing: "could not mark job running")
+            router.release(lease, outcome: .cancelled)
+            job.state = .queued
+            job.attempt -= 1
+            job.notBefore = now.addingTimeInterval(backoff.delay(retry: 1))
+            scheduler.enqueue(job)
+            return
+        }
+        let attempt = Attempt()
+        let current = job
+        let outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask { await self.consume(lease, job: current, attempt: attempt) }
+            group.addTask { await claim.control.waitForStop().map { .stopped($0) } }
+            group.addTask { await Self.watch(attempt, timeouts: lease.deployment.timeouts, started: now) }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .stopped(.shutdown)
+        }
+        await settle(&job, outcome: outcome, attempt: attempt, lease: lease)
+    }
+
+    func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt) async -> Outcome {
+        do {
+            for try await event in lease.provider.stream(job.request, upstreamModel: lease.deployment.model) {
+                switch event {
+                case .delta(let text):
+                    let chunk = hub.publish(.delta(text), to: job.id)
+                    if attempt.add(chunk, text: text) {
+                        let batch = attempt.pending
+                        try await store.append(batch, to: job.id, fence: job.fence)
+                        attempt.flushed(through: batch.last?.seq ?? 0)
+                    }
+                case .finish(let reason, let usage):
+                    let estimated = usage ?? Usage(
+                        promptTokens: job.request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) },
+                        completionTokens: Usage.estimateTokens(attempt.text))
+                    return .finished(reason: reason, usage: estimated)
+                }
+            }
+            return .failed(ProviderError(.interrupted, reason: "the provider's stream ended without a finish"))
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    /// Fails the attempt when the provider is too slow: no first token, too long a gap, too long in all.
+    static func watch(_ attempt: Attempt, timeouts: Deployment.Timeouts, started: Date) async -> Outcome? {
+        let total = started.addingTimeInterval(timeouts.total)
+        while true {
+            let last = attempt.lastOutput
+            let gap = last.map { $0.addingTimeInterval(timeouts.idle) } ?? started.addingTimeInterval(timeouts.firstToken)
+            let deadline = min(gap, total)
+            let wait = deadline.timeIntervalSinceNow
+            if wait <= 0, attempt.lastOutput == last {
+                let reason = deadline == total ? "the answer took longer than \(timeouts.total) s"
+                    : last == nil ? "no first token within \(timeouts.firstToken) s" : "no token for \(timeouts.idle) s"
+                return .failed(ProviderError(.timeout, reason: reason))
+            }
+            guard (try? await Task.sleep(for: .milliseconds(max(1, Int(wait * 1000))))) != nil else { return nil }
+        }
+    }
+
+    func settle(_ job: inout Job, outcome: Outcome, attempt: Attempt, lease: ProviderRouter.Lease) async {
+        let alias = lease.alias
+        let deployment = lease.deployment.name
+        if case .failed(let error) = outcome, error is LeaseLost {
+            router.release(lease, outcome: .cancelled)
+            lost(job, error: error, doing: "")
+            return
+        }
+        switch outcome {
+        case .finished(let reason, let usage):
+            let cost = lease.deployment.prices.cost(of: usage)
+            router.release(lease, outcome: .success(tokens: usage.totalTokens))
+            metrics.providerCall(alias: alias, deployment: deployment, outcome: "success")
+            metrics.usage(model: alias, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: cost)
+            job.result = JobResult(text: attempt.text, finishReason: reason, usage: usage, cost: cost)
+            let queueMs = job.startedAt.map { Int(max(0, $0.timeIntervalSince(job.createdAt)) * 1000) }
+            await endLogged(&job, .succeeded, event: .done(finishReason: reason, usage: usage, cache: "miss", queueMs: queueMs), pending: attempt.pending)
+        case .stopped(.cancelled):
+            router.release(lease, outcome: .cancelled)
+            metrics.providerCall(alias: alias, deployment: deployment, outcome: "cancelled")
+            await endLogged(
+                &job, .cancelled, event: .error(code: SluiceError.Code.jobCancelled.rawValue, message: "cancelled by its owner"),
+                pending: attempt.pending)
+        case .stopped(.shutdown):
+            router.release(lease, outcome: .cancelled)
+            job.state = .queued
+            do {
+                try await store.save(job, appending: attempt.pending)
+            } catch {
+                logger.error("could not checkpoint job at shutdown", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
+            }
+        case .failed(let error):
+            let failure = error as? ProviderError ?? ProviderError(.interrupted, reason: "unexpected provider failure")
+            if failure.isRequestFault {
+                router.release(lease, outcome: .requestFault)
+                metrics.providerCall(alias: alias, deployment: deployment, outcome: "request_error")
+            } else {
+                router.release(lease, outcome: .failure(retryAfter: failure.retryAfter))
+                metrics.providerCall(alias: alias, deployment: deployment, outcome: failure.code == .status ? "status_\(failure.status ?? 0)" : failure.code.rawValue)
+            }
+            logger.warning("provider call failed", metadata: [
+                "sluice.job": "\(job.id)", "sluice.deployment": "\(deployment)", "sluice.failure": "\(failure.description)",
+            ])
+            job.tried = Array(Set(job.tried ?? []).union([deployment])).sorted()
+            let retryMidStream = router.interruptPolicy(for: alias) == .retry
+            let retry = !failure.isRequestFault && job.attempt < configuration.queue.maxAttempts && (!attempt.produced || retryMidStream)
+            if retry {
+                await requeue(&job, attempt: attempt, retryAfter: failure.retryAfter)
+                return
+            }
+            let code: SluiceError.Code = failure.isRequestFault ? .upstreamRejected : attempt.produced ? .streamInterrupted : .providerError
+            job.failure = JobFailure(code: code.rawValue, message: SluiceError(code, details: ["reason": failure.reason]).message(language: .en))
+            await endLogged(&job, .failed, event: .error(code: code.rawValue, message: job.failure!.message), pending: attempt.pending)
+        }
+    }
+
+    /// Queues a failed attempt again: at once when a deployment it has not failed on serves its alias,
+    /// else after a backoff with full jitter, no sooner than the provider's `Retry-After`. Partial output
+    /// is announced as void by a `reset`.
+    func requeue(_ job: inout Job, attempt: Attempt, retryAfter: Double?) async {
+        var pending = attempt.pending
+        if attempt.produced { pending.append(hub.publish(.reset, to: job.id)) }
+        let now = Date()
+        let untried = router.deployments(of: job.request.model).contains { !(job.tried ?? []).contains($0) }
+        let delay = untried ? 0 : max(backoff.delay(retry: job.attempt), retryAfter ?? 0)
+        job.state = .queued
+        job.notBefore = delay > 0 ? now.addingTimeInterval(delay) : nil
+        job.deadline = max(job.deadline, now.addingTimeInterval(delay + configuration.queue.deadlineSeconds))
+        do {
+            try await store.save(job, appending: pending)
+            scheduler.enqueue(job, now: now)
+        } catch {
+            lost(job, error: error, doing: "could not re-queue job")
+        }
+    }
+}

@@ -1,0 +1,135 @@
+public import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+public import SluiceCore
+
+/// The queue the nodes share: claims, leases, rescues, holders, wake-ups.
+extension PostgresStore {
+    public func claim(node: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        let rows = try await client.query(
+            """
+            WITH picked AS (
+                SELECT id FROM sluice_job
+                WHERE state = 'queued' AND node IS NULL AND (not_before IS NULL OR not_before <= \(now.timeIntervalSince1970))
+                ORDER BY priority, created_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE sluice_job AS j SET node = \(node), fence = j.fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
+            FROM picked WHERE j.id = picked.id
+            RETURNING j.data, j.node, j.fence
+            """,
+            logger: logger)
+        return try await Self.jobs(rows)
+    }
+
+    public func renewLeases(node: String, address: String, leaseSeconds: Double) async throws -> Int {
+        try await transaction { connection in
+            try await connection.query(
+                """
+                INSERT INTO sluice_node (id, address, heartbeat_at) VALUES (\(node), \(address), now())
+                ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, heartbeat_at = now()
+                """,
+                logger: logger)
+            var renewed = 0
+            let rows = try await connection.query(
+                """
+                UPDATE sluice_job SET lease_until = now() + make_interval(secs => \(leaseSeconds))
+                WHERE node = \(node) AND state IN ('queued', 'running') RETURNING 1
+                """,
+                logger: logger)
+            for try await _ in rows { renewed += 1 }
+            return renewed
+        }
+    }
+
+    public func rescueExpired() async throws -> [String] {
+        // The state condition and the row lock make a rescue and a completion exclusive: a job that
+        // ended is never put back, and the new fence refuses the old holder's later writes.
+        var ids: [String] = []
+        let rows = try await client.query(
+            """
+            UPDATE sluice_job SET state = 'queued', node = NULL, fence = fence + 1, lease_until = NULL
+            WHERE node IS NOT NULL AND state IN ('queued', 'running') AND lease_until < now()
+            RETURNING id
+            """,
+            logger: logger)
+        for try await id in rows.decode(String.self) { ids.append(id) }
+        if !ids.isEmpty { try await notifyQueued() }
+        return ids
+    }
+
+    public func release(_ jobs: [Job]) async throws {
+        for job in jobs {
+            try await client.query(
+                """
+                UPDATE sluice_job SET node = NULL, fence = fence + 1, lease_until = NULL
+                WHERE id = \(job.id) AND fence = \(job.fence ?? 0) AND state = 'queued'
+                """,
+                logger: logger)
+        }
+        if !jobs.isEmpty { try await notifyQueued() }
+    }
+
+    public func address(of node: String) async throws -> String? {
+        let rows = try await client.query("SELECT address FROM sluice_node WHERE id = \(node)", logger: logger)
+        for try await address in rows.decode(String.self) { return address }
+        return nil
+    }
+
+    public func holder(of jobID: String) async throws -> (node: String, address: String)? {
+        let rows = try await client.query(
+            """
+            SELECT n.id, n.address FROM sluice_job j JOIN sluice_node n ON n.id = j.node
+            WHERE j.id = \(jobID) AND j.state IN ('queued', 'running')
+            """,
+            logger: logger)
+        for try await (node, address) in rows.decode((String, String).self) { return (node, address) }
+        return nil
+    }
+
+    public func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job? {
+        let rows = try await client.query(
+            """
+            UPDATE sluice_job SET node = \(node), fence = fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
+            WHERE id = \(jobID) AND state = 'queued' AND node IS NULL
+            RETURNING data, node, fence
+            """,
+            logger: logger)
+        return try await Self.jobs(rows).first
+    }
+
+    public func clusterSecret() async throws -> String {
+        var random = SystemRandomNumberGenerator()
+        let candidate = (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined(separator: "-")
+        try await client.query(
+            "INSERT INTO sluice_setting (name, value) VALUES ('cluster_secret', \(candidate)) ON CONFLICT (name) DO NOTHING", logger: logger)
+        let rows = try await client.query("SELECT value FROM sluice_setting WHERE name = 'cluster_secret'", logger: logger)
+        for try await secret in rows.decode(String.self) { return secret }
+        throw BadURL(description: "the cluster secret could not be read")
+    }
+
+    public func notifyQueued() async throws {
+        try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
+    }
+
+    public func listenForWork(onListening: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.workChannel) { notifications in
+                        onListening()
+                        // Work may have arrived while no one listened.
+                        wake()
+                        for try await _ in notifications { wake() }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.warning("the work notifications stopped; listening again", metadata: ["error": "\(String(reflecting: type(of: error)))"]) }
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}
