@@ -113,6 +113,11 @@ public protocol SharedCounters: Sendable {
     /// Adds `amount` (one request, or a request's tokens) to a key's window (minutes since 1970) unless
     /// that would take it past `limit`; returns whether it was added.
     func take(key: String, window: Int64, amount: Int, limit: Int) async throws -> Bool
+    /// Counts a stream a user opens on `node` unless the user's streams open on live nodes (heard from
+    /// within `liveSeconds`, and this one) already reach `limit`; returns whether it counted.
+    func openStream(node: String, user: String, limit: Int, liveSeconds: Double) async throws -> Bool
+    /// Counts a stream of a user on `node` as closed.
+    func closeStream(node: String, user: String) async throws
     /// Adds a change to a user's day unless it would take messages or tokens past their limits
     /// (nil: none); returns whether it was added.
     func addDaily(_ delta: DailyCounterDelta, messageLimit: Int?, tokenLimit: Int?) async throws -> Bool

@@ -10,7 +10,10 @@ import Testing
 @Suite struct ClusterTests {
     /// Starts `count` nodes on a new database; short leases so that a killed node's jobs come back quickly.
     static func nodes(_ count: Int, config: String = "", environment: [String: String] = [:]) async throws -> [SluiceProcess] {
-        let url = try await TestPostgres.makeDatabase()
+        try await nodes(count, on: try await TestPostgres.makeDatabase(), config: config, environment: environment)
+    }
+
+    static func nodes(_ count: Int, on url: String, config: String = "", environment: [String: String] = [:]) async throws -> [SluiceProcess] {
         let directory = TemporaryDirectory.make()
         let file = directory + "/sluice.yaml"
         try (config.isEmpty ? "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\n" : config).write(toFile: file, atomically: true, encoding: .utf8)
@@ -171,6 +174,41 @@ import Testing
         #expect(replies.filter { $0.0 == 200 }.count == 3, "\(replies)")
         #expect(replies.filter { $0.0 == 429 }.count == 9)
         #expect(replies.filter { $0.0 == 429 }.allSatisfy { $0.1 == "rate_limited" })
+    }
+
+    @Test func aUsersOpenStreamsAcrossNodesStayWithinThePlansLimit() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let nodes = try await Self.nodes(3, on: url, config: """
+            cluster: {leaseSeconds: 2, pollSeconds: 0.2}
+            plans: {names: [free], free: {requestsPerMinute: 0, maxStreams: 2}}
+            """)
+        defer { nodes.forEach { $0.kill() } }
+        let tabs = ["X-Sluice-User": "many-tabs"]
+        let id = try await nodes[0].client.submit(chatBody("a long reading", mock: ["tokens": 600, "tokens_per_second": 20]), headers: tabs)
+        let path = "/v1/jobs/\(id)/stream"
+        // Two tabs on two nodes…
+        async let first = nodes[0].client.events(path, headers: tabs)
+        async let second = nodes[1].client.events(path, headers: tabs)
+        var open = 0
+        for _ in 0..<100 where open < 2 {
+            open = Int(try await TestPostgres.query(url, "SELECT coalesce(sum(count), 0) FROM sluice_open_stream WHERE user_key LIKE '%many-tabs'").first ?? "") ?? 0
+            if open < 2 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(open == 2)
+        // …and a third on a third node is one too many.
+        let third = try await nodes[2].client.get(path, headers: tabs)
+        #expect(third.status == 429)
+        #expect(third.errorCode == "too_many_streams")
+        // Once the job ends, the tabs close and a new one opens.
+        #expect(try await nodes[2].client.delete("/v1/jobs/\(id)", headers: tabs).status == 200)
+        #expect(try await first.events.last?.name == "error")
+        #expect(try await second.events.last?.name == "error")
+        var status = 0
+        for _ in 0..<50 where status != 200 {
+            status = try await nodes[2].client.events(path, headers: tabs).status
+            if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(status == 200)
     }
 
     @Test func aDailyQuotaAcrossThreeNodesAdmitsAtMostTheQuota() async throws {

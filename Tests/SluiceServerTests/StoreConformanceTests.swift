@@ -277,6 +277,31 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         await store.shutdown()
     }
 
+    @Test func openStreamsAreCountedAcrossLiveNodesOnly() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let store = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
+        for node in ["node-a", "node-b"] { _ = try await store.renewLeases(node: node, address: "", leaseSeconds: 5) }
+        let opened = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for n in 0..<20 {
+                group.addTask { try await store.openStream(node: n % 2 == 0 ? "node-a" : "node-b", user: "s/tabs", limit: 3, liveSeconds: 5) }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(opened == 3)
+        func open(_ node: String) async throws -> Bool { try await store.openStream(node: node, user: "s/two", limit: 2, liveSeconds: 5) }
+        #expect(try await open("node-a"))
+        #expect(try await open("node-b"))
+        #expect(try await !open("node-a"), "two are open, one on each node")
+        try await store.closeStream(node: "node-b", user: "s/two")
+        #expect(try await open("node-a"), "closed on one node, open on another")
+        // A node not heard from within the live window no longer counts: node-a died holding two.
+        _ = try await TestPostgres.query(url, "UPDATE sluice_node SET heartbeat_at = now() - interval '1 minute' WHERE id = 'node-a'")
+        #expect(try await open("node-c"))
+        #expect(try await open("node-c"))
+        #expect(try await !open("node-c"))
+        await store.shutdown()
+    }
+
     @Test func aSharedWindowAdmitsExactlyTheLimitUnderConcurrency() async throws {
         let store = try await Self.store()
         let taken = try await withThrowingTaskGroup(of: Bool.self) { group in

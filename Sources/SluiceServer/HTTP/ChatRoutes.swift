@@ -24,7 +24,7 @@ struct ChatRoutes {
 
     func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let (chat, accepted, limits) = try await jobs.accept(request, context: context)
-        let ticket = chat.stream == true ? try jobs.admission.openStream(for: try context.requirePrincipal(), resuming: false) : nil
+        let ticket = chat.stream == true ? try await jobs.openStream(for: try context.requirePrincipal(), resuming: false) : nil
         var headers = limits
         let chunks: AsyncStream<StreamChunk>
         let id: String

@@ -70,7 +70,7 @@ struct JobRoutes {
         let principal = try context.requirePrincipal()
         let job = try await jobs.job(try Self.id(context), for: principal)
         let after = try Self.resumePoint(request)
-        let ticket = try jobs.admission.openStream(for: principal, resuming: after > 0)
+        let ticket = try await jobs.openStream(for: principal, resuming: after > 0)
         let chunks = try await jobs.hub.subscribe(job.id, after: after)
         var headers = JSONResponse.sseHeaders
         headers[.sluiceJobID] = job.id

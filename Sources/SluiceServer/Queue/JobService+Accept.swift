@@ -135,6 +135,30 @@ extension JobService {
         }
     }
 
+    /// Counts a stream a client opens against the plan's limits on open streams and on resumes: on this
+    /// node, and on a store the nodes share, across all of them. The stream counts until the ticket goes.
+    func openStream(for principal: Principal, resuming: Bool) async throws -> AdmissionController.StreamTicket {
+        let local = try admission.openStream(for: principal, resuming: resuming)
+        guard let counters = sharedCounters, let cluster else { return local }
+        let plan = (try? admission.plan(for: principal)) ?? Plan(name: principal.plan)
+        let user = principal.userKey
+        let now = admission.clock().timeIntervalSince1970
+        if resuming, try await !counters.take(key: "resumes:" + user, window: Int64(now / 60), amount: 1, limit: plan.reconnectsPerMinute) {
+            let seconds = max(1, 60 - Int(now) % 60)
+            metrics.rejected(reason: SluiceError.Code.tooManyReconnects.rawValue)
+            throw SluiceError(.tooManyReconnects, details: ["seconds": String(seconds)], retryAfter: seconds)
+        }
+        guard try await counters.openStream(node: cluster.nodeID, user: user, limit: plan.maxStreams, liveSeconds: cluster.leaseSeconds) else {
+            metrics.rejected(reason: SluiceError.Code.tooManyStreams.rawValue)
+            throw SluiceError(.tooManyStreams, details: ["limit": String(plan.maxStreams)], retryAfter: 5)
+        }
+        let node = cluster.nodeID
+        return AdmissionController.StreamTicket {
+            withExtendedLifetime(local) {}
+            Task { try? await counters.closeStream(node: node, user: user) }
+        }
+    }
+
     /// The owner's daily limits when they are counted in a store the nodes share; nil otherwise.
     func sharedDailyLimits(for owner: Principal) throws -> (messages: Int?, tokens: Int?)? {
         guard sharedCounters != nil else { return nil }

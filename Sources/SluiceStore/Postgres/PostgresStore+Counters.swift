@@ -38,4 +38,32 @@ extension PostgresStore {
         for try await _ in rows { return true }
         return false
     }
+
+    public func openStream(node: String, user: String, limit: Int, liveSeconds: Double) async throws -> Bool {
+        try await transaction { connection in
+            // One user's opens are taken one at a time across the nodes; other users are not held up.
+            try await connection.query("SELECT pg_advisory_xact_lock(73115, hashtext(\(user)))", logger: logger)
+            let rows = try await connection.query(
+                """
+                SELECT coalesce(sum(s.count), 0)::bigint FROM sluice_open_stream s LEFT JOIN sluice_node n ON n.id = s.node
+                WHERE s.user_key = \(user) AND (s.node = \(node) OR n.heartbeat_at > now() - make_interval(secs => \(liveSeconds)))
+                """,
+                logger: logger)
+            var open = 0
+            for try await count in rows.decode(Int.self) { open = count }
+            guard open < limit else { return false }
+            try await connection.query(
+                """
+                INSERT INTO sluice_open_stream (node, user_key, count) VALUES (\(node), \(user), 1)
+                ON CONFLICT (user_key, node) DO UPDATE SET count = sluice_open_stream.count + 1
+                """,
+                logger: logger)
+            return true
+        }
+    }
+
+    public func closeStream(node: String, user: String) async throws {
+        try await client.query(
+            "UPDATE sluice_open_stream SET count = count - 1 WHERE user_key = \(user) AND node = \(node) AND count > 0", logger: logger)
+    }
 }

@@ -72,9 +72,10 @@ extension PostgresStore {
             "CREATE INDEX sluice_cache_entry_expiry ON sluice_cache_entry (expires_at)",
             "CREATE INDEX sluice_cache_entry_written ON sluice_cache_entry (written)",
         ]),
-        (2, "cluster settings, cache invalidations", [
+        (2, "cluster settings, cache invalidations, open streams", [
             "CREATE TABLE sluice_setting (name text PRIMARY KEY, value text NOT NULL)",
             "CREATE TABLE sluice_cache_invalidation (seq bigserial PRIMARY KEY, key text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
+            "CREATE TABLE sluice_open_stream (node text NOT NULL, user_key text NOT NULL, count int NOT NULL, PRIMARY KEY (user_key, node))",
         ]),
     ]
 

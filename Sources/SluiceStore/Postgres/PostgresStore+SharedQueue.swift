@@ -58,6 +58,13 @@ extension PostgresStore {
             logger: logger)
         for try await id in rows.decode(String.self) { ids.append(id) }
         if !ids.isEmpty { try await notifyQueued() }
+        // Open-stream counts of nodes gone for an hour, and closed ones, are of no more use.
+        try await client.query(
+            """
+            DELETE FROM sluice_open_stream s WHERE s.count <= 0
+               OR NOT EXISTS (SELECT 1 FROM sluice_node n WHERE n.id = s.node AND n.heartbeat_at > now() - interval '1 hour')
+            """,
+            logger: logger)
         return ids
     }
 
