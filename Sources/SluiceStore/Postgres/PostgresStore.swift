@@ -100,16 +100,21 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
 
     public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
+        let lease = job.node == nil ? nil : leaseSeconds
+        let insert: PostgresQuery = try """
+            INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data)
+            VALUES (\(job.id), \(job.state.rawValue), \(job.finishedAt?.timeIntervalSince1970), \(job.priority.rawValue),
+                    \(job.createdAt.timeIntervalSince1970), \(job.notBefore?.timeIntervalSince1970), \(job.node), \(job.fence ?? 0),
+                    now() + make_interval(secs => \(lease)), \(data))
+            """
+        let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
+        guard !counters.isEmpty else {
+            // One statement is its own transaction: one round trip.
+            try await client.query(insert, logger: logger)
+            return
+        }
         try await transaction { connection in
-            let lease = job.node == nil ? nil : leaseSeconds
-            try await connection.query(
-                """
-                INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data)
-                VALUES (\(job.id), \(job.state.rawValue), \(job.finishedAt?.timeIntervalSince1970), \(job.priority.rawValue),
-                        \(job.createdAt.timeIntervalSince1970), \(job.notBefore?.timeIntervalSince1970), \(job.node), \(job.fence ?? 0),
-                        now() + make_interval(secs => \(lease)), \(data))
-                """,
-                logger: logger)
+            try await connection.query(insert, logger: logger)
             try await Self.apply(counters, on: connection, logger: logger)
         }
     }
@@ -117,21 +122,37 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     public func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
         let rows = try Self.encode(chunks)
-        try await transaction { connection in
-            // With a fence, only the lease's current holder may write; a rescued job is never overwritten.
-            let updates = try await connection.query(
-                """
+        let seqs = rows.map(\.0)
+        let bodies = rows.map { ByteBuffer(bytes: $0.1) }
+        // One statement (its own transaction) writes the job and its chunks together. With a fence, only the
+        // lease's current holder may write; a rescued job is never overwritten.
+        let save: PostgresQuery = try """
+            WITH updated AS (
                 UPDATE sluice_job SET state = \(job.state.rawValue), finished_at = \(job.finishedAt?.timeIntervalSince1970),
                     not_before = \(job.notBefore?.timeIntervalSince1970), data = \(data)
-                WHERE id = \(job.id) AND (\(job.fence)::bigint IS NULL OR fence = \(job.fence)) RETURNING 1
-                """,
-                logger: logger)
-            var updated = false
-            for try await _ in updates { updated = true }
-            guard updated else { throw LeaseLost(jobID: job.id) }
-            try await Self.insert(rows, jobID: job.id, on: connection, logger: logger)
-            try await Self.apply(counters, on: connection, logger: logger)
-        }
+                WHERE id = \(job.id) AND (\(job.fence)::bigint IS NULL OR fence = \(job.fence)) RETURNING id
+            ), appended AS (
+                INSERT INTO sluice_chunk (job_id, seq, data)
+                SELECT updated.id, s, d FROM updated, unnest(\(seqs)::bigint[], \(bodies)::bytea[]) AS t (s, d)
+                ON CONFLICT (job_id, seq) DO UPDATE SET data = EXCLUDED.data
+            )
+            SELECT count(*) FROM updated
+            """
+        let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
+        let written = try await counters.isEmpty
+            ? Self.count(client.query(save, logger: logger))
+            : transaction { connection in
+                let written = try await Self.count(connection.query(save, logger: logger))
+                if written > 0 { try await Self.apply(counters, on: connection, logger: logger) }
+                return written
+            }
+        guard written > 0 else { throw LeaseLost(jobID: job.id) }
+    }
+
+    /// The number a `SELECT count(*)` returned.
+    static func count(_ rows: PostgresRowSequence) async throws -> Int {
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
     }
 
     public func addCounters(_ counters: [DailyCounterDelta]) async throws {
@@ -228,17 +249,23 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             try await client.withConnection { connection in try await Self.insert(rows, jobID: jobID, on: connection, logger: logger) }
             return
         }
-        try await transaction { connection in
-            // The shared row lock holds off a rescue until these chunks are in, so the next holder sees them.
-            var held = false
-            for try await _ in try await connection.query(
-                "SELECT 1 FROM sluice_job WHERE id = \(jobID) AND fence = \(fence) FOR SHARE", logger: logger)
-            {
-                held = true
-            }
-            guard held else { throw LeaseLost(jobID: jobID) }
-            try await Self.insert(rows, jobID: jobID, on: connection, logger: logger)
-        }
+        // One statement: the shared row lock holds off a rescue until these chunks are in, so the next
+        // holder sees them; a lapsed fence writes nothing.
+        let seqs = rows.map(\.0)
+        let bodies = rows.map { ByteBuffer(bytes: $0.1) }
+        let held = try await Self.count(client.query(
+            """
+            WITH held AS (
+                SELECT id FROM sluice_job WHERE id = \(jobID) AND fence = \(fence) FOR SHARE
+            ), appended AS (
+                INSERT INTO sluice_chunk (job_id, seq, data)
+                SELECT held.id, s, d FROM held, unnest(\(seqs)::bigint[], \(bodies)::bytea[]) AS t (s, d)
+                ON CONFLICT (job_id, seq) DO UPDATE SET data = EXCLUDED.data
+            )
+            SELECT count(*) FROM held
+            """,
+            logger: logger))
+        guard held > 0 else { throw LeaseLost(jobID: jobID) }
     }
 
     public func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk] {
