@@ -58,9 +58,11 @@ extension PostgresStore {
             logger: logger)
         for try await id in rows.decode(String.self) { ids.append(id) }
         if !ids.isEmpty { try await notifyQueued() }
-        // Open-stream counts of nodes gone for an hour, and closed ones, are of no more use.
+        // Nodes gone for a day (every start is a new node), and open-stream counts of nodes gone for an
+        // hour, or closed, are of no more use.
         try await client.query(
             """
+            WITH gone AS (DELETE FROM sluice_node WHERE heartbeat_at < now() - interval '1 day')
             DELETE FROM sluice_open_stream s WHERE s.count <= 0
                OR NOT EXISTS (SELECT 1 FROM sluice_node n WHERE n.id = s.node AND n.heartbeat_at > now() - interval '1 hour')
             """,
