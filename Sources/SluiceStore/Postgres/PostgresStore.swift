@@ -51,7 +51,13 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         self.client = client
         self.logger = logger
         leaseSeconds = configuration.leaseSeconds
-        runner = Task { await client.run() }
+        // The pool must be running before the first lease (the migrations), or PostgresNIO warns.
+        let (running, started) = AsyncStream<Void>.makeStream()
+        runner = Task {
+            started.finish()
+            await client.run()
+        }
+        for await _ in running {}
         do {
             try await Self.migrate(client, logger: logger)
         } catch {
