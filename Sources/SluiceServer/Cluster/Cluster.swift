@@ -50,6 +50,9 @@ final class Cluster: Sendable {
         var settings = HTTPClient.Configuration()
         settings.timeout = .init(connect: .seconds(1), read: .milliseconds(Int64(leaseSeconds * 1000)))
         settings.connectionPool.retryConnectionEstablishment = false
+        // Each followed job holds a connection for its whole stream: AHC's default of 8 per host would
+        // make the ninth remote stream wait for one of the first eight to end.
+        settings.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 100_000
         peers = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
     }
 
