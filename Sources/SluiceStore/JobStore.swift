@@ -78,6 +78,16 @@ public struct LeaseLost: Error, CustomStringConvertible {
     public init(jobID: String) { self.jobID = jobID }
 }
 
+/// Who holds a job in a queue that many nodes share.
+public enum JobHolder: Sendable, Equatable {
+    /// A node runs it (or will): its id and the address it advertised.
+    case node(id: String, address: String)
+    /// It waits for a node to take it.
+    case none
+    /// It ended, or there is no such job.
+    case ended
+}
+
 /// A queue that many nodes share (PostgreSQL). A job is held by one node under a lease that node
 /// renews; a job whose lease lapsed is rescued back to the queue with a new fencing token, never
 /// after it ended. Wake-ups come by notification, with polling as the fallback.
@@ -95,8 +105,8 @@ public protocol SharedJobQueue: Sendable {
     func release(_ jobs: [Job]) async throws
     /// The address a live node advertised.
     func address(of node: String) async throws -> String?
-    /// The node holding an unfinished job, and the address it advertised; nil when no node holds it.
-    func holder(of jobID: String) async throws -> (node: String, address: String)?
+    /// Who holds a job now.
+    func holder(of jobID: String) async throws -> JobHolder
     /// Takes one particular job nobody holds for `node` (to cancel it); nil when it is held or ended.
     func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job?
     /// The secret the nodes sharing this database show each other, made by the first node that asks.

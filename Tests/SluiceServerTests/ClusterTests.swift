@@ -27,7 +27,8 @@ import Testing
     }
 
     @Test func aJobSubmittedOnOneNodeIsStreamedWholeFromAnother() async throws {
-        let nodes = try await Self.nodes(2)
+        let url = try await TestPostgres.makeDatabase()
+        let nodes = try await Self.nodes(2, on: url)
         defer { nodes.forEach { $0.kill() } }
         let id = try await nodes[0].client.submit(chatBody("light through a prism", mock: ["tokens": 30, "tokens_per_second": 60]))
         let stream = try await nodes[1].client.events("/v1/jobs/\(id)/stream")
@@ -42,6 +43,10 @@ import Testing
         // Node B had the chunks straight from node A (a relay), not only from A's checkpoints in the store.
         #expect(try await Self.relayedChunks(nodes[1]) > 0)
         #expect(try await Self.relayedChunks(nodes[0]) == 0, "A ran the job itself")
+        // An ended job whose stream is gone (retention) gives an empty stream at once, not a wait.
+        _ = try await TestPostgres.query(url, "DELETE FROM sluice_chunk WHERE job_id = '\(id)'")
+        let gone = try await nodes[1].client.events("/v1/jobs/\(id)/stream", timeout: .seconds(10))
+        #expect(gone.status == 200 && gone.events.isEmpty)
     }
 
     /// What a node's metrics say it relayed from other nodes.

@@ -265,9 +265,13 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         #expect(try await store.claim(jobID: "job_held", node: "node-a", leaseSeconds: 5)?.fence == 1)
         #expect(try await store.claim(jobID: "job_held", node: "node-b", leaseSeconds: 5) == nil, "held by another node")
         #expect(try await store.claim(jobID: "job_none", node: "node-b", leaseSeconds: 5) == nil)
-        let holder = try await store.holder(of: "job_held")
-        #expect(holder?.node == "node-a" && holder?.address == "http://127.0.0.1:9001")
-        #expect(try await store.holder(of: "job_free") == nil, "nobody holds it")
+        #expect(try await store.holder(of: "job_held") == .node(id: "node-a", address: "http://127.0.0.1:9001"))
+        #expect(try await store.holder(of: "job_free") == .none, "nobody holds it")
+        #expect(try await store.holder(of: "job_none") == .ended, "no such job")
+        var ended = storeJob("job_ended")
+        ended.state = .succeeded
+        try await store.insert(ended)
+        #expect(try await store.holder(of: "job_ended") == .ended)
         // The secret: made once, the same for every node.
         let secret = try await store.clusterSecret()
         let other = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))

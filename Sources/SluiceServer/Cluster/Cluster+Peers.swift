@@ -27,12 +27,17 @@ extension Cluster: RemoteStreams {
         return zip(given, wanted).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> Bool {
-        guard let holder = await otherHolder(of: jobID) else { return false }
+    func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> RelayOutcome {
+        let holder: String
+        switch try? await queue.holder(of: jobID) {
+        case .node(let id, let address) where id != nodeID: holder = address
+        case .ended: return .ended
+        default: return .notHeld
+        }
         do {
             let response = try await peers.execute(
                 request("\(holder)\(Self.internalPath)/\(jobID)/chunks?after=\(seq)", method: .GET), deadline: .distantFuture)
-            guard response.status == .ok else { return true }
+            guard response.status == .ok else { return .relayed }
             var parser = SSEParser()
             let decoder = JSONDecoder()
             for try await buffer in response.body {
@@ -48,7 +53,7 @@ extension Cluster: RemoteStreams {
             // The node died or went quiet: the store has its checkpoints, and the job's next holder the rest.
             logger.debug("a relayed stream broke", metadata: ["sluice.job": "\(jobID)", "error": "\(String(reflecting: type(of: error)))"])
         }
-        return true
+        return .relayed
     }
 
     /// Cancels a job this node does not hold: takes it when nobody holds it, otherwise asks its holder;
@@ -74,8 +79,8 @@ extension Cluster: RemoteStreams {
 
     /// The address of the node holding a job, when that is another node.
     private func otherHolder(of jobID: String) async -> String? {
-        guard let holder = try? await queue.holder(of: jobID), holder.node != nodeID, !holder.address.isEmpty else { return nil }
-        return holder.address
+        guard case .node(let id, let address) = try? await queue.holder(of: jobID), id != nodeID else { return nil }
+        return address
     }
 
     private func request(_ url: String, method: HTTPMethod) -> HTTPClientRequest {

@@ -120,8 +120,17 @@ final class StreamHub: Sendable {
                 stored.forEach(emit)
                 if ended { break }
             }
-            let relayed = await remote.relay(jobID, after: last, emit: emit)
-            if !relayed || !ended { try? await Task.sleep(for: Self.followInterval) }
+            switch await remote.relay(jobID, after: last, emit: emit) {
+            case .relayed where ended:
+                break
+            case .relayed, .notHeld:
+                try? await Task.sleep(for: Self.followInterval)
+            case .ended:
+                // Its last chunks may have landed since the store was read.
+                (try? await log.chunks(of: jobID, after: last))?.forEach(emit)
+                continuation.finish()
+                return
+            }
         }
         continuation.finish()
     }
@@ -162,6 +171,16 @@ final class StreamHub: Sendable {
 /// The streams of jobs other nodes run (a cluster's relays).
 protocol RemoteStreams: Sendable {
     /// Passes the chunks after `seq` of a job another node runs to `emit` as that node produces them,
-    /// until the job ends or that node stops serving it; returns false at once when no other node holds it.
-    func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> Bool
+    /// until the job ends or that node stops serving it; returns at once when no other node holds it.
+    func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> RelayOutcome
+}
+
+/// How following a job through another node went.
+enum RelayOutcome: Sendable {
+    /// Its holder streamed what it had, until the end or until it stopped serving the job.
+    case relayed
+    /// No other node holds it now (it waits for a node, or this node holds it).
+    case notHeld
+    /// It ended (or is gone): nothing more will come.
+    case ended
 }

@@ -88,15 +88,16 @@ extension PostgresStore {
         return nil
     }
 
-    public func holder(of jobID: String) async throws -> (node: String, address: String)? {
+    public func holder(of jobID: String) async throws -> JobHolder {
         let rows = try await client.query(
-            """
-            SELECT n.id, n.address FROM sluice_job j JOIN sluice_node n ON n.id = j.node
-            WHERE j.id = \(jobID) AND j.state IN ('queued', 'running')
-            """,
+            "SELECT j.state, j.node, n.address FROM sluice_job j LEFT JOIN sluice_node n ON n.id = j.node WHERE j.id = \(jobID)",
             logger: logger)
-        for try await (node, address) in rows.decode((String, String).self) { return (node, address) }
-        return nil
+        for try await (state, node, address) in rows.decode((String, String?, String?).self) {
+            guard JobState(rawValue: state).map({ !$0.isTerminal }) ?? false else { return .ended }
+            guard let node, let address, !address.isEmpty else { return .none }
+            return .node(id: node, address: address)
+        }
+        return .ended
     }
 
     public func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job? {
