@@ -256,6 +256,47 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         await store.shutdown()
     }
 
+    @Test func concurrentWritesGoTogetherAndEachKeepsItsOwnOutcome() async throws {
+        let store = try await Self.store()
+        // Inserts at once, one of them a duplicate: only that caller fails.
+        try await store.insert(storeJob("job_dup"))
+        let inserted = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+            for n in 0..<40 {
+                group.addTask {
+                    let id = n == 17 ? "job_dup" : "job_b\(n)"
+                    var job = storeJob(id)
+                    job.node = "node-a"
+                    job.fence = 1
+                    do { try await store.insert(job) } catch { return (id, false) }
+                    return (id, true)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(inserted.filter { !$0.value }.map(\.key) == ["job_dup"])
+        // Saves at once, some with a fence that is no longer theirs: those are refused, chunks and all.
+        let saved = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for n in 0..<40 where n != 17 {
+                group.addTask {
+                    var job = storeJob("job_b\(n)", state: .succeeded, finishedAt: Date())
+                    job.node = "node-a"
+                    job.fence = n % 5 == 0 ? 0 : 1
+                    let chunks = (1...3).map { StreamChunk(seq: $0, event: .delta("n\(n) c\($0) ")) }
+                    do { try await store.save(job, appending: chunks) } catch is LeaseLost { return (n, false) }
+                    return (n, true)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for n in 0..<40 where n != 17 {
+            let fresh = n % 5 != 0
+            #expect(saved[n] == fresh, "job \(n)")
+            #expect(try await store.job(id: "job_b\(n)")?.state == (fresh ? .succeeded : .queued))
+            #expect(try await store.chunks(of: "job_b\(n)", after: 0).map(\.seq) == (fresh ? [1, 2, 3] : []))
+        }
+        await store.shutdown()
+    }
+
     @Test func aJobsHolderIsFoundAndOnlyAnUnheldJobCanBeTakenByItsId() async throws {
         let url = try await TestPostgres.makeDatabase()
         let store = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))

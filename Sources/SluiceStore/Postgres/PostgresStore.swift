@@ -37,6 +37,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     let leaseSeconds: Double
     let runner: Task<Void, Never>
     let logger: Logger
+    /// Concurrent job inserts and saves go to the database together, one statement a batch.
+    let inserts: PostgresBatcher<Job, Void>
+    let saves: PostgresBatcher<Save, Bool>
     static let encoder = JSONEncoder()
     static let decoder = JSONDecoder()
 
@@ -50,7 +53,20 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         let client = PostgresClient(configuration: settings, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        leaseSeconds = configuration.leaseSeconds
+        let leaseSeconds = configuration.leaseSeconds
+        self.leaseSeconds = leaseSeconds
+        inserts = PostgresBatcher(
+            batch: { jobs in
+                try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger)
+                return jobs.map { _ in () }
+            },
+            single: { job in try await client.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger) })
+        saves = PostgresBatcher(
+            batch: { saves in
+                let written = try await Self.ids(client.query(Self.saveQuery(saves), logger: logger))
+                return saves.map { written.contains($0.job.id) }
+            },
+            single: { save in try await !Self.ids(client.query(Self.saveQuery([save]), logger: logger)).isEmpty })
         // The pool must be running before the first lease (the migrations), or PostgresNIO warns.
         let (running, started) = AsyncStream<Void>.makeStream()
         runner = Task {
@@ -105,60 +121,100 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     // MARK: Jobs
 
     public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
-        let data = try Self.encoder.encode(job)
-        let lease = job.node == nil ? nil : leaseSeconds
-        let insert: PostgresQuery = try """
-            INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data)
-            VALUES (\(job.id), \(job.state.rawValue), \(job.finishedAt?.timeIntervalSince1970), \(job.priority.rawValue),
-                    \(job.createdAt.timeIntervalSince1970), \(job.notBefore?.timeIntervalSince1970), \(job.node), \(job.fence ?? 0),
-                    now() + make_interval(secs => \(lease)), \(data))
-            """
         let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
         guard !counters.isEmpty else {
-            // One statement is its own transaction: one round trip.
-            try await client.query(insert, logger: logger)
+            try await inserts.write(job, key: job.id)
             return
         }
         try await transaction { connection in
-            try await connection.query(insert, logger: logger)
+            try await connection.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger)
             try await Self.apply(counters, on: connection, logger: logger)
         }
     }
 
     public func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws {
-        let data = try Self.encoder.encode(job)
-        let rows = try Self.encode(chunks)
-        let seqs = rows.map(\.0)
-        let bodies = rows.map { ByteBuffer(bytes: $0.1) }
-        // One statement (its own transaction) writes the job and its chunks together. With a fence, only the
-        // lease's current holder may write; a rescued job is never overwritten.
-        let save: PostgresQuery = try """
-            WITH updated AS (
-                UPDATE sluice_job SET state = \(job.state.rawValue), finished_at = \(job.finishedAt?.timeIntervalSince1970),
-                    not_before = \(job.notBefore?.timeIntervalSince1970), data = \(data)
-                WHERE id = \(job.id) AND (\(job.fence)::bigint IS NULL OR fence = \(job.fence)) RETURNING id
-            ), appended AS (
-                INSERT INTO sluice_chunk (job_id, seq, data)
-                SELECT updated.id, s, d FROM updated, unnest(\(seqs)::bigint[], \(bodies)::bytea[]) AS t (s, d)
-                ON CONFLICT (job_id, seq) DO UPDATE SET data = EXCLUDED.data
-            )
-            SELECT count(*) FROM updated
-            """
         let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
+        let save = Save(job: job, chunks: chunks)
         let written = try await counters.isEmpty
-            ? Self.count(client.query(save, logger: logger))
+            ? saves.write(save, key: job.id)
             : transaction { connection in
-                let written = try await Self.count(connection.query(save, logger: logger))
-                if written > 0 { try await Self.apply(counters, on: connection, logger: logger) }
+                let written = try await !Self.ids(connection.query(Self.saveQuery([save]), logger: logger)).isEmpty
+                if written { try await Self.apply(counters, on: connection, logger: logger) }
                 return written
             }
-        guard written > 0 else { throw LeaseLost(jobID: job.id) }
+        // With a fence, only the lease's current holder may write; a rescued job is never overwritten.
+        guard written else { throw LeaseLost(jobID: job.id) }
+    }
+
+    /// A job's new state with the chunks that go with it.
+    struct Save: Sendable {
+        var job: Job
+        var chunks: [StreamChunk]
+    }
+
+    /// Inserts jobs, one statement for any number (a lease for those a node holds).
+    static func insertQuery(_ jobs: [Job], leaseSeconds: Double) throws -> PostgresQuery {
+        let ids = jobs.map(\.id)
+        let states = jobs.map(\.state.rawValue)
+        let finished = jobs.map { $0.finishedAt?.timeIntervalSince1970 ?? .nan }
+        let priorities = jobs.map(\.priority.rawValue)
+        let created = jobs.map(\.createdAt.timeIntervalSince1970)
+        let notBefore = jobs.map { $0.notBefore?.timeIntervalSince1970 ?? .nan }
+        let nodes = jobs.map { $0.node ?? "" }
+        let fences = jobs.map { $0.fence ?? 0 }
+        let data = try jobs.map { ByteBuffer(bytes: try encoder.encode($0)) }
+        // Arrays cannot hold NULL here: NaN and "" stand for it.
+        return """
+            INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data)
+            SELECT i, s, NULLIF(f, 'NaN'), p, c, NULLIF(nb, 'NaN'), NULLIF(n, ''), fe,
+                   CASE WHEN n = '' THEN NULL ELSE now() + make_interval(secs => \(leaseSeconds)) END, d
+            FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(priorities)::int[], \(created)::float8[],
+                        \(notBefore)::float8[], \(nodes)::text[], \(fences)::bigint[], \(data)::bytea[]) AS t (i, s, f, p, c, nb, n, fe, d)
+            """
+    }
+
+    /// Saves jobs with their chunks, one statement for any number; returns the ids it wrote. A job whose
+    /// fence no longer matches (its lease moved on) is not written, and neither are its chunks.
+    static func saveQuery(_ saves: [Save]) throws -> PostgresQuery {
+        let ids = saves.map(\.job.id)
+        let states = saves.map(\.job.state.rawValue)
+        let finished = saves.map { $0.job.finishedAt?.timeIntervalSince1970 ?? .nan }
+        let notBefore = saves.map { $0.job.notBefore?.timeIntervalSince1970 ?? .nan }
+        let fences = saves.map { $0.job.fence ?? -1 }
+        let data = try saves.map { ByteBuffer(bytes: try encoder.encode($0.job)) }
+        let chunkJobs = saves.flatMap { save in save.chunks.map { _ in save.job.id } }
+        let seqs = saves.flatMap { $0.chunks.map(\.seq) }
+        let bodies = try saves.flatMap { try $0.chunks.map { ByteBuffer(bytes: try encoder.encode($0.event)) } }
+        return """
+            WITH input AS (
+                SELECT * FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(notBefore)::float8[], \(fences)::bigint[],
+                                     \(data)::bytea[]) AS t (id, state, finished_at, not_before, fence, data)
+            ), updated AS (
+                UPDATE sluice_job j SET state = i.state, finished_at = NULLIF(i.finished_at, 'NaN'), not_before = NULLIF(i.not_before, 'NaN'),
+                    data = i.data
+                FROM input i WHERE j.id = i.id AND (i.fence < 0 OR j.fence = i.fence)
+                RETURNING j.id
+            ), appended AS (
+                INSERT INTO sluice_chunk (job_id, seq, data)
+                SELECT c.j, c.s, c.d FROM unnest(\(chunkJobs)::text[], \(seqs)::bigint[], \(bodies)::bytea[]) AS c (j, s, d)
+                WHERE c.j IN (SELECT id FROM updated)
+                ON CONFLICT (job_id, seq) DO UPDATE SET data = EXCLUDED.data
+            )
+            SELECT id FROM updated
+            """
     }
 
     /// The number a `SELECT count(*)` returned.
     static func count(_ rows: PostgresRowSequence) async throws -> Int {
         for try await count in rows.decode(Int.self) { return count }
         return 0
+    }
+
+    /// The ids a query returned.
+    static func ids(_ rows: PostgresRowSequence) async throws -> Set<String> {
+        var ids: Set<String> = []
+        for try await id in rows.decode(String.self) { ids.insert(id) }
+        return ids
     }
 
     public func addCounters(_ counters: [DailyCounterDelta]) async throws {
