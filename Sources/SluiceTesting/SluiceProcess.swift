@@ -40,23 +40,45 @@ public final class SluiceProcess: Sendable {
     /// Starts `sluice serve` and waits until `/healthz` answers.
     /// - Parameters:
     ///   - dataDirectory: the data folder.
-    ///   - port: the port, or a free one.
+    ///   - port: the port; by default the server binds a free one itself (port 0) and the log says which,
+    ///     so that no other test can take it between choosing and binding.
     ///   - environment: extra environment variables.
     ///   - arguments: extra arguments.
-    ///   - logFile: a file that receives its output (discarded when nil).
+    ///   - logFile: a file that receives its output (a temporary one when nil).
     public init(dataDirectory: String, port: Int? = nil, environment: [String: String] = [:], arguments: [String] = [], logFile: String? = nil) async throws {
-        self.port = port ?? Self.freePort()
-        if let logFile { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
+        let log = logFile ?? TemporaryDirectory.make() + "/sluice.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process = try ChildProcess(
-            [try Self.executable().path, "serve", "--port", String(self.port), "--data-dir", dataDirectory] + arguments,
-            environment: ChildProcess.environment(environment), outputPath: logFile)
+            [try Self.executable().path, "serve", "--port", String(port ?? 0), "--data-dir", dataDirectory] + arguments,
+            environment: ChildProcess.environment(environment), outputPath: log)
+        var bound = port
+        for _ in 0..<400 where bound == nil {
+            if let status = process.exitStatus { throw TestFailure("sluice serve exited with status \(status): \(process.output)") }
+            bound = Self.listeningPort(in: process.output)
+            if bound == nil { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        guard let bound else {
+            process.kill()
+            throw TestFailure("sluice serve did not say where it listens: \(process.output)")
+        }
+        self.port = bound
         for _ in 0..<200 {
-            if let status = process.exitStatus { throw TestFailure("sluice serve exited with status \(status)") }
+            if let status = process.exitStatus { throw TestFailure("sluice serve exited with status \(status): \(process.output)") }
             if let reply = try? await client.get("/healthz"), reply.status == 200 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         kill()
         throw TestFailure("sluice serve did not become healthy")
+    }
+
+    /// The port in the log line that says `sluice is listening`.
+    static func listeningPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("sluice is listening") {
+            guard let range = line.range(of: "sluice.address=http://") else { continue }
+            let address = line[range.upperBound...].prefix { !$0.isWhitespace }
+            if let port = address.split(separator: ":").last.flatMap({ Int($0) }) { return port }
+        }
+        return nil
     }
 
     /// Runs `sluice` with arguments and returns its exit status and output, for start-up checks; stopped

@@ -341,6 +341,18 @@ import Testing
         await server.stop()
     }
 
+    @Test func aNodeThatCannotListenExitsInsteadOfLingering() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let nodes = try await Self.nodes(1, on: url)
+        defer { nodes.forEach { $0.kill() } }
+        // The port is taken (by the first node): the second exits with an error, whatever its pool was doing.
+        let (status, output) = try await SluiceProcess.run(
+            ["serve", "--port", String(nodes[0].port), "--data-dir", TemporaryDirectory.make()], environment: ["SLUICE_DATABASE_URL": url],
+            timeout: 30)
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("Address already in use"))
+    }
+
     @Test func aNodeListensAgainAfterItsListeningConnectionIsKilled() async throws {
         let url = try await TestPostgres.makeDatabase()
         let directory = TemporaryDirectory.make()

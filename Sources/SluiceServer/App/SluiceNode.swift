@@ -57,7 +57,11 @@ public final class SluiceNode: Sendable {
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
     /// then the workers (shut down first, so streams are checkpointed while the server still stands).
     /// - Parameter onListening: called with the bound port once the server listens.
-    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    /// - Parameter exitWhenServerFails: when the HTTP server cannot serve (its port is taken, say), end the
+    ///   process if the group's shutdown has not within a few seconds (for `sluice serve`, not in tests).
+    public func services(
+        exitWhenServerFails: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         try await jobs.admission.restore(from: jobs.store)
         try await jobs.cluster?.prepare()
         try await jobs.cache.load()
@@ -107,7 +111,7 @@ public final class SluiceNode: Sendable {
         // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
         if jobs.cluster != nil { services.append(.init(service: ClusterService(jobs: jobs))) }
         services += [
-            .init(service: app),
+            .init(service: ServerService(server: app, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         return services
@@ -116,7 +120,31 @@ public final class SluiceNode: Sendable {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() async throws {
         let group = ServiceGroup(configuration: .init(
-            services: try await services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: try await services(exitWhenServerFails: true), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+/// The HTTP server. A node that cannot serve must not linger half-started: its error cancels the group,
+/// and when `exitAfter` is set, the process exits if that shutdown has not ended it by then (a cancelled
+/// database pool that is still connecting was seen to hold it up for good).
+struct ServerService<Server: Service>: Service {
+    let server: Server
+    let exitAfter: Double?
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await server.run()
+        } catch {
+            if let exitAfter, !Task.isCancelled {
+                logger.critical("the HTTP server cannot serve; stopping", metadata: ["error": "\(error)"])
+                Thread.detachNewThread {
+                    Thread.sleep(forTimeInterval: exitAfter)
+                    exit(1)
+                }
+            }
+            throw error
+        }
     }
 }
