@@ -12,23 +12,19 @@ concurrency=${2:-16}
 tokens=${3:-40}
 rate=${4:-100}
 bin=$(sluice_bin)
-pgbin=$(dirname "$(readlink -f "$(command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")")
 WORK=$(mktemp -d)
 pids=()
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$WORK"
 base=$((20000 + RANDOM % 20000))
-as_pg "$pgbin/initdb" -D "$WORK/pg" -U sluice -A trust -E UTF8 >/dev/null
-as_pg "$pgbin/pg_ctl" -D "$WORK/pg" -o "-p $base -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200" -l "$WORK/pg.log" -w start >/dev/null
-trap 'kill ${pids[*]} 2>/dev/null; as_pg "$pgbin/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-"$pgbin/psql" "postgres://sluice@127.0.0.1:$base/postgres" -qc "CREATE DATABASE sluice"
+start_postgres "$base"
+trap 'kill ${pids[*]} 2>/dev/null; stop_postgres; rm -rf "$WORK"' EXIT
+"$PGBIN/psql" "$PG_SERVER/postgres" -qc "CREATE DATABASE sluice"
 cat > "$WORK/sluice.yaml" <<YAML
 plans: {names: [free], free: {requestsPerMinute: 0, maxStreams: 10000}}
 cache: {enabled: false}
 queue: {workers: 256, maxRunningPerUser: 256}
 YAML
 for n in 1 2; do
-  SLUICE_DATABASE_URL="postgres://sluice@127.0.0.1:$base/sluice" "$bin" serve --port $((base + n)) --data-dir "$WORK/node$n" \
+  SLUICE_DATABASE_URL="$PG_SERVER/sluice" "$bin" serve --port $((base + n)) --data-dir "$WORK/node$n" \
     --config "$WORK/sluice.yaml" --log-level error & pids+=($!)
 done
 for n in 1 2; do

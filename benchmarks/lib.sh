@@ -37,3 +37,16 @@ wrk_runs() {
   done
   echo "| $label, $connections connections | $(printf '%s\n' "${results[@]}" | sort -n | sed -n 2p) req/s (median of 3 × ${seconds}s) |"
 }
+
+# start_postgres PORT: a throwaway PostgreSQL 15 (durable defaults) in $WORK/pg on 127.0.0.1:PORT, as the
+# postgres user when run as root; sets PGBIN and PG_SERVER (postgres://sluice@127.0.0.1:PORT). Stop it with
+# stop_postgres (in the caller's EXIT trap).
+start_postgres() {
+  PGBIN=$(dirname "$(readlink -f "$(command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")")
+  [ "$(id -u)" = 0 ] && chown postgres "$WORK"
+  as_pg "$PGBIN/initdb" -D "$WORK/pg" -U sluice -A trust -E UTF8 >/dev/null
+  as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -o "-p $1 -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200" -l "$WORK/pg.log" -w start >/dev/null
+  PG_SERVER="postgres://sluice@127.0.0.1:$1"
+}
+stop_postgres() { as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -14,17 +14,12 @@ submitters=${2:-64}
 rate=${3:-200}
 bin=$(sluice_bin)
 python3 -c "import pgqueuer, asyncpg" 2>/dev/null || python3 -m pip install --quiet pgqueuer asyncpg
-pgbin=$(dirname "$(readlink -f "$(command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")")
 WORK=$(mktemp -d)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$WORK"
-pgport=$((20000 + RANDOM % 20000))
-as_pg "$pgbin/initdb" -D "$WORK/pg" -U sluice -A trust -E UTF8 >/dev/null
-as_pg "$pgbin/pg_ctl" -D "$WORK/pg" -o "-p $pgport -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200" -l "$WORK/pg.log" -w start >/dev/null
-trap 'as_pg "$pgbin/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-server="postgres://sluice@127.0.0.1:$pgport"
+start_postgres $((20000 + RANDOM % 20000))
+trap 'stop_postgres; rm -rf "$WORK"' EXIT
+server=$PG_SERVER
 for round in 1 2 3; do
-  "$pgbin/psql" "$server/postgres" -qc "CREATE DATABASE sluice_$round" -c "CREATE DATABASE pgq_$round"
+  "$PGBIN/psql" "$server/postgres" -qc "CREATE DATABASE sluice_$round" -c "CREATE DATABASE pgq_$round"
   "$bin" bench-queue --database-url "$server/sluice_$round" --data-dir "$WORK/unused" --jobs "$jobs" --submitters "$submitters" \
     --rate "$rate" --seconds 10 | tee "$WORK/sluice-$round.txt" >&2
   python3 benchmarks/pgqueuer_bench.py "$server/pgq_$round" "$jobs" "$submitters" "$rate" 10 | tee "$WORK/pgq-$round.txt" >&2
