@@ -64,7 +64,7 @@ import Testing
                     for n in 0..<30 {
                         group.addTask {
                             try await node.client.post(
-                                "/v1/jobs", json: Self.job("\(label) \(n)", extra: ["mock": ["tokens": 5, "ttft_ms": 1500]]), headers: ["X-Sluice-User": "budget"])
+                                "/v1/jobs", json: Self.job("\(label) \(n)", extra: ["mock": ["tokens": 5, "ttft_ms": 5000]]), headers: ["X-Sluice-User": "budget"])
                         }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }

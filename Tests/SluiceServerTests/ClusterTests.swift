@@ -30,10 +30,10 @@ import Testing
         let url = try await TestPostgres.makeDatabase()
         let nodes = try await Self.nodes(2, on: url)
         defer { nodes.forEach { $0.kill() } }
-        let id = try await nodes[0].client.submit(chatBody("light through a prism", mock: ["tokens": 30, "tokens_per_second": 60]))
+        let id = try await nodes[0].client.submit(chatBody("light through a prism", mock: ["tokens": 120, "tokens_per_second": 40]))
         let stream = try await nodes[1].client.events("/v1/jobs/\(id)/stream")
         #expect(stream.events.last?.name == "done")
-        #expect(stream.answer.split(separator: " ").count == 30)
+        #expect(stream.answer.split(separator: " ").count == 120)
         #expect(stream.ids == stream.ids.sorted() && Set(stream.ids).count == stream.ids.count)
         // The same job, read whole on the node that ran it, says the same.
         let direct = try await nodes[0].client.events("/v1/jobs/\(id)/stream")
@@ -59,7 +59,7 @@ import Testing
     @Test func aStreamRelayedFromANodeThatDiesGoesOnWithTheRerunWithoutTheClientReconnecting() async throws {
         let nodes = try await Self.nodes(3)
         defer { nodes.forEach { $0.kill() } }
-        let id = try await nodes[0].client.submit(chatBody("the water cycle, slowly", mock: ["tokens": 300, "tokens_per_second": 40]))
+        let id = try await nodes[0].client.submit(chatBody("the water cycle, slowly", mock: ["tokens": 400, "tokens_per_second": 40]))
         async let followed = nodes[1].client.events("/v1/jobs/\(id)/stream", timeout: .seconds(60))
         for _ in 0..<200 where try await Self.relayedChunks(nodes[1]) < 5 { try await Task.sleep(for: .milliseconds(25)) }
         nodes[0].kill()
@@ -70,7 +70,7 @@ import Testing
         #expect(stream.ids == stream.ids.sorted() && Set(stream.ids).count == stream.ids.count)
         let reset = try #require(names.firstIndex(of: "reset"))
         let rerun = stream.events[reset...].compactMap { $0.json["text"] as? String }.joined()
-        #expect(rerun.split(separator: " ").count == 300)
+        #expect(rerun.split(separator: " ").count == 400)
     }
 
     @Test func aJobRunningOnOneNodeIsCancelledFromAnother() async throws {

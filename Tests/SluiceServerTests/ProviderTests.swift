@@ -306,14 +306,14 @@ import Testing
             try await FakeUpstream.with { spare in
                 fake.script([.status(500), .status(500)])
                 try await TestNode.with(configure: {
-                    Self.configure(&$0, [Self.deployment("main", fake) { $0.breaker.consecutiveFailures = 2; $0.breaker.openSeconds = 6 }, Self.deployment("spare", spare)])
+                    Self.configure(&$0, [Self.deployment("main", fake) { $0.breaker.consecutiveFailures = 2; $0.breaker.openSeconds = 10 }, Self.deployment("spare", spare)])
                 }) { node in
                     #expect(try await Self.ask(node, "a").status == 200)
                     #expect(try await Self.ask(node, "b").status == 200)
                     #expect(try await node.client.get("/metrics").text.contains(#"sluice_breaker_state{alias="gpt",deployment="main"} 2"#))
                     #expect(try await Self.ask(node, "c").status == 200)
                     #expect(fake.received.count == 2)
-                    try await Task.sleep(for: .milliseconds(6100))
+                    try await Task.sleep(for: .milliseconds(10100))
                     #expect(try await Self.ask(node, "d").status == 200)
                     #expect(fake.received.count == 3)
                     #expect(try await node.client.get("/metrics").text.contains(#"sluice_breaker_state{alias="gpt",deployment="main"} 0"#))
