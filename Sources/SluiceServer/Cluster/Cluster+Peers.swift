@@ -61,26 +61,23 @@ extension Cluster: RemoteStreams {
     func cancelElsewhere(_ jobID: String, jobs: JobService) async throws {
         let deadline = ContinuousClock.now + .seconds(leaseSeconds * 2 + 5)
         while ContinuousClock.now < deadline {
-            if let claimed = try await queue.claim(jobID: jobID, node: nodeID, leaseSeconds: leaseSeconds) {
-                try await jobs.adopt(claimed)
+            switch try await queue.holder(of: jobID) {
+            case .ended:
+                return
+            case .none:
+                if let claimed = try await queue.claim(jobID: jobID, node: nodeID, leaseSeconds: leaseSeconds) {
+                    try await jobs.adopt(claimed)
+                    if try await jobs.cancelHere(jobID) { return }
+                }
+            case .node(let id, _) where id == nodeID:
                 if try await jobs.cancelHere(jobID) { return }
-            } else if let holder = await otherHolder(of: jobID) {
-                let response = try? await peers.execute(request("\(holder)\(Self.internalPath)/\(jobID)", method: .DELETE), timeout: .seconds(30))
+            case .node(_, let address):
+                let response = try? await peers.execute(request("\(address)\(Self.internalPath)/\(jobID)", method: .DELETE), timeout: .seconds(30))
                 if response?.status == .ok { return }
-            } else if try await jobs.store.job(id: jobID)?.state.isTerminal ?? true {
-                return
-            } else if try await jobs.cancelHere(jobID) {
-                return
             }
             try await Task.sleep(for: StreamHub.followInterval)
         }
         throw SluiceError(.internalError, details: ["reason": "the node running the job could not be reached to cancel it; try again"])
-    }
-
-    /// The address of the node holding a job, when that is another node.
-    private func otherHolder(of jobID: String) async -> String? {
-        guard case .node(let id, let address) = try? await queue.holder(of: jobID), id != nodeID else { return nil }
-        return address
     }
 
     private func request(_ url: String, method: HTTPMethod) -> HTTPClientRequest {
