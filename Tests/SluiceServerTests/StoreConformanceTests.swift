@@ -170,6 +170,17 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         for store in stores { await store.shutdown() }
     }
 
+    @Test func sluiceMigrateBringsADatabaseUpToDateAndAgainChangesNothing() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let latest = PostgresStore.migrations.map(\.version)
+        for _ in 0..<2 {
+            let (status, output) = try await SluiceProcess.run(["migrate"], environment: ["SLUICE_DATABASE_URL": url], timeout: 60)
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("PostgreSQL schema at version \(latest.last ?? 0) (\(latest.count) migrations applied)"), "\(output)")
+            #expect(try await TestPostgres.query(url, "SELECT version FROM sluice_migration ORDER BY version") == latest.map(String.init))
+        }
+    }
+
     static func store(leaseSeconds: Double = 30) async throws -> PostgresStore {
         try await PostgresStore(configuration: .init(url: try await TestPostgres.makeDatabase(), leaseSeconds: leaseSeconds), logger: Logger(label: "test"))
     }
