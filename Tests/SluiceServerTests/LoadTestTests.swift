@@ -34,11 +34,11 @@ import Testing
     }
 
     @Test func aReconnectStormDropsEveryOpenStreamAtOnceAndLosesNothing() async throws {
-        // Answers take 6 s, so the streams asked for at the start are still open at the storm (3 s) even on a busy machine.
-        try await TestNode.with(configure: { $0.mock = .init(ttftMs: 5, tokensPerSecond: 100, tokens: 600) }) { node in
+        // Answers take 10 s, so the streams asked for at the start are still open at the storm (5 s) even on a busy machine.
+        try await TestNode.with(configure: { $0.mock = .init(ttftMs: 5, tokensPerSecond: 100, tokens: 1000) }) { node in
             let test = try LoadTest(profile: LoadProfile(
-                url: "http://127.0.0.1:\(node.port)", kind: .reconnectStorm, users: 6, durationSeconds: 4, thinkSeconds: 0.01, questions: 0,
-                dropShare: 0, stormAt: 3))
+                url: "http://127.0.0.1:\(node.port)", kind: .reconnectStorm, users: 6, durationSeconds: 6, thinkSeconds: 0.01, questions: 0,
+                dropShare: 0, stormAt: 5))
             let report = await test.run()
             #expect(report.resumes >= 1, "the streams open at the storm resumed")
             #expect(report.lostAfterResume == 0)
