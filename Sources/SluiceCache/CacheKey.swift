@@ -3,32 +3,41 @@ import Foundation
 public import SluiceCore
 
 /// The exact-cache key: SHA-256 over a canonical form of everything that changes an answer — the
-/// tenant (so no key is ever shared across tenants), the model alias, the namespace, every message
-/// (role, name, text), and the sampling parameters. `stream` is left out: a streamed and a plain
-/// request get the same answer.
+/// tenant (so no key is ever shared across tenants), the namespace, and the whole request as the caller
+/// sent it (every message with every part and field, tools, response format, stop, seed, every sampling
+/// option, a mock script), with its members sorted. Left out: `stream` and `stream_options` (a streamed
+/// and a plain request get the same answer), `user` and `metadata` (they name, not change, the answer).
 public enum CacheKey {
+    /// Request fields that do not change the answer.
+    static let ignored: Set<String> = ["stream", "stream_options", "user", "metadata"]
+
     /// The key of a request.
     /// - Parameters:
     ///   - request: the chat request as the caller sent it.
     ///   - tenant: the caller's tenant.
     ///   - namespace: the cache namespace, empty for none.
     public static func exact(_ request: ChatRequest, tenant: String, namespace: String) -> String {
-        var parts: [Any] = ["sluice-exact-v2", tenant, request.model, namespace]
-        parts.append(request.messages.map { [$0.role, $0.name ?? "", $0.content] })
-        parts.append(parameters(request))
-        let data = (try? JSONSerialization.data(withJSONObject: parts, options: [.sortedKeys])) ?? Data()
+        var fields = request.fields.filter { !ignored.contains($0.key) }
+        fields["sluice"] = .array([.string("sluice-exact-v3"), .string(tenant), .string(namespace)])
+        if let mock = request.mock, let data = try? encoder.encode(mock) { fields["mock"] = .string(String(decoding: data, as: UTF8.self)) }
+        let data = (try? encoder.encode(JSONValue.object(fields))) ?? Data()
         return hex(SHA256.hash(data: data))
     }
 
-    /// Every parameter besides the messages that changes an answer: sampling, the token cap, and a
-    /// mock script. Both cache layers key on it, so they cannot disagree about what makes answers differ.
+    /// Every parameter besides the messages that changes an answer, in canonical form: the semantic
+    /// layer keys its partitions on it, so the two layers cannot disagree about what makes answers differ.
     public static func parameters(_ request: ChatRequest) -> [String] {
-        var values = [request.temperature.map { String($0) } ?? "", request.topP.map { String($0) } ?? "", request.tokenCap.map(String.init) ?? ""]
-        if let mock = request.mock {
-            values += [mock.ttftMs.map(String.init) ?? "", mock.tokens.map(String.init) ?? "", mock.tokensPerSecond.map { String($0) } ?? "", mock.fail ?? ""]
-        }
-        return values
+        var fields = request.fields.filter { !ignored.contains($0.key) && $0.key != "messages" && $0.key != "model" }
+        if let mock = request.mock, let data = try? encoder.encode(mock) { fields["mock"] = .string(String(decoding: data, as: UTF8.self)) }
+        let data = (try? encoder.encode(JSONValue.object(fields))) ?? Data()
+        return [String(decoding: data, as: UTF8.self)]
     }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     static func hex(_ digest: some Sequence<UInt8>) -> String {
         digest.map { byte in

@@ -99,11 +99,14 @@ public final class ExactCache: Sendable {
     /// A new entry for an answer, expiring after the TTL.
     public func entry(
         key: String, tenant: String, model: String, namespace: String, tags: [String], text: String, finishReason: String, usage: Usage,
-        now: Date = Date()
+        pieces: [ChoiceDelta]? = nil, fingerprint: String? = nil, now: Date = Date()
     ) -> CacheEntry {
-        CacheEntry(
+        var entry = CacheEntry(
             key: key, tenant: tenant, model: model, namespace: namespace, tags: tags, text: text, finishReason: finishReason, usage: usage,
             createdAt: now, expiresAt: now.addingTimeInterval(configuration.ttlSeconds))
+        entry.pieces = pieces
+        entry.fingerprint = fingerprint
+        return entry
     }
 
     /// Removes a tenant's entries by namespace, tag or key; returns how many.

@@ -3,10 +3,12 @@ public import SluiceCore
 
 /// What a provider streams back for one request.
 public enum ProviderEvent: Sendable, Hashable {
-    /// New text.
+    /// New text of choice 0.
     case delta(String)
-    /// The end, with the reason and the usage when the provider reported it.
-    case finish(reason: String, usage: Usage?)
+    /// Anything else: tool-call fragments, a refusal, log probabilities, other choices.
+    case choice(ChoiceDelta)
+    /// The end of choice 0, with the usage when the provider reported it and its `system_fingerprint`.
+    case finish(reason: String, usage: Usage?, fingerprint: String? = nil)
 }
 
 /// An LLM provider: turns a chat request into a stream of text. Cancelling the consuming task stops the call.
@@ -16,6 +18,13 @@ public protocol Provider: Sendable {
     ///   - request: the validated chat request.
     ///   - upstreamModel: the provider's own model name.
     func stream(_ request: ChatRequest, upstreamModel: String) -> AsyncThrowingStream<ProviderEvent, any Error>
+    /// The first field of `request` this provider cannot express, with why; nil when it can send all of
+    /// it. A request is refused at acceptance (400 `unsupported_parameter`) rather than silently changed.
+    func unsupported(_ request: ChatRequest) -> (field: String, reason: String)?
+}
+
+extension Provider {
+    public func unsupported(_ request: ChatRequest) -> (field: String, reason: String)? { nil }
 }
 
 /// A provider failure. Its text never holds a key or a prompt.

@@ -19,6 +19,10 @@ public struct CacheEntry: Sendable, Codable, Hashable {
     public var finishReason: String
     /// Its usage when it was made.
     public var usage: Usage
+    /// Everything beyond choice 0's text (tool calls, log probabilities, other choices); nil for plain text.
+    public var pieces: [ChoiceDelta]?
+    /// The provider's `system_fingerprint`.
+    public var fingerprint: String?
     /// When it was stored.
     public var createdAt: Date
     /// When it expires.
@@ -54,7 +58,7 @@ public struct CacheEntry: Sendable, Codable, Hashable {
     }
 
     /// Bytes it holds in memory, roughly.
-    public var size: Int { text.utf8.count + namespace.utf8.count + tags.reduce(0) { $0 + $1.utf8.count } + 160 + (semantic?.vector.count ?? 0) * 4 }
+    public var size: Int { text.utf8.count + (pieces.map { $0.reduce(0) { $0 + JSONValue.object($1.delta).byteSize + ($1.logprobs?.byteSize ?? 0) } } ?? 0) + namespace.utf8.count + tags.reduce(0) { $0 + $1.utf8.count } + 160 + (semantic?.vector.count ?? 0) * 4 }
 }
 
 /// Durable storage of cached answers; the in-memory cache is rebuilt from it at start.

@@ -27,6 +27,10 @@ public final class FakeUpstream: Sendable {
         case cutAfter(Int)
         /// Sends an event that is not JSON.
         case malformed
+        /// Answers exactly as given: each of `events` as one server-sent event's data when the request
+        /// streams (the test includes OpenAI's `[DONE]`), else `body` as a JSON document — so a test
+        /// scripts the provider's own bytes (tool calls, log probabilities, several choices, …).
+        case raw(events: [String], body: String)
     }
 
     /// One request it received.
@@ -46,6 +50,7 @@ public final class FakeUpstream: Sendable {
     struct State {
         var script: [Behavior] = []
         var fallback: Behavior = .answer()
+        var byContent: [(key: String, behavior: Behavior)] = []
         var received: [Received] = []
         var inFlight = 0
         var maxInFlight = 0
@@ -75,6 +80,9 @@ public final class FakeUpstream: Sendable {
 
     /// Answers the next requests with these behaviors, in order, then with the fallback.
     public func script(_ behaviors: [Behavior]) { state.withLock { $0.script += behaviors } }
+    /// Answers every request whose body contains `key` (a tag in the question, say) with this behavior,
+    /// before the script and the fallback: tests that send many requests need no order.
+    public func answer(containing key: String, with behavior: Behavior) { state.withLock { $0.byContent.append((key, behavior)) } }
     /// Answers every request not scripted with this behavior.
     public func fallback(_ behavior: Behavior) { state.withLock { $0.fallback = behavior } }
     /// What it received so far.
@@ -173,6 +181,8 @@ public final class FakeUpstream: Sendable {
             state.received.append(Received(path: request.uri.path, headers: headers, body: body, at: Date()))
             state.inFlight += 1
             state.maxInFlight = max(state.maxInFlight, state.inFlight)
+            let text = String(decoding: body, as: UTF8.self)
+            if let match = state.byContent.first(where: { text.contains($0.key) }) { return match.behavior }
             return state.script.isEmpty ? state.fallback : state.script.removeFirst()
         }
         let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
@@ -189,6 +199,9 @@ public final class FakeUpstream: Sendable {
             await park()
             done()
             return Response(status: .serviceUnavailable)
+        case .raw(_, let body) where !streaming:
+            done()
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         case .answer(let tokens, _, _) where !streaming:
             done()
             let text = Self.words(tokens).joined()
@@ -220,6 +233,11 @@ public final class FakeUpstream: Sendable {
                 ? event(["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": text]], name: "content_block_delta")
                 : event(["object": "chat.completion.chunk", "choices": [["index": 0, "delta": ["content": text], "finish_reason": NSNull()]]])
         }
+        if case .raw(let events, _) = behavior {
+            for data in events { try await writer.write(ByteBuffer(string: "data: \(data)\n\n")) }
+            try await writer.finish(nil)
+            return
+        }
         if anthropic {
             try await writer.write(event(["type": "message_start", "message": ["usage": ["input_tokens": 11, "output_tokens": 1]]], name: "message_start"))
         }
@@ -249,7 +267,7 @@ public final class FakeUpstream: Sendable {
             throw CancellationError()
         case .malformed:
             try await writer.write(ByteBuffer(string: "data: {this is not json\n\n"))
-        case .status, .hang:
+        case .status, .hang, .raw:
             break
         }
         try await writer.finish(nil)

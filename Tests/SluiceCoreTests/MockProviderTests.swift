@@ -19,9 +19,9 @@ import Testing
         let (second, _) = try await collect(provider, question)
         #expect(first == second)
         #expect(first.split(separator: " ").count == 5)
-        #expect(finish == .finish(reason: "stop", usage: Usage(promptTokens: 5, completionTokens: 5)))
+        #expect(finish == .finish(reason: "stop", usage: Usage(promptTokens: 5, completionTokens: 5), fingerprint: "fp_sluice_mock"))
         var other = question
-        other.messages[0].content = "what is refraction?"
+        other.messages[0] = ChatMessage(role: "user", content: "what is refraction?")
         #expect(try await collect(provider, other).0 != first)
         var scripted = question
         scripted.mock = MockScript(tokens: 9)
@@ -53,6 +53,6 @@ import Testing
         let request = ChatRequest(model: "mock", messages: [ChatMessage(role: "user", content: "hi")], maxTokens: 4)
         let (text, finish) = try await collect(provider, request)
         #expect(text.split(separator: " ").count == 4)
-        if case .finish(let reason, _) = finish { #expect(reason == "length") } else { Issue.record("no finish") }
+        if case .finish(let reason, _, _) = finish { #expect(reason == "length") } else { Issue.record("no finish") }
     }
 }

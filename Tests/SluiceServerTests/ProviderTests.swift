@@ -111,9 +111,11 @@ import Testing
                 let system = (sent.json["system"] as? [[String: Any]])?.first
                 #expect(system?["text"] as? String == "You are a physics tutor.")
                 #expect((system?["cache_control"] as? [String: String])?["type"] == "ephemeral")
-                let turns = (sent.json["messages"] as? [[String: String]]) ?? []
-                #expect(turns.map { $0["role"] ?? "" } == ["user", "assistant", "user"])
-                #expect(turns.last?["content"] == "Why?\n\nExplain simply.")
+                let turns = (sent.json["messages"] as? [[String: Any]]) ?? []
+                #expect(turns.map { $0["role"] as? String ?? "" } == ["user", "assistant", "user"])
+                // Consecutive messages of one role become one turn, each message a text block of its own.
+                let blocks = (turns.last?["content"] as? [[String: String]]) ?? []
+                #expect(blocks == [["type": "text", "text": "Why?"], ["type": "text", "text": "Explain simply."]])
             }
         }
     }

@@ -44,9 +44,10 @@ public final class SemanticCache: Sendable {
     }
 
     /// The question of a request (its final user message) and its partition, or nil when the request
-    /// does not end with a user message.
+    /// does not end with a user message or is more than a plain text question (tools, images, a response
+    /// format, several choices: those are answered from the exact cache only).
     public func partition(of request: ChatRequest, tenant: String) -> (question: String, partition: String)? {
-        guard let last = request.messages.last, last.role == "user" else { return nil }
+        guard request.isPlainText, let last = request.messages.last, last.role == "user" else { return nil }
         let context = request.messages.dropLast().map { "\($0.role)\u{1F}\($0.name ?? "")\u{1F}\($0.content)" }.joined(separator: "\u{1E}")
         let fingerprint = CacheKey.hex(SHA256.hash(data: Data(context.utf8)).prefix(12))
         let parameters = CacheKey.parameters(request)

@@ -10,35 +10,33 @@ public struct ChatCompletion: Encodable, Sendable {
     public var created: Int
     /// The model alias.
     public var model: String
-    /// One choice.
-    public var choices: [Choice]
-    /// Token counts.
+    /// The choices, each with its whole message (text, tool calls, refusal), log probabilities and finish reason.
+    public var choices: [JSONValue]
+    /// Token counts, with the provider's details.
     public var usage: Usage
+    /// The provider's `system_fingerprint`.
+    public var systemFingerprint: String?
 
-    /// One choice of a completion.
-    public struct Choice: Encodable, Sendable {
-        /// Always 0.
-        public var index = 0
-        /// The assistant's message.
-        public var message: ChatMessage
-        /// `stop`, `length`, …
-        public var finishReason: String
-        enum CodingKeys: String, CodingKey { case index, message; case finishReason = "finish_reason" }
+    enum CodingKeys: String, CodingKey {
+        case id, object, created, model, choices, usage
+        case systemFingerprint = "system_fingerprint"
     }
 
     /// - Parameters:
     ///   - id: the completion id.
     ///   - created: creation time.
     ///   - model: the model alias.
-    ///   - text: the answer.
-    ///   - finishReason: why it ended.
+    ///   - answer: the answer.
+    ///   - finishReason: why choice 0 ended.
     ///   - usage: token counts.
-    public init(id: String, created: Date, model: String, text: String, finishReason: String, usage: Usage) {
+    ///   - fingerprint: the provider's fingerprint.
+    public init(id: String, created: Date, model: String, answer: AnswerAssembly, finishReason: String, usage: Usage, fingerprint: String? = nil) {
         self.id = id
         self.created = Int(created.timeIntervalSince1970)
         self.model = model
-        self.choices = [Choice(message: ChatMessage(role: "assistant", content: text), finishReason: finishReason)]
+        self.choices = answer.completionChoices(finishReason: finishReason)
         self.usage = usage
+        self.systemFingerprint = fingerprint
     }
 }
 
@@ -52,13 +50,20 @@ public struct ChatCompletionChunk: Encodable, Sendable {
     public var created: Int
     /// The model alias.
     public var model: String
-    /// Zero or one choice (zero on the usage chunk).
-    public var choices: [Choice]
-    /// Present on the final usage chunk only; encoded as `null` elsewhere when asked for.
+    /// The choices this chunk carries (none on the usage chunk).
+    public var choices: [JSONValue]
+    /// Present on the final usage chunk only.
     public var usage: Usage?
+    /// The provider's `system_fingerprint`, on the chunk with the finish reason.
+    public var systemFingerprint: String?
     /// Sluice's own facts about the answer, on the chunk with the finish reason only (OpenAI clients
     /// ignore fields they do not know).
     public var sluice: Extension?
+
+    enum CodingKeys: String, CodingKey {
+        case id, object, created, model, choices, usage, sluice
+        case systemFingerprint = "system_fingerprint"
+    }
 
     /// What Sluice adds to the last content chunk.
     public struct Extension: Encodable, Sendable {
@@ -77,31 +82,21 @@ public struct ChatCompletionChunk: Encodable, Sendable {
         }
     }
 
-    /// One streamed choice.
-    public struct Choice: Encodable, Sendable {
-        /// Always 0.
-        public var index = 0
-        /// The new text.
-        public var delta: Delta
-        /// Set on the last content chunk.
-        public var finishReason: String?
-        enum CodingKeys: String, CodingKey { case index, delta; case finishReason = "finish_reason" }
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(delta, forKey: .delta)
-            try c.encode(finishReason, forKey: .finishReason)
-        }
+    /// - Parameters:
+    ///   - id: the completion id.
+    ///   - created: creation time.
+    ///   - model: the model alias.
+    ///   - choices: the choices.
+    ///   - usage: on the usage chunk (then `choices` is empty).
+    public init(id: String, created: Date, model: String, choices: [JSONValue], usage: Usage? = nil) {
+        self.id = id
+        self.created = Int(created.timeIntervalSince1970)
+        self.model = model
+        self.choices = choices
+        self.usage = usage
     }
 
-    /// The change a chunk carries.
-    public struct Delta: Encodable, Sendable {
-        /// `assistant` on the first chunk.
-        public var role: String?
-        /// New text.
-        public var content: String?
-    }
-
+    /// A chunk of choice 0: its role on the first chunk, new text, or its finish reason.
     /// - Parameters:
     ///   - id: the completion id.
     ///   - created: creation time.
@@ -109,16 +104,11 @@ public struct ChatCompletionChunk: Encodable, Sendable {
     ///   - role: the role, on the first chunk.
     ///   - content: new text.
     ///   - finishReason: on the last content chunk.
-    ///   - usage: on the usage chunk (then `choices` is empty).
-    public init(id: String, created: Date, model: String, role: String? = nil, content: String? = nil, finishReason: String? = nil, usage: Usage? = nil) {
-        self.id = id
-        self.created = Int(created.timeIntervalSince1970)
-        self.model = model
-        if let usage {
-            self.choices = []
-            self.usage = usage
-        } else {
-            self.choices = [Choice(delta: Delta(role: role, content: content), finishReason: finishReason)]
-        }
+    public init(id: String, created: Date, model: String, role: String? = nil, content: String? = nil, finishReason: String? = nil) {
+        var delta: [String: JSONValue] = [:]
+        if let role { delta["role"] = .string(role) }
+        if let content { delta["content"] = .string(content) }
+        let choice: JSONValue = ["index": 0, "delta": .object(delta), "finish_reason": finishReason.map(JSONValue.string) ?? .null]
+        self.init(id: id, created: created, model: model, choices: [choice])
     }
 }

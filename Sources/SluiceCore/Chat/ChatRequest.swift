@@ -1,6 +1,5 @@
-import Foundation
-
-/// An OpenAI chat-completions request: the fields Sluice reads; unknown fields are ignored, as OpenAI does.
+/// An OpenAI chat-completions request. The fields Sluice reads are typed; every other field the caller
+/// sent is kept verbatim in `extra`, so a provider receives the request as the app wrote it.
 public struct ChatRequest: Codable, Sendable, Hashable {
     /// The model alias the caller asked for.
     public var model: String
@@ -18,10 +17,14 @@ public struct ChatRequest: Codable, Sendable, Hashable {
     public var temperature: Double?
     /// Nucleus sampling.
     public var topP: Double?
+    /// How many choices to generate.
+    public var n: Int?
     /// The end user, as OpenAI's `user` field.
     public var user: String?
-    /// A script for the mock provider (tests and load scenarios).
+    /// A script for the mock provider (tests and load scenarios); Sluice's own, never sent upstream.
     public var mock: MockScript?
+    /// Every other field, as the caller sent it (`tools`, `response_format`, `stop`, `seed`, …).
+    public var extra: [String: JSONValue] = [:]
 
     /// Streaming options of a chat request.
     public struct StreamOptions: Codable, Sendable, Hashable {
@@ -32,8 +35,8 @@ public struct ChatRequest: Codable, Sendable, Hashable {
         enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case model, messages, stream, temperature, user, mock
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, messages, stream, temperature, n, user, mock
         case streamOptions = "stream_options"
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
@@ -55,76 +58,92 @@ public struct ChatRequest: Codable, Sendable, Hashable {
         self.mock = mock
     }
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        messages = try c.decode([ChatMessage].self, forKey: .messages)
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
+        streamOptions = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        maxCompletionTokens = try c.decodeIfPresent(Int.self, forKey: .maxCompletionTokens)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        topP = try c.decodeIfPresent(Double.self, forKey: .topP)
+        n = try c.decodeIfPresent(Int.self, forKey: .n)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        mock = try c.decodeIfPresent(MockScript.self, forKey: .mock)
+        let typed = Set(CodingKeys.allCases.map(\.rawValue))
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        for key in all.allKeys where !typed.contains(key.stringValue) {
+            extra[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: AnyKey.self)
+        for (key, value) in fields { try c.encode(value, forKey: AnyKey(key)) }
+        try c.encodeIfPresent(mock, forKey: AnyKey(CodingKeys.mock.rawValue))
+    }
+
+    /// The request as JSON members: every field the caller sent, except Sluice's own `mock`.
+    public var fields: [String: JSONValue] {
+        var fields = extra
+        fields["model"] = .string(model)
+        fields["messages"] = .array(messages.map(\.json))
+        if let stream { fields["stream"] = .bool(stream) }
+        if let include = streamOptions?.includeUsage { fields["stream_options"] = .object(["include_usage": .bool(include)]) }
+        if let maxTokens { fields["max_tokens"] = .int(Int64(maxTokens)) }
+        if let maxCompletionTokens { fields["max_completion_tokens"] = .int(Int64(maxCompletionTokens)) }
+        if let temperature { fields["temperature"] = .double(temperature) }
+        if let topP { fields["top_p"] = .double(topP) }
+        if let n { fields["n"] = .int(Int64(n)) }
+        if let user { fields["user"] = .string(user) }
+        return fields
+    }
+
     /// The effective cap on generated tokens.
     public var tokenCap: Int? { maxCompletionTokens ?? maxTokens }
 
-    /// Whether the final usage chunk was asked for.
-    public var wantsUsageChunk: Bool { streamOptions?.includeUsage ?? false }
-}
-
-/// One message of a conversation.
-public struct ChatMessage: Codable, Sendable, Hashable {
-    /// `system`, `user`, `assistant`, `tool` or `developer`.
-    public var role: String
-    /// The text; content parts of type `text` are joined.
-    public var content: String
-    /// An optional participant name.
-    public var name: String?
-
-    /// - Parameters:
-    ///   - role: the author's role.
-    ///   - content: the text.
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-
-    enum CodingKeys: String, CodingKey { case role, content, name }
-
-    struct Part: Codable { var type: String; var text: String? }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        role = try c.decode(String.self, forKey: .role)
-        name = try c.decodeIfPresent(String.self, forKey: .name)
-        if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
-            content = text
-        } else if let parts = try? c.decodeIfPresent([Part].self, forKey: .content) {
-            content = parts.compactMap(\.text).joined(separator: "\n")
-        } else if try c.decodeNil(forKey: .content) {
-            content = ""
+    /// Sets the cap on generated tokens under the name the caller used (`max_completion_tokens` when
+    /// it sent that, else `max_tokens`).
+    public mutating func setTokenCap(_ cap: Int) {
+        if maxCompletionTokens != nil {
+            maxCompletionTokens = cap
+            maxTokens = nil
         } else {
-            throw DecodingError.dataCorruptedError(forKey: .content, in: c, debugDescription: "content must be a string or a list of parts")
+            maxTokens = cap
         }
     }
-}
 
-/// How the mock provider should answer one request.
-public struct MockScript: Codable, Sendable, Hashable {
-    /// Time to first token in milliseconds.
-    public var ttftMs: Int?
-    /// Number of tokens to answer with.
-    public var tokens: Int?
-    /// Token rate; 0 or absent means as fast as possible unless configured.
-    public var tokensPerSecond: Double?
-    /// A failure: `status:500` fails before the first token, `after:12` cuts the stream after 12 tokens.
-    public var fail: String?
+    /// Whether the final usage chunk was asked for.
+    public var wantsUsageChunk: Bool { streamOptions?.includeUsage ?? false }
 
-    /// - Parameters:
-    ///   - ttftMs: time to first token.
-    ///   - tokens: answer length.
-    ///   - tokensPerSecond: token rate.
-    ///   - fail: failure script.
-    public init(ttftMs: Int? = nil, tokens: Int? = nil, tokensPerSecond: Double? = nil, fail: String? = nil) {
-        self.ttftMs = ttftMs
-        self.tokens = tokens
-        self.tokensPerSecond = tokensPerSecond
-        self.fail = fail
+    /// Request fields that make an answer more than one choice of plain text: tools, structured output,
+    /// log probabilities, audio.
+    static let richFields: Set<String> = ["tools", "functions", "tool_choice", "function_call", "logprobs", "top_logprobs", "modalities", "audio", "prediction"]
+
+    /// Whether this is a plain text question: text messages only, one choice, and no tools, response
+    /// format, log probabilities or audio. Only these are served by the semantic cache.
+    public var isPlainText: Bool {
+        if (n ?? 1) > 1 { return false }
+        if let format = extra["response_format"], format["type"]?.string != "text" { return false }
+        for field in Self.richFields where extra[field] != nil {
+            if field == "logprobs", extra[field] == .bool(false) { continue }
+            return false
+        }
+        return messages.allSatisfy(\.isPlainText)
     }
 
-    enum CodingKeys: String, CodingKey {
-        case tokens, fail
-        case ttftMs = "ttft_ms"
-        case tokensPerSecond = "tokens_per_second"
+    /// Bytes of the prompt as sent: every message with its parts (images included) and the tool definitions.
+    public var promptBytes: Int {
+        messages.reduce(0) { $0 + $1.byteSize } + ["tools", "functions"].reduce(0) { $0 + (extra[$1]?.byteSize ?? 0) }
+    }
+
+    /// Tokens the prompt is likely to cost: its text, each image at a high-detail tile's price, and the
+    /// tool definitions and calls at four bytes a token.
+    public var estimatedPromptTokens: Int {
+        let text = messages.reduce(0) { $0 + Usage.estimateTokens($1.content) }
+        let images = messages.reduce(0) { $0 + $1.imageCount } * ChatMessage.tokensPerImage
+        let tools = (["tools", "functions"].reduce(0) { $0 + (extra[$1]?.byteSize ?? 0) } + messages.reduce(0) { $0 + $1.structuredBytes }) / 4
+        return text + images + tools
     }
 }

@@ -6,6 +6,9 @@ public struct Usage: Codable, Sendable, Hashable {
     public var completionTokens: Int
     /// The sum.
     public var totalTokens: Int { promptTokens + completionTokens }
+    /// The provider's other counts, as it sent them (`prompt_tokens_details` with `cached_tokens`,
+    /// `completion_tokens_details` with `reasoning_tokens`, …).
+    public var details: [String: JSONValue] = [:]
 
     /// - Parameters:
     ///   - promptTokens: tokens in the prompt.
@@ -25,13 +28,30 @@ public struct Usage: Codable, Sendable, Hashable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         promptTokens = try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 0
         completionTokens = try c.decodeIfPresent(Int.self, forKey: .completionTokens) ?? 0
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        for key in all.allKeys where CodingKeys(rawValue: key.stringValue) == nil {
+            details[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(promptTokens, forKey: .promptTokens)
-        try c.encode(completionTokens, forKey: .completionTokens)
-        try c.encode(totalTokens, forKey: .totalTokens)
+        try json.encode(to: encoder)
+    }
+
+    /// Usage in OpenAI's shape, with the provider's details.
+    public var json: JSONValue {
+        var object = details
+        object["prompt_tokens"] = .int(Int64(promptTokens))
+        object["completion_tokens"] = .int(Int64(completionTokens))
+        object["total_tokens"] = .int(Int64(totalTokens))
+        return .object(object)
+    }
+
+    /// Usage read from a provider's JSON object (`prompt_tokens`, `completion_tokens` and the details).
+    public init(json: JSONValue) {
+        promptTokens = max(0, json["prompt_tokens"]?.integer ?? 0)
+        completionTokens = max(0, json["completion_tokens"]?.integer ?? 0)
+        for (key, value) in json.object ?? [:] where CodingKeys(rawValue: key) == nil { details[key] = value }
     }
 
     /// A rough token estimate for text when a provider reports none: one token per four bytes, at least one per word.

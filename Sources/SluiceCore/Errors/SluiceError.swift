@@ -40,6 +40,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case invalidMessages = "invalid_messages"
         case invalidMaxTokens = "invalid_max_tokens"
         case invalidParameter = "invalid_parameter"
+        case unsupportedParameter = "unsupported_parameter"
         case modelNotFound = "model_not_found"
         case jobNotFound = "job_not_found"
         case invalidAPIKey = "invalid_api_key"
@@ -62,7 +63,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         /// The HTTP status.
         public var status: Int {
             switch self {
-            case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .upstreamRejected: 400
+            case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .unsupportedParameter, .upstreamRejected: 400
             case .invalidAPIKey: 401
             case .forbidden: 403
             case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects: 429
@@ -108,6 +109,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .invalidMessages: "'messages' {reason}."
             case .invalidMaxTokens: "'max_tokens' must be between 1 and {limit}."
             case .invalidParameter: "The parameter '{field}' is invalid: {reason}."
+            case .unsupportedParameter: "The parameter '{field}' cannot be sent to the model '{model}' ({deployment}): {reason}."
             case .modelNotFound: "The model '{model}' does not exist. Available models: {models}."
             case .jobNotFound: "No job with id '{id}' was found."
             case .invalidAPIKey: "Missing or invalid API key. Send it as 'Authorization: Bearer <key>'."
@@ -139,6 +141,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .invalidMessages: "'messages' буруу байна: {reason}."
             case .invalidMaxTokens: "'max_tokens' нь 1-ээс {limit} хооронд байх ёстой."
             case .invalidParameter: "'{field}' параметр буруу байна: {reason}."
+            case .unsupportedParameter: "'{field}' параметрийг '{model}' загварт ({deployment}) илгээх боломжгүй: {reason}."
             case .modelNotFound: "'{model}' загвар олдсонгүй. Боломжит загварууд: {models}."
             case .jobNotFound: "'{id}' дугаартай ажил олдсонгүй."
             case .invalidAPIKey: "API түлхүүр алга эсвэл буруу байна. 'Authorization: Bearer <түлхүүр>' гэж илгээнэ үү."

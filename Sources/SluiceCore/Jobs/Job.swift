@@ -78,18 +78,30 @@ public struct JobResult: Sendable, Codable, Hashable {
     public var usage: Usage
     /// What the answer cost in US dollars, by the deployment's price table.
     public var cost: Double?
+    /// Everything beyond choice 0's text (tool calls, a refusal, log probabilities, other choices), one
+    /// piece per choice; nil for a plain answer.
+    public var pieces: [ChoiceDelta]?
+    /// The provider's `system_fingerprint`.
+    public var fingerprint: String?
 
     /// - Parameters:
     ///   - text: the answer.
     ///   - finishReason: why it ended.
     ///   - usage: token counts.
     ///   - cost: the cost in US dollars.
-    public init(text: String, finishReason: String, usage: Usage, cost: Double? = nil) {
+    ///   - pieces: the rest of the answer.
+    ///   - fingerprint: the provider's fingerprint.
+    public init(text: String, finishReason: String, usage: Usage, cost: Double? = nil, pieces: [ChoiceDelta]? = nil, fingerprint: String? = nil) {
         self.text = text
         self.finishReason = finishReason
         self.usage = usage
         self.cost = cost
+        self.pieces = pieces
+        self.fingerprint = fingerprint
     }
+
+    /// The whole answer, put together again.
+    public var assembly: AnswerAssembly { AnswerAssembly(text: text, pieces: pieces ?? []) }
 }
 
 /// Why a job did not succeed.

@@ -16,19 +16,22 @@ public struct StreamChunk: Sendable, Hashable, Codable {
 
 /// The events of the jobs stream contract.
 public enum StreamEvent: Sendable, Hashable, Codable {
-    /// New text.
+    /// New text of choice 0.
     case delta(String)
+    /// Anything else an answer carries: tool calls, a refusal, log probabilities, other choices.
+    case choice(ChoiceDelta)
     /// An attempt restarted after partial output: drop what was shown.
     case reset
-    /// The answer is complete; `queueMs` is how long the job waited for a worker (absent for cache hits).
-    case done(finishReason: String, usage: Usage, cache: String, queueMs: Int? = nil)
+    /// The answer is complete; `queueMs` is how long the job waited for a worker (absent for cache hits);
+    /// `fingerprint` is the provider's `system_fingerprint`.
+    case done(finishReason: String, usage: Usage, cache: String, queueMs: Int? = nil, fingerprint: String? = nil)
     /// The job ended without a complete answer.
     case error(code: String, message: String)
 
     /// Whether nothing follows this event.
     public var isTerminal: Bool {
         switch self {
-        case .delta, .reset: false
+        case .delta, .choice, .reset: false
         case .done, .error: true
         }
     }
@@ -37,6 +40,7 @@ public enum StreamEvent: Sendable, Hashable, Codable {
     public var name: String {
         switch self {
         case .delta: "delta"
+        case .choice: "choice"
         case .reset: "reset"
         case .done: "done"
         case .error: "error"

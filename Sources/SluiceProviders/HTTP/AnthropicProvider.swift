@@ -2,13 +2,14 @@ public import AsyncHTTPClient
 import Foundation
 public import SluiceCore
 
-/// A provider that speaks Anthropic's Messages API, mapped to and from the OpenAI schema. The system
-/// prompt (the static prefix) is sent with `cache_control`, so Anthropic's prompt caching applies.
+/// A provider that speaks Anthropic's Messages API, mapped to and from the OpenAI schema
+/// (`AnthropicMapping` says what maps and what is refused). The system prompt (the static prefix) is
+/// sent with `cache_control`, so Anthropic's prompt caching applies.
 public struct AnthropicProvider: Provider {
     let client: HTTPClient
     let deployment: Deployment
     /// The `max_tokens` sent when the request sets none (Anthropic requires one).
-    public static let defaultMaxTokens = 1024
+    public static let defaultMaxTokens = AnthropicMapping.defaultMaxTokens
 
     /// - Parameters:
     ///   - client: the deployment's HTTP client.
@@ -18,103 +19,156 @@ public struct AnthropicProvider: Provider {
         self.deployment = deployment
     }
 
+    public func unsupported(_ request: ChatRequest) -> (field: String, reason: String)? {
+        AnthropicMapping(request: request).unsupported().map { ($0.field, $0.reason) }
+    }
+
     public func stream(_ request: ChatRequest, upstreamModel: String) -> AsyncThrowingStream<ProviderEvent, any Error> {
         let call: HTTPCall
+        let mapping = AnthropicMapping(request: request)
         do {
             var headers: [(String, String)] = [("anthropic-version", "2023-06-01")]
             if let key = deployment.apiKey, !key.isEmpty { headers.append(("x-api-key", key)) }
             let url = deployment.baseURL.trimmingSuffix("/") + "/v1/messages"
+            let body = try mapping.body(model: upstreamModel, stream: deployment.streaming)
             call = HTTPCall(
-                client: client, request: try HTTPCall.post(url: url, headers: headers, json: Self.body(request, model: upstreamModel, stream: deployment.streaming)),
-                streaming: deployment.streaming, totalSeconds: deployment.timeouts.total, decoder: AnthropicDecoder())
+                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body),
+                streaming: deployment.streaming, totalSeconds: deployment.timeouts.total, decoder: AnthropicDecoder(schemaTool: mapping.schemaTool))
+        } catch let error as AnthropicMapping.Unsupported {
+            let failure = ProviderError(.status, status: 400, reason: "'\(error.field)' cannot be sent to Anthropic: \(error.reason)")
+            return AsyncThrowingStream { $0.finish(throwing: failure) }
         } catch {
             return AsyncThrowingStream { $0.finish(throwing: ProviderError(.malformed, reason: "the request could not be encoded")) }
         }
         return AsyncThrowingStream(unfolding: { try await call.next() })
     }
-
-    /// The Messages API body: system and developer messages become the cached system prefix; the rest
-    /// alternate user and assistant, consecutive messages of one role joined.
-    static func body(_ request: ChatRequest, model: String, stream: Bool) -> [String: Any] {
-        let system = request.messages.filter { $0.role == "system" || $0.role == "developer" }.map(\.content).joined(separator: "\n\n")
-        var turns: [(role: String, content: String)] = []
-        for message in request.messages where message.role != "system" && message.role != "developer" {
-            let role = message.role == "assistant" ? "assistant" : "user"
-            if let last = turns.last, last.role == role {
-                turns[turns.count - 1].content += "\n\n" + message.content
-            } else {
-                turns.append((role, message.content))
-            }
-        }
-        var body: [String: Any] = [
-            "model": model,
-            "max_tokens": request.tokenCap ?? defaultMaxTokens,
-            "messages": turns.map { ["role": $0.role, "content": $0.content] },
-            "stream": stream,
-        ]
-        if !system.isEmpty {
-            body["system"] = [["type": "text", "text": system, "cache_control": ["type": "ephemeral"]]]
-        }
-        if let temperature = request.temperature { body["temperature"] = min(1, temperature) }
-        if let topP = request.topP { body["top_p"] = topP }
-        return body
-    }
 }
 
-/// Anthropic's message stream (`message_start`, `content_block_delta`, `message_delta`, `message_stop`).
+/// Anthropic's message stream (`message_start`, `content_block_start`, `content_block_delta`,
+/// `message_delta`, `message_stop`) and message object, in OpenAI's terms: text blocks as text,
+/// `tool_use` blocks as tool calls (their input's JSON as argument fragments), the forced schema tool's
+/// input as the answer's text.
 struct AnthropicDecoder: HTTPCall.Decoder {
+    /// The tool whose input is the answer (a JSON-schema response format), if any.
+    let schemaTool: String?
     var finished = false
     var inputTokens = 0
+    var cachedTokens = 0
     var outputTokens = 0
     var stopReason: String?
+    /// Content block → tool call number, for `tool_use` blocks.
+    var toolBlocks: [Int: Int] = [:]
+    /// Content blocks of the schema tool.
+    var schemaBlocks: Set<Int> = []
+
+    init(schemaTool: String?) {
+        self.schemaTool = schemaTool
+    }
 
     mutating func decode(_ event: SSEEvent) throws -> [ProviderEvent] {
         let object = try HTTPCall.object(event.data)
-        switch object["type"] as? String ?? event.name {
+        let block = object["index"]?.integer ?? 0
+        switch object["type"]?.string ?? event.name {
         case "message_start":
-            let usage = (object["message"] as? [String: Any])?["usage"] as? [String: Any]
-            inputTokens = Self.input(usage)
-            outputTokens = usage?["output_tokens"] as? Int ?? 0
+            read(usage: object["message"]?["usage"])
+        case "content_block_start":
+            let content = object["content_block"]
+            if content?["type"]?.string == "tool_use" {
+                return start(tool: content ?? .null, block: block)
+            }
+            if let text = content?["text"]?.string, !text.isEmpty { return [.delta(text)] }
         case "content_block_delta":
-            if let delta = object["delta"] as? [String: Any], let text = delta["text"] as? String, !text.isEmpty { return [.delta(text)] }
+            let delta = object["delta"]
+            switch delta?["type"]?.string {
+            case "text_delta":
+                if let text = delta?["text"]?.string, !text.isEmpty { return [.delta(text)] }
+            case "input_json_delta":
+                let fragment = delta?["partial_json"]?.string ?? ""
+                guard !fragment.isEmpty else { return [] }
+                if schemaBlocks.contains(block) { return [.delta(fragment)] }
+                if let call = toolBlocks[block] {
+                    return [.choice(ChoiceDelta(index: 0, delta: ["tool_calls": [["index": .int(Int64(call)), "function": ["arguments": .string(fragment)]]]]))]
+                }
+            default:
+                break
+            }
         case "message_delta":
-            if let reason = (object["delta"] as? [String: Any])?["stop_reason"] as? String { stopReason = reason }
-            if let output = (object["usage"] as? [String: Any])?["output_tokens"] as? Int { outputTokens = output }
+            if let reason = object["delta"]?["stop_reason"]?.string { stopReason = reason }
+            if let output = object["usage"]?["output_tokens"]?.integer { outputTokens = output }
         case "message_stop":
             finished = true
         case "error":
-            let type = (object["error"] as? [String: Any])?["type"] as? String ?? "error"
-            throw ProviderError(.interrupted, reason: "the provider reported an error mid-answer (\(type))")
+            let type = object["error"]?["type"]?.string ?? "error"
+            throw ProviderError(.interrupted, reason: "the provider reported an error mid-answer (\(type.prefix(64)))")
         default:
             break
         }
         return []
     }
 
-    func decode(body: Data) throws -> [ProviderEvent] {
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], object["type"] as? String == "message" else {
-            throw ProviderError(.malformed, reason: "the provider's answer is not a message")
+    /// A `tool_use` block begins: a tool call with its id and name, or the schema tool's answer.
+    mutating func start(tool: JSONValue, block: Int) -> [ProviderEvent] {
+        let name = tool["name"]?.string ?? ""
+        if let schemaTool, name == schemaTool {
+            schemaBlocks.insert(block)
+            return []
         }
-        let text = (object["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined()
-        let usage = object["usage"] as? [String: Any]
-        return (text.isEmpty ? [] : [.delta(text)]) + [.finish(
-            reason: Self.finishReason(object["stop_reason"] as? String),
-            usage: Usage(promptTokens: Self.input(usage), completionTokens: usage?["output_tokens"] as? Int ?? 0))]
+        let call = toolBlocks.count
+        toolBlocks[block] = call
+        let delta: JSONValue = [
+            "index": .int(Int64(call)), "id": tool["id"] ?? "", "type": "function", "function": ["name": .string(name), "arguments": ""],
+        ]
+        return [.choice(ChoiceDelta(index: 0, delta: ["tool_calls": [delta]]))]
     }
 
-    mutating func finalEvent() -> ProviderEvent? {
-        .finish(reason: Self.finishReason(stopReason), usage: Usage(promptTokens: inputTokens, completionTokens: outputTokens))
+    func decode(body: Data) throws -> [ProviderEvent] {
+        let object = try HTTPCall.object(body)
+        guard object["type"]?.string == "message" else { throw ProviderError(.malformed, reason: "the provider's answer is not a message") }
+        var decoder = self
+        decoder.read(usage: object["usage"])
+        decoder.outputTokens = object["usage"]?["output_tokens"]?.integer ?? 0
+        decoder.stopReason = object["stop_reason"]?.string
+        var events: [ProviderEvent] = []
+        for (position, content) in (object["content"]?.array ?? []).enumerated() {
+            switch content["type"]?.string {
+            case "text":
+                if let text = content["text"]?.string, !text.isEmpty { events.append(.delta(text)) }
+            case "tool_use":
+                events += decoder.start(tool: content, block: position)
+                let input = (try? HTTPCall.encoder.encode(content["input"] ?? [:])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                if decoder.schemaBlocks.contains(position) {
+                    events.append(.delta(input))
+                } else if let call = decoder.toolBlocks[position] {
+                    events.append(.choice(ChoiceDelta(index: 0, delta: ["tool_calls": [["index": .int(Int64(call)), "function": ["arguments": .string(input)]]]])))
+                }
+            default:
+                break
+            }
+        }
+        return events + [decoder.finish]
+    }
+
+    mutating func finalEvent() -> ProviderEvent? { finish }
+
+    var finish: ProviderEvent {
+        var usage = Usage(promptTokens: inputTokens, completionTokens: outputTokens)
+        if cachedTokens > 0 { usage.details["prompt_tokens_details"] = ["cached_tokens": .int(Int64(cachedTokens))] }
+        return .finish(reason: finishReason, usage: usage)
     }
 
     /// Prompt tokens including those read from or written to the prompt cache.
-    static func input(_ usage: [String: Any]?) -> Int {
-        ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].reduce(0) { $0 + (usage?[$1] as? Int ?? 0) }
+    mutating func read(usage: JSONValue?) {
+        let counts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map { max(0, usage?[$0]?.integer ?? 0) }
+        inputTokens = counts.reduce(0, +)
+        cachedTokens = counts[1]
+        outputTokens = usage?["output_tokens"]?.integer ?? outputTokens
     }
 
-    static func finishReason(_ stop: String?) -> String {
-        switch stop {
+    var finishReason: String {
+        switch stopReason {
         case "max_tokens": "length"
-        case "tool_use": "tool_calls"
+        case "tool_use": schemaBlocks.isEmpty ? "tool_calls" : "stop"
+        case "refusal": "content_filter"
         default: "stop"
         }
     }

@@ -113,21 +113,30 @@ actor HTTPCall {
     }
 
     /// A JSON request.
-    static func post(url: String, headers: [(String, String)], json: [String: Any]) throws -> HTTPClientRequest {
+    static func post(url: String, headers: [(String, String)], json: JSONValue) throws -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        request.body = .bytes(ByteBuffer(bytes: try encoder.encode(json)))
         return request
     }
 
-    static func object(_ text: String) throws -> [String: Any] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw ProviderError(.malformed, reason: "the provider sent an event that is not a JSON object")
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// An event's or a body's JSON object.
+    static func object(_ data: Data) throws -> JSONValue {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data), value.object != nil else {
+            throw ProviderError(.malformed, reason: "the provider sent something that is not a JSON object")
         }
-        return object
+        return value
     }
+
+    static func object(_ text: String) throws -> JSONValue { try object(Data(text.utf8)) }
 }
 
 extension HTTPClient {

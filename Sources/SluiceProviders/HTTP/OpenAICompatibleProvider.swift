@@ -3,7 +3,9 @@ import Foundation
 public import SluiceCore
 
 /// A provider that speaks OpenAI's chat completions: OpenAI, OpenRouter, Google's OpenAI-compatible
-/// endpoint, vLLM, Ollama, llama.cpp's server. Streams by default; `usage` comes from the final chunk.
+/// endpoint, vLLM, Ollama, llama.cpp's server. The request goes as the caller wrote it — every field
+/// and every message part — with the deployment's model name, Sluice's own streaming choice (with
+/// usage), and without `user` (a shared answer belongs to no one user; Sluice keeps the end user).
 public struct OpenAICompatibleProvider: Provider {
     let client: HTTPClient
     let deployment: Deployment
@@ -16,21 +18,23 @@ public struct OpenAICompatibleProvider: Provider {
         self.deployment = deployment
     }
 
+    /// The body sent upstream.
+    static func body(_ request: ChatRequest, model: String, stream: Bool) -> JSONValue {
+        var body = request.fields
+        body["user"] = nil
+        body["model"] = .string(model)
+        body["stream"] = .bool(stream)
+        body["stream_options"] = stream ? .object(["include_usage": .bool(true)]) : nil
+        return .object(body)
+    }
+
     public func stream(_ request: ChatRequest, upstreamModel: String) -> AsyncThrowingStream<ProviderEvent, any Error> {
         let call: HTTPCall
         do {
-            var body: [String: Any] = [
-                "model": upstreamModel,
-                "messages": request.messages.map { ["role": $0.role, "content": $0.content] },
-                "stream": deployment.streaming,
-            ]
-            if deployment.streaming { body["stream_options"] = ["include_usage": true] }
-            if let cap = request.tokenCap { body["max_tokens"] = cap }
-            if let temperature = request.temperature { body["temperature"] = temperature }
-            if let topP = request.topP { body["top_p"] = topP }
             var headers: [(String, String)] = []
             if let key = deployment.apiKey, !key.isEmpty { headers.append(("Authorization", "Bearer \(key)")) }
             let url = deployment.baseURL.trimmingSuffix("/") + "/chat/completions"
+            let body = Self.body(request, model: upstreamModel, stream: deployment.streaming)
             call = HTTPCall(
                 client: client, request: try HTTPCall.post(url: url, headers: headers, json: body), streaming: deployment.streaming,
                 totalSeconds: deployment.timeouts.total, decoder: OpenAIDecoder())
@@ -41,11 +45,14 @@ public struct OpenAICompatibleProvider: Provider {
     }
 }
 
-/// OpenAI's `chat.completion.chunk` stream and `chat.completion` object.
+/// OpenAI's `chat.completion.chunk` stream and `chat.completion` object. Choice 0's plain text becomes
+/// `delta` events; everything else (tool-call fragments, refusals, log probabilities, other choices)
+/// becomes `choice` events carrying the provider's delta as it was sent, less `role` and nulls.
 struct OpenAIDecoder: HTTPCall.Decoder {
     var finished = false
     var finishReason: String?
     var usage: Usage?
+    var fingerprint: String?
 
     mutating func decode(_ event: SSEEvent) throws -> [ProviderEvent] {
         if event.data == "[DONE]" {
@@ -53,34 +60,67 @@ struct OpenAIDecoder: HTTPCall.Decoder {
             return []
         }
         let object = try HTTPCall.object(event.data)
-        if let error = object["error"] as? [String: Any] {
-            throw ProviderError(.interrupted, reason: "the provider reported an error mid-answer (\(error["code"] ?? error["type"] ?? "unknown"))")
+        if let error = object["error"], error != .null {
+            let code = error["code"]?.string ?? error["type"]?.string ?? "unknown"
+            throw ProviderError(.interrupted, reason: "the provider reported an error mid-answer (\(code.prefix(64)))")
         }
-        if let usage = object["usage"] as? [String: Any] { self.usage = Self.usage(usage) }
+        read(object)
         var events: [ProviderEvent] = []
-        for choice in object["choices"] as? [[String: Any]] ?? [] {
-            if let text = (choice["delta"] as? [String: Any])?["content"] as? String, !text.isEmpty { events.append(.delta(text)) }
-            if let reason = choice["finish_reason"] as? String { finishReason = reason }
+        for choice in object["choices"]?.array ?? [] {
+            events += pieces(of: choice, delta: choice["delta"]?.object ?? [:])
         }
         return events
     }
 
     func decode(body: Data) throws -> [ProviderEvent] {
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let choice = (object["choices"] as? [[String: Any]])?.first,
-              let message = choice["message"] as? [String: Any]
-        else { throw ProviderError(.malformed, reason: "the provider's answer is not a chat completion") }
-        let text = message["content"] as? String ?? ""
-        let usage = (object["usage"] as? [String: Any]).map(Self.usage)
-        return (text.isEmpty ? [] : [.delta(text)]) + [.finish(reason: choice["finish_reason"] as? String ?? "stop", usage: usage)]
+        var decoder = self
+        let object = try HTTPCall.object(body)
+        guard let choices = object["choices"]?.array, !choices.isEmpty else {
+            throw ProviderError(.malformed, reason: "the provider's answer is not a chat completion")
+        }
+        decoder.read(object)
+        var events: [ProviderEvent] = []
+        for choice in choices {
+            var message = choice["message"]?.object ?? [:]
+            // A whole message as one delta: its tool calls numbered as a stream numbers them.
+            if let calls = message["tool_calls"]?.array {
+                message["tool_calls"] = .array(calls.enumerated().map { position, call in
+                    guard var object = call.object, object["index"] == nil else { return call }
+                    object["index"] = .int(Int64(position))
+                    return .object(object)
+                })
+            }
+            events += decoder.pieces(of: choice, delta: message)
+        }
+        return events + [.finish(reason: decoder.finishReason ?? "stop", usage: decoder.usage, fingerprint: decoder.fingerprint)]
     }
 
     mutating func finalEvent() -> ProviderEvent? {
-        .finish(reason: finishReason ?? "stop", usage: usage)
+        .finish(reason: finishReason ?? "stop", usage: usage, fingerprint: fingerprint)
     }
 
-    static func usage(_ object: [String: Any]) -> Usage {
-        Usage(promptTokens: object["prompt_tokens"] as? Int ?? 0, completionTokens: object["completion_tokens"] as? Int ?? 0)
+    /// Reads the usage and fingerprint of a chunk or a completion.
+    mutating func read(_ object: JSONValue) {
+        if let usage = object["usage"], usage.object != nil { self.usage = Usage(json: usage) }
+        if let fingerprint = object["system_fingerprint"]?.string { self.fingerprint = fingerprint }
+    }
+
+    /// The events of one choice's delta; choice 0's finish reason is kept for the final event.
+    mutating func pieces(of choice: JSONValue, delta: [String: JSONValue]) -> [ProviderEvent] {
+        let index = max(0, choice["index"]?.integer ?? 0)
+        let reason = choice["finish_reason"]?.string
+        let logprobs = choice["logprobs"].flatMap { $0 == .null ? nil : $0 }
+        let delta = delta.filter { $0.key != "role" && $0.value != .null }
+        if index == 0 {
+            if let reason { finishReason = reason }
+            if logprobs == nil, delta.keys.allSatisfy({ $0 == "content" }) {
+                guard let text = delta["content"]?.string, !text.isEmpty else { return [] }
+                return [.delta(text)]
+            }
+            return [.choice(ChoiceDelta(index: 0, delta: delta, logprobs: logprobs))]
+        }
+        if delta.isEmpty, logprobs == nil, reason == nil { return [] }
+        return [.choice(ChoiceDelta(index: index, delta: delta, logprobs: logprobs, finishReason: reason))]
     }
 }
 

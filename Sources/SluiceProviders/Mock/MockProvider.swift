@@ -51,11 +51,12 @@ public final class MockProvider: Provider {
         if let cap = request.tokenCap { length = min(length, cap) }
         let failure = MockFailure(script.fail ?? configuration.fail)
         let words = Self.answer(for: request, tokens: length)
-        let promptTokens = request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) }
-        let finishReason = (request.tokenCap.map { $0 < (script.tokens ?? configuration.tokens) } ?? false) ? "length" : "stop"
-        let run = MockRun(words: words, ttftMs: ttft, rate: rate, failure: failure,
-                          finish: .finish(reason: finishReason, usage: Usage(promptTokens: promptTokens, completionTokens: words.count)),
-                          counters: self)
+        let output = MockOutput(request: request, script: script, words: words)
+        let finishReason = script.toolCalls?.isEmpty == false ? "tool_calls"
+            : (request.tokenCap.map { $0 < (script.tokens ?? configuration.tokens) } ?? false) ? "length" : "stop"
+        let usage = Usage(promptTokens: request.estimatedPromptTokens, completionTokens: output.tokens)
+        let run = MockRun(events: output.events, ttftMs: ttft, rate: rate, failure: failure,
+                          finish: .finish(reason: finishReason, usage: usage, fingerprint: "fp_sluice_mock"), counters: self)
         return AsyncThrowingStream(unfolding: { try await run.next() })
     }
 
@@ -112,7 +113,7 @@ enum MockFailure: Equatable {
 
 /// One mock answer in progress; runs in the consumer's task, so cancelling the consumer stops it.
 actor MockRun {
-    let words: [String]
+    let events: [ProviderEvent]
     let ttftMs: Int
     let rate: Double
     let failure: MockFailure
@@ -121,8 +122,8 @@ actor MockRun {
     var index = -1
     var ended = false
 
-    init(words: [String], ttftMs: Int, rate: Double, failure: MockFailure, finish: ProviderEvent, counters: MockProvider) {
-        self.words = words
+    init(events: [ProviderEvent], ttftMs: Int, rate: Double, failure: MockFailure, finish: ProviderEvent, counters: MockProvider) {
+        self.events = events
         self.ttftMs = ttftMs
         self.rate = rate
         self.failure = failure
@@ -161,20 +162,20 @@ actor MockRun {
             if case .status(let code) = failure {
                 throw ProviderError(.status, status: code, reason: "mock upstream answered \(code)")
             }
-        } else if rate > 0, index < words.count {
+        } else if rate > 0, index < events.count {
             try await Task.sleep(for: .seconds(1 / rate))
         }
         try Task.checkCancellation()
         if case .after(let n) = failure, index == n {
             throw ProviderError(.interrupted, reason: "mock stream cut after \(n) tokens")
         }
-        guard index < words.count else {
+        guard index < events.count else {
             end()
             return finish
         }
-        let word = words[index]
+        let event = events[index]
         index += 1
         counters.count(token: true)
-        return .delta(index == 1 ? word : " " + word)
+        return event
     }
 }

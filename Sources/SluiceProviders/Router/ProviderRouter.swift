@@ -1,5 +1,5 @@
 public import Foundation
-import SluiceCore
+public import SluiceCore
 import DequeModule
 import Synchronization
 
@@ -108,6 +108,16 @@ public final class ProviderRouter: Sendable {
 
     /// Every alias, sorted.
     public var aliases: [String] { names }
+
+    /// The first field of a request that a deployment of its alias cannot express: a request is
+    /// accepted only when every deployment it may fail over to can send it whole.
+    public func unsupported(_ request: ChatRequest) -> (deployment: String, field: String, reason: String)? {
+        let slots = routes.withLock { $0[request.model]?.slots.map { ($0.deployment.name, $0.provider) } ?? [] }
+        for (name, provider) in slots {
+            if let (field, reason) = provider.unsupported(request) { return (name, field, reason) }
+        }
+        return nil
+    }
 
     /// Whether an alias is served.
     public func serves(_ alias: String) -> Bool { names.contains(alias) }

@@ -99,7 +99,7 @@ final class AdmissionController: Sendable {
             let seconds = policy.tiers.overloadRetryAfter
             throw SluiceError(.systemBusy, details: ["seconds": String(seconds)], retryAfter: seconds)
         }
-        let promptBytes = request.messages.reduce(0) { $0 + $1.content.utf8.count }
+        let promptBytes = request.promptBytes
         guard promptBytes <= plan.maxPromptBytes else {
             metrics.rejected(reason: "prompt_too_large")
             throw SluiceError(.promptTooLarge, details: ["limit": String(plan.maxPromptBytes)])
@@ -114,14 +114,13 @@ final class AdmissionController: Sendable {
             cap = min(cap, policy.tiers.simpleMaxTokens)
             request.messages.insert(ChatMessage(role: "system", content: policy.tiers.brevityInstruction), at: 0)
         }
-        request.maxTokens = cap
-        request.maxCompletionTokens = nil
-        let promptTokens = request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) }
+        request.setTokenCap(cap)
+        let promptTokens = request.estimatedPromptTokens
         let limits = AdmissionLedger.Limits(
             requestsPerMinute: plan.requestLimit(tier: tier, mode: bypass ? nil : mode),
             tokensPerMinute: plan.tokensPerMinute, messagesPerDay: plan.messagesPerDay, tokensPerDay: plan.tokensPerDay)
         let (day, nextDay) = day(of: now)
-        let reservation = AdmissionLedger.Reservation(user: principal.userKey, day: day, tokens: promptTokens + cap, at: now, id: jobID)
+        let reservation = AdmissionLedger.Reservation(user: principal.userKey, day: day, tokens: promptTokens + cap * (request.n ?? 1), at: now, id: jobID)
         let outcome = ledger.withLock { $0.admit(reservation, limits: limits, nextDay: nextDay) }
         switch outcome {
         case .success(let headroom):

@@ -104,9 +104,12 @@ actor ChunkSource {
         switch event {
         case .delta(let text):
             return StreamChunk(seq: seq, event: .delta(text))
-        case .finish(let reason, let usage):
+        case .choice(let piece):
+            return StreamChunk(seq: seq, event: .choice(piece))
+        case .finish(let reason, let usage, let fingerprint):
             ended = true
-            return StreamChunk(seq: seq, event: .done(finishReason: reason, usage: usage ?? Usage(promptTokens: 0, completionTokens: 0), cache: "miss"))
+            let usage = usage ?? Usage(promptTokens: 0, completionTokens: 0)
+            return StreamChunk(seq: seq, event: .done(finishReason: reason, usage: usage, cache: "miss", fingerprint: fingerprint))
         case nil:
             ended = true
             return nil

@@ -68,13 +68,14 @@ struct Answer: Sendable {
 
     func respond(_ chunks: AsyncStream<StreamChunk>, request: Request) async -> Response {
         if chat.stream == true { return stream(chunks) }
-        var text = ""
+        var answer = AnswerAssembly()
         for await chunk in chunks {
+            answer.add(chunk.event)
             switch chunk.event {
-            case .delta(let delta): text += delta
-            case .reset: text = ""
-            case .done(let reason, let usage, _, _):
-                let completion = ChatCompletion(id: id, created: created, model: chat.model, text: text, finishReason: reason, usage: usage)
+            case .delta, .choice, .reset: continue
+            case .done(let reason, let usage, _, _, let fingerprint):
+                let completion = ChatCompletion(
+                    id: id, created: created, model: chat.model, answer: answer, finishReason: reason, usage: usage, fingerprint: fingerprint)
                 return (try? JSONResponse.make(encodable: completion, headers: headers))
                     ?? ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
             case .error(let code, let message):
@@ -95,7 +96,8 @@ struct Answer: Sendable {
         let ticket = ticket
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
-            var first = true
+            // Choices whose first chunk went out (it carries the role).
+            var started: Set<Int> = []
             try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
                 func event(_ value: some Encodable) -> ByteBuffer {
                     ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? JSONResponse.encoder.encode(value)) ?? Data())
@@ -107,14 +109,18 @@ struct Answer: Sendable {
                 }
                 switch chunk.event {
                 case .delta(let text):
-                    defer { first = false }
+                    let first = started.insert(0).inserted
                     return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, role: first ? "assistant" : nil, content: text))], false)
-                case .done(let reason, let usage, let cache, let queueMs):
+                case .choice(let piece):
+                    let first = started.insert(piece.index).inserted
+                    return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, choices: [piece.chunkChoice(first: first)]))], false)
+                case .done(let reason, let usage, let cache, let queueMs, let fingerprint):
                     var last = ChatCompletionChunk(id: id, created: created, model: chat.model, finishReason: reason)
+                    last.systemFingerprint = fingerprint
                     last.sluice = .init(cache: cache, queueMs: queueMs ?? 0)
                     var buffers = [event(last)]
                     if chat.wantsUsageChunk {
-                        buffers.append(event(ChatCompletionChunk(id: id, created: created, model: chat.model, usage: usage)))
+                        buffers.append(event(ChatCompletionChunk(id: id, created: created, model: chat.model, choices: [], usage: usage)))
                     }
                     buffers.append(ByteBuffer(string: "data: [DONE]\n\n"))
                     return (buffers, true)

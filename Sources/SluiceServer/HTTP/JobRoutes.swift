@@ -58,8 +58,12 @@ struct JobRoutes {
         if let cap = job.request.tokenCap { object["max_tokens"] = cap }
         if let served = job.cache?.servedFrom { object["cache"] = served }
         if let result = job.result {
-            var answer: [String: Any] = ["text": result.text, "finish_reason": result.finishReason, "usage": result.usage.dictionary]
+            var answer: [String: Any] = [
+                "text": result.text, "finish_reason": result.finishReason, "usage": ServerSentEvents.foundation(result.usage.json),
+                "choices": ServerSentEvents.foundation(.array(result.assembly.completionChoices(finishReason: result.finishReason))),
+            ]
             if let cost = result.cost { answer["cost"] = cost }
+            if let fingerprint = result.fingerprint { answer["system_fingerprint"] = fingerprint }
             object["result"] = answer
         }
         if let failure = job.failure { object["error"] = ["code": failure.code, "message": failure.message] }

@@ -24,14 +24,33 @@ enum ServerSentEvents {
 
     /// The jobs stream's event for a chunk.
     static func jobEvent(_ chunk: StreamChunk) -> ByteBuffer {
-        let payload: [String: Any] = switch chunk.event {
-        case .delta(let text): ["text": text]
+        let payload: JSONValue = switch chunk.event {
+        case .delta(let text): ["text": .string(text)]
+        case .choice(let piece): piece.chunkChoice(first: false)
         case .reset: [:]
-        case .done(let reason, let usage, let cache, let queueMs):
-            ["finish_reason": reason, "usage": usage.dictionary, "cache": cache, "queue_ms": queueMs ?? 0]
-        case .error(let code, let message): ["code": code, "message": message]
+        case .done(let reason, let usage, let cache, let queueMs, let fingerprint):
+            [
+                "finish_reason": .string(reason), "usage": usage.json, "cache": .string(cache), "queue_ms": .int(Int64(queueMs ?? 0)),
+                "system_fingerprint": fingerprint.map(JSONValue.string) ?? .null,
+            ]
+        case .error(let code, let message): ["code": .string(code), "message": .string(message)]
         }
         return event(id: chunk.seq, name: chunk.event.name, json: json(payload))
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func json(_ value: JSONValue) -> Data {
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    /// A value as Foundation objects, to go into a `JSONSerialization` response.
+    static func foundation(_ value: JSONValue) -> Any {
+        (try? JSONSerialization.jsonObject(with: json(value), options: [.fragmentsAllowed])) ?? NSNull()
     }
 
     static func json(_ object: Any) -> Data {
@@ -39,11 +58,6 @@ enum ServerSentEvents {
     }
 }
 
-extension Usage {
-    var dictionary: [String: Int] {
-        ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": totalTokens]
-    }
-}
 
 /// One item of an HTTP stream: a job's chunk, or time for a heartbeat.
 enum StreamItem: Sendable {

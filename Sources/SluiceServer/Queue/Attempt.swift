@@ -2,7 +2,7 @@ import Foundation
 import SluiceCore
 import Synchronization
 
-/// The output of one running attempt: its text, and the chunks not yet durable. Chunks are flushed in
+/// The output of one running attempt: its answer so far, and the chunks not yet durable. Chunks are flushed in
 /// batches: at most `flushCount` chunks, or once the oldest waited `flushDelay`.
 final class Attempt: Sendable {
     /// Most chunks delivered to subscribers but not yet durable. After a crash, a re-run starts numbering
@@ -11,7 +11,7 @@ final class Attempt: Sendable {
     static let flushDelay: TimeInterval = 0.25
 
     private struct State {
-        var text = ""
+        var answer = AnswerAssembly()
         var pending: [StreamChunk] = []
         var oldestPending: Date?
         var produced = false
@@ -20,10 +20,10 @@ final class Attempt: Sendable {
 
     private let state = Mutex(State())
 
-    /// Records a delivered delta; returns true when a flush is due.
-    func add(_ chunk: StreamChunk, text: String, now: Date = Date()) -> Bool {
+    /// Records a delivered piece of the answer (text, tool calls, …); returns true when a flush is due.
+    func add(output chunk: StreamChunk, now: Date = Date()) -> Bool {
         state.withLock { state in
-            state.text += text
+            state.answer.add(chunk.event)
             state.produced = true
             state.lastOutput = now
             return Self.append(chunk, to: &state, now: now)
@@ -52,12 +52,15 @@ final class Attempt: Sendable {
         }
     }
 
-    /// The text so far.
-    var text: String { state.withLock { $0.text } }
+    /// The answer so far.
+    var answer: AnswerAssembly { state.withLock { $0.answer } }
 
-    /// When the last text arrived.
+    /// Choice 0's text so far.
+    var text: String { state.withLock { $0.answer.text } }
+
+    /// When the last output arrived.
     var lastOutput: Date? { state.withLock { $0.lastOutput } }
 
-    /// Whether any text reached subscribers.
+    /// Whether any output reached subscribers.
     var produced: Bool { state.withLock { $0.produced } }
 }

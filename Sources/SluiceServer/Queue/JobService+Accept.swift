@@ -210,26 +210,20 @@ extension JobService {
         job.state = .succeeded
         job.startedAt = now
         job.finishedAt = now
-        job.result = JobResult(text: entry.text, finishReason: entry.finishReason, usage: entry.usage, cost: 0)
+        job.result = JobResult(
+            text: entry.text, finishReason: entry.finishReason, usage: entry.usage, cost: 0, pieces: entry.pieces, fingerprint: entry.fingerprint)
         job.cache = CachePlan(key: entry.key, namespace: entry.namespace, tags: entry.tags, store: false, servedFrom: layer)
         try await store.insert(job)
         try await store.save(job, appending: Self.replay(entry, cache: layer))
         return job
     }
 
-    /// A cached answer as stream chunks: the text in word-sized deltas, then `done`.
+    /// A cached answer as stream chunks: the text in word-sized deltas, the rest of the answer (tool
+    /// calls, log probabilities, other choices) one piece per choice, then `done`.
     static func replay(_ entry: CacheEntry, cache: String) -> [StreamChunk] {
-        var chunks: [StreamChunk] = []
-        var piece = ""
-        for character in entry.text {
-            if character == " ", !piece.isEmpty, piece != " " {
-                chunks.append(StreamChunk(seq: chunks.count + 1, event: .delta(piece)))
-                piece = ""
-            }
-            piece.append(character)
-        }
-        if !piece.isEmpty { chunks.append(StreamChunk(seq: chunks.count + 1, event: .delta(piece))) }
-        chunks.append(StreamChunk(seq: chunks.count + 1, event: .done(finishReason: entry.finishReason, usage: entry.usage, cache: cache)))
-        return chunks
+        var events: [StreamEvent] = entry.text.wordPieces.map { .delta($0) }
+        events += (entry.pieces ?? []).map { .choice($0) }
+        events.append(.done(finishReason: entry.finishReason, usage: entry.usage, cache: cache, fingerprint: entry.fingerprint))
+        return events.enumerated().map { StreamChunk(seq: $0.offset + 1, event: $0.element) }
     }
 }

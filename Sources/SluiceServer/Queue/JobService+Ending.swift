@@ -54,9 +54,11 @@ extension JobService {
             if state == .succeeded, plan.store, let result = job.result {
                 var entry = cache.entry(
                     key: plan.key, tenant: job.owner.tenant, model: job.request.model, namespace: plan.namespace, tags: plan.tags,
-                    text: result.text, finishReason: result.finishReason, usage: result.usage)
+                    text: result.text, finishReason: result.finishReason, usage: result.usage, pieces: result.pieces,
+                    fingerprint: result.fingerprint)
                 do {
-                    entry.semantic = plan.semantic
+                    // An answer with tool calls, log probabilities or several choices is served under its exact key only.
+                    entry.semantic = result.pieces == nil ? plan.semantic : nil
                     try await cache.store(entry)
                 } catch {
                     logger.error("could not store a cache entry", metadata: ["error": "\(error)"])

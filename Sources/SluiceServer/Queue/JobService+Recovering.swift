@@ -26,7 +26,12 @@ extension JobService {
         let stored = job.state == .queued && job.attempt == 0 ? [] : try await store.chunks(of: job.id, after: 0)
         let lastSeq = stored.last?.seq ?? 0
         let wasRunning = job.state == .running
-        let partial = stored.reversed().prefix { $0.event != .reset }.contains { if case .delta = $0.event { true } else { false } }
+        let partial = stored.reversed().prefix { $0.event != .reset }.contains {
+            switch $0.event {
+            case .delta, .choice: true
+            default: false
+            }
+        }
         var nextSeq = lastSeq + 1 + (wasRunning ? Attempt.flushCount : 0)
         if wasRunning || partial {
             if wasRunning, job.attempt >= configuration.queue.maxAttempts {

@@ -10,7 +10,7 @@ import SluiceStore
 /// Running a job: one attempt through a provider, its stream, and what follows it (done, retry, failure).
 extension JobService {
     enum Outcome: Sendable {
-        case finished(reason: String, usage: Usage)
+        case finished(reason: String, usage: Usage, fingerprint: String?)
         case failed(any Error)
         case stopped(StopReason)
     }
@@ -58,19 +58,20 @@ extension JobService {
     func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt) async -> Outcome {
         do {
             for try await event in lease.provider.stream(job.request, upstreamModel: lease.deployment.model) {
+                let output: StreamEvent
                 switch event {
-                case .delta(let text):
-                    let chunk = hub.publish(.delta(text), to: job.id)
-                    if attempt.add(chunk, text: text) {
-                        let batch = attempt.pending
-                        try await store.append(batch, to: job.id, fence: job.fence)
-                        attempt.flushed(through: batch.last?.seq ?? 0)
-                    }
-                case .finish(let reason, let usage):
+                case .delta(let text): output = .delta(text)
+                case .choice(let piece): output = .choice(piece)
+                case .finish(let reason, let usage, let fingerprint):
                     let estimated = usage ?? Usage(
-                        promptTokens: job.request.messages.reduce(0) { $0 + Usage.estimateTokens($1.content) },
-                        completionTokens: Usage.estimateTokens(attempt.text))
-                    return .finished(reason: reason, usage: estimated)
+                        promptTokens: job.request.estimatedPromptTokens, completionTokens: Usage.estimateTokens(attempt.text))
+                    return .finished(reason: reason, usage: estimated, fingerprint: fingerprint)
+                }
+                let chunk = hub.publish(output, to: job.id)
+                if attempt.add(output: chunk) {
+                    let batch = attempt.pending
+                    try await store.append(batch, to: job.id, fence: job.fence)
+                    attempt.flushed(through: batch.last?.seq ?? 0)
                 }
             }
             return .failed(ProviderError(.interrupted, reason: "the provider's stream ended without a finish"))
@@ -105,14 +106,19 @@ extension JobService {
             return
         }
         switch outcome {
-        case .finished(let reason, let usage):
+        case .finished(let reason, let usage, let fingerprint):
             let cost = lease.deployment.prices.cost(of: usage)
             router.release(lease, outcome: .success(tokens: usage.totalTokens))
             metrics.providerCall(alias: alias, deployment: deployment, outcome: "success")
             metrics.usage(model: alias, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cost: cost)
-            job.result = JobResult(text: attempt.text, finishReason: reason, usage: usage, cost: cost)
+            let answer = attempt.answer
+            job.result = JobResult(
+                text: answer.text, finishReason: reason, usage: usage, cost: cost, pieces: answer.isPlainText ? nil : answer.pieces,
+                fingerprint: fingerprint)
             let queueMs = job.startedAt.map { Int(max(0, $0.timeIntervalSince(job.createdAt)) * 1000) }
-            await endLogged(&job, .succeeded, event: .done(finishReason: reason, usage: usage, cache: "miss", queueMs: queueMs), pending: attempt.pending)
+            await endLogged(
+                &job, .succeeded, event: .done(finishReason: reason, usage: usage, cache: "miss", queueMs: queueMs, fingerprint: fingerprint),
+                pending: attempt.pending)
         case .stopped(.cancelled):
             router.release(lease, outcome: .cancelled)
             metrics.providerCall(alias: alias, deployment: deployment, outcome: "cancelled")
