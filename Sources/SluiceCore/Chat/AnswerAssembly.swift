@@ -67,7 +67,8 @@ public struct AnswerAssembly: Sendable, Hashable {
                 })
             }
             if index == 0 {
-                message["content"] = text.isEmpty && message["tool_calls"] != nil ? .null : .string(text)
+                // As OpenAI answers: no content (null) when the message only calls tools or refuses.
+                message["content"] = text.isEmpty && (message["tool_calls"] != nil || message["refusal"] != nil) ? .null : .string(text)
             } else if message["content"] == nil {
                 message["content"] = .null
             }

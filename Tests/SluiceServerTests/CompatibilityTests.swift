@@ -1,0 +1,376 @@
+import Foundation
+import NIOHTTP1
+import SluiceCore
+import SluiceProviders
+import SluiceServer
+import SluiceTesting
+import Testing
+
+/// OpenAI compatibility in full: every field of a request reaches the provider as the app wrote it, and
+/// every field of the provider's answer reaches the app — through the official SDK, streamed and not,
+/// through the jobs API and a resume in the middle of a tool call, and through the cache.
+@Suite struct CompatibilityTests {
+    static let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/openai_compat_check.py").path
+
+    // MARK: The provider's answers, as its own bytes
+
+    static func json(_ object: Any) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+
+    static func chunk(_ choices: [[String: Any]], usage: [String: Any]? = nil) -> String {
+        var object: [String: Any] = [
+            "id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "up", "system_fingerprint": "fp_test", "choices": choices,
+        ]
+        if let usage { object["usage"] = usage }
+        return json(object)
+    }
+
+    static func choice(_ delta: [String: Any], index: Int = 0, finish: String? = nil, logprobs: Any = NSNull()) -> [String: Any] {
+        ["index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish ?? NSNull()]
+    }
+
+    static var usage: [String: Any] { [
+        "prompt_tokens": 20, "completion_tokens": 15, "total_tokens": 35,
+        "prompt_tokens_details": ["cached_tokens": 4], "completion_tokens_details": ["reasoning_tokens": 2],
+    ] }
+
+    static func completion(_ choices: [[String: Any]]) -> String {
+        json(["id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": "up", "system_fingerprint": "fp_test", "choices": choices, "usage": usage])
+    }
+
+    static func ending(_ finish: String = "stop") -> [String] {
+        [chunk([choice(["content": ""], finish: finish)]), chunk([], usage: usage), "[DONE]"]
+    }
+
+    static func text(_ text: String) -> FakeUpstream.Behavior {
+        let pieces = text.wordPieces
+        return .raw(
+            events: [chunk([choice(["role": "assistant", "content": ""])])] + pieces.map { chunk([choice(["content": $0])]) } + ending(),
+            body: completion([["index": 0, "message": ["role": "assistant", "content": text], "logprobs": NSNull(), "finish_reason": "stop"]]))
+    }
+
+    static let toolCalls: FakeUpstream.Behavior = {
+        func call(_ index: Int, _ fields: [String: Any]) -> [String: Any] { ["tool_calls": [fields.merging(["index": index]) { $1 }]] }
+        let events = [
+            chunk([choice(["role": "assistant", "content": NSNull()].merging(call(0, ["id": "call_abc", "type": "function", "function": ["name": "get_weather", "arguments": ""]])) { $1 })]),
+            chunk([choice(call(0, ["function": ["arguments": "{\"city\""]]))]),
+            chunk([choice(call(0, ["function": ["arguments": ": \"Ulaan"]]))]),
+            chunk([choice(call(0, ["function": ["arguments": "baatar\"}"]]))]),
+            chunk([choice(call(1, ["id": "call_def", "type": "function", "function": ["name": "get_time", "arguments": ""]]))]),
+            chunk([choice(call(1, ["function": ["arguments": "{\"tz\": \"UB\"}"]]))]),
+        ] + ending("tool_calls")
+        let message: [String: Any] = ["role": "assistant", "content": NSNull(), "refusal": NSNull(), "tool_calls": [
+            ["id": "call_abc", "type": "function", "function": ["name": "get_weather", "arguments": "{\"city\": \"Ulaanbaatar\"}"]],
+            ["id": "call_def", "type": "function", "function": ["name": "get_time", "arguments": "{\"tz\": \"UB\"}"]],
+        ]]
+        return .raw(events: events, body: completion([["index": 0, "message": message, "logprobs": NSNull(), "finish_reason": "tool_calls"]]))
+    }()
+
+    static let logprobs: FakeUpstream.Behavior = {
+        func entry(_ token: String, _ logprob: Double) -> [String: Any] {
+            let alternatives: [[String: Any]] = [
+                ["token": token, "logprob": logprob, "bytes": Array(token.utf8).map(Int.init)],
+                ["token": "x", "logprob": logprob - 2, "bytes": [120]],
+            ]
+            return ["token": token, "logprob": logprob, "bytes": Array(token.utf8).map(Int.init), "top_logprobs": alternatives]
+        }
+        let events = [
+            chunk([choice(["role": "assistant", "content": "Hello"], logprobs: ["content": [entry("Hello", -0.1)], "refusal": NSNull()])]),
+            chunk([choice(["content": " there"], logprobs: ["content": [entry(" there", -0.3)], "refusal": NSNull()])]),
+        ] + ending()
+        return .raw(events: events, body: completion([[
+            "index": 0, "message": ["role": "assistant", "content": "Hello there"],
+            "logprobs": ["content": [entry("Hello", -0.1), entry(" there", -0.3)]], "finish_reason": "stop",
+        ]]))
+    }()
+
+    static let refusal: FakeUpstream.Behavior = .raw(
+        events: [
+            chunk([choice(["role": "assistant", "content": NSNull(), "refusal": ""])]),
+            chunk([choice(["refusal": "I can't "])]), chunk([choice(["refusal": "help with that."])]),
+        ] + ending(),
+        body: completion([["index": 0, "message": ["role": "assistant", "content": NSNull(), "refusal": "I can't help with that."], "finish_reason": "stop"]]))
+
+    static let twoChoices: FakeUpstream.Behavior = .raw(
+        events: [
+            chunk([choice(["role": "assistant", "content": "First"]), choice(["role": "assistant", "content": "Second"], index: 1)]),
+            chunk([choice(["content": " idea."])]), chunk([choice(["content": " idea."], index: 1)]),
+            chunk([choice([:], index: 1, finish: "length")]),
+        ] + ending(),
+        body: completion([
+            ["index": 0, "message": ["role": "assistant", "content": "First idea."], "finish_reason": "stop"],
+            ["index": 1, "message": ["role": "assistant", "content": "Second idea."], "finish_reason": "length"],
+        ]))
+
+    static func script(_ fake: FakeUpstream) {
+        fake.answer(containing: "[tools]", with: toolCalls)
+        fake.answer(containing: "[tool-result]", with: text("It is sunny in Ulaanbaatar."))
+        fake.answer(containing: "[image]", with: text("A right triangle."))
+        fake.answer(containing: "[json]", with: text("{\"steps\": [\"a\", \"b\"]}"))
+        fake.answer(containing: "[schema]", with: text("{\"answer\": 42}"))
+        fake.answer(containing: "[logprobs]", with: logprobs)
+        fake.answer(containing: "[refusal]", with: refusal)
+        fake.answer(containing: "[n2]", with: twoChoices)
+        fake.answer(containing: "[cache]", with: text("Because of Rayleigh scattering."))
+    }
+
+    static func configure(_ configuration: inout SluiceConfiguration, _ fake: FakeUpstream) {
+        ProviderTests.configure(&configuration, [
+            ProviderTests.deployment("streamed", fake),
+            ProviderTests.deployment("whole", fake) { $0.streaming = false },
+        ])
+        configuration.aliases = [
+            ModelAlias(name: "gpt", deployments: ["streamed"]), ModelAlias(name: "gpt-whole", deployments: ["whole"]),
+        ]
+    }
+
+    /// What the provider received for the request whose body holds `tag` (the first such request).
+    static func sent(_ fake: FakeUpstream, _ tag: String, model: String) throws -> [String: Any] {
+        let matching = fake.received.filter { $0.json["model"] as? String == model && String(decoding: $0.body, as: UTF8.self).contains(tag) }
+        return try #require(matching.first, "nothing reached the provider for \(tag)").json
+    }
+
+    static func same(_ a: Any?, _ b: Any) -> Bool {
+        guard let a else { return false }
+        return json(["v": a]) == json(["v": b])
+    }
+
+    // MARK: Tests
+
+    @Test(arguments: ["gpt", "gpt-whole"]) func theOfficialSDKGetsEveryFieldBothWays(model: String) async throws {
+        try await FakeUpstream.with { fake in
+            Self.script(fake)
+            try await TestNode.with(configure: { Self.configure(&$0, fake) }) { node in
+                let (status, output) = try await OpenAISDKTests.python([Self.script, "http://127.0.0.1:\(node.port)/v1", model])
+                #expect(status == 0, "\(output)")
+                #expect(output.contains("openai-compat-check: ok"), "\(output)")
+
+                let upstream = model == "gpt" ? "streamed-model" : "whole-model"
+                let tools = try Self.sent(fake, "What is the weather? [tools]", model: upstream)
+                let expected: [String: Any] = [
+                    "tool_choice": "auto", "parallel_tool_calls": true, "seed": 7, "stop": ["\n\nEND"], "temperature": 0.3, "top_p": 0.9,
+                    "frequency_penalty": 0.1, "presence_penalty": 0.2, "logit_bias": ["50256": -100], "max_completion_tokens": 100,
+                    "metadata": ["lesson": "weather"], "stream": model == "gpt",
+                ]
+                for (field, value) in expected { #expect(Self.same(tools[field], value), "\(field): \(tools[field] ?? "absent")") }
+                let names = (tools["tools"] as? [[String: Any]])?.compactMap { ($0["function"] as? [String: Any])?["name"] as? String }
+                #expect(names == ["get_weather", "get_time"])
+                #expect(Self.same(((tools["tools"] as? [[String: Any]])?.first?["function"] as? [String: Any])?["parameters"],
+                                  ["type": "object", "properties": ["city": ["type": "string"]], "required": ["city"]]))
+                #expect(tools["user"] == nil && tools["mock"] == nil && tools["max_tokens"] == nil)
+                #expect(tools["model"] as? String == upstream)
+                // Two asks reached the provider; the two repeats were answered by the cache.
+                #expect(fake.received.filter { $0.json["model"] as? String == upstream && String(decoding: $0.body, as: UTF8.self).contains("[tools]") }.count == 2)
+
+                let conversation = try #require(try Self.sent(fake, "[tool-result]", model: upstream)["messages"] as? [[String: Any]])
+                #expect(conversation.count == 3)
+                #expect(conversation[1]["content"] is NSNull)
+                #expect(Self.same(conversation[1]["tool_calls"], [
+                    ["id": "call_abc", "type": "function", "function": ["name": "get_weather", "arguments": "{\"city\": \"Ulaanbaatar\"}"]],
+                ]))
+                #expect(conversation[2]["role"] as? String == "tool" && conversation[2]["tool_call_id"] as? String == "call_abc")
+                #expect(conversation[2]["content"] as? String == "sunny, 21 C")
+
+                let image = try #require((try Self.sent(fake, "[image]", model: upstream)["messages"] as? [[String: Any]])?.first)
+                let parts = try #require(image["content"] as? [[String: Any]])
+                #expect(parts.map { $0["type"] as? String ?? "" } == ["text", "image_url", "image_url"])
+                #expect(((parts[1]["image_url"] as? [String: Any])?["url"] as? String)?.hasPrefix("data:image/png;base64,iVBOR") == true)
+                #expect(Self.same(parts[2]["image_url"], ["url": "https://example.com/triangle.png", "detail": "high"]))
+
+                #expect(Self.same(try Self.sent(fake, "[json]", model: upstream)["response_format"], ["type": "json_object"]))
+                #expect((try Self.sent(fake, "[schema]", model: upstream)["response_format"] as? [String: Any])?["type"] as? String == "json_schema")
+                let logprobs = try Self.sent(fake, "[logprobs]", model: upstream)
+                #expect(logprobs["logprobs"] as? Bool == true && logprobs["top_logprobs"] as? Int == 2)
+                #expect(try Self.sent(fake, "[n2]", model: upstream)["n"] as? Int == 2)
+                // The plain question, then five that differ in one option each: six calls; the repeats were hits.
+                #expect(fake.received.filter { $0.json["model"] as? String == upstream && String(decoding: $0.body, as: UTF8.self).contains("[cache]") }.count == 6)
+            }
+        }
+    }
+
+    @Test func aJobKeepsItsToolCallsAndAResumeInTheMiddleOfTheArgumentsContinuesExactly() async throws {
+        try await FakeUpstream.with { fake in
+            Self.script(fake)
+            try await TestNode.with(configure: { Self.configure(&$0, fake) }) { node in
+                let id = try await node.client.submit(["model": "gpt", "messages": [["role": "user", "content": "Weather job [tools]"]], "tools": [
+                    ["type": "function", "function": ["name": "get_weather", "parameters": ["type": "object"]]],
+                ]])
+                let job = try await node.client.waitForJob(id, states: ["succeeded"])
+                let result = try #require(job["result"] as? [String: Any])
+                #expect(result["finish_reason"] as? String == "tool_calls")
+                #expect(result["system_fingerprint"] as? String == "fp_test")
+                let message = ((result["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any]) ?? [:]
+                let calls = (message["tool_calls"] as? [[String: Any]]) ?? []
+                #expect(calls.map { ($0["function"] as? [String: Any])?["arguments"] as? String ?? "" } == ["{\"city\": \"Ulaanbaatar\"}", "{\"tz\": \"UB\"}"])
+                #expect((result["usage"] as? [String: Any]).map { Self.same($0["prompt_tokens_details"], ["cached_tokens": 4]) } == true)
+
+                let whole = try await node.client.events("/v1/jobs/\(id)/stream")
+                #expect(whole.events.map(\.name) == Array(repeating: "choice", count: 6) + ["done"])
+                let fragments = whole.events.compactMap { event -> String? in
+                    let call = ((event.json["delta"] as? [String: Any])?["tool_calls"] as? [[String: Any]])?.first
+                    return (call?["function"] as? [String: Any])?["arguments"] as? String
+                }
+                #expect(fragments == ["", "{\"city\"", ": \"Ulaan", "baatar\"}", "", "{\"tz\": \"UB\"}"])
+                // Resume after the second fragment of the first call's arguments: exactly what followed.
+                let middle = try #require(whole.events[2].seq)
+                let rest = try await node.client.events("/v1/jobs/\(id)/stream", headers: ["Last-Event-ID": String(middle)])
+                #expect(rest.events.map(\.data) == whole.events.dropFirst(3).map(\.data))
+                #expect(rest.ids == whole.ids.filter { $0 > middle })
+            }
+        }
+    }
+
+    @Test func aLiveStreamDroppedInTheMiddleOfAToolCallResumesExactly() async throws {
+        try await TestNode.with { node in
+            let arguments = "{\"question\": \"why is the sky blue?\", \"grade\": 7}"
+            let body: [String: Any] = [
+                "model": "default", "stream": true, "messages": [["role": "user", "content": "search please"]],
+                "tools": [["type": "function", "function": ["name": "search", "parameters": ["type": "object"]]]],
+                "mock": ["tool_calls": [["name": "search", "arguments": arguments]], "argument_chunk": 5, "tokens_per_second": 40],
+            ]
+            let first = try await node.client.events("/v1/chat/completions", method: .POST, json: body, limit: 4)
+            let id = try #require(first.headers["x-sluice-job-id"])
+            let last = try #require(first.events.last?.seq)
+            let rest = try await node.client.events("/v1/jobs/\(id)/stream", headers: ["Last-Event-ID": String(last)])
+            func fragments(_ events: [[String: Any]]) -> String {
+                events.compactMap { delta in
+                    ((delta["tool_calls"] as? [[String: Any]])?.first?["function"] as? [String: Any])?["arguments"] as? String
+                }.joined()
+            }
+            let before = first.events.compactMap { (($0.json["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any]) }
+            let after = rest.events.filter { $0.name == "choice" }.compactMap { $0.json["delta"] as? [String: Any] }
+            #expect(!fragments(before).isEmpty && fragments(before).count < arguments.count, "the first read stopped inside the arguments")
+            #expect(fragments(before) + fragments(after) == arguments)
+            #expect(rest.events.last?.name == "done")
+            #expect((rest.events.last?.json["finish_reason"] as? String) == "tool_calls")
+        }
+    }
+
+    @Test func theMockScriptsToolCallsJSONRefusalsLogprobsAndChoices() async throws {
+        try await TestNode.with { node in
+            func ask(_ extra: [String: Any]) async throws -> [String: Any] {
+                let reply = try await node.client.post("/v1/chat/completions", json: chatBody("mock me", mock: extra["mock"] as? [String: Any] ?? ["tokens": 3], extra: extra.filter { $0.key != "mock" }))
+                #expect(reply.status == 200, "\(reply.text)")
+                return reply.json
+            }
+            func first(_ reply: [String: Any]) -> [String: Any] { ((reply["choices"] as? [[String: Any]])?.first) ?? [:] }
+            let tools = try await ask(["mock": ["tool_calls": [["name": "f", "arguments": "{\"a\": 1}"]]]])
+            #expect(first(tools)["finish_reason"] as? String == "tool_calls")
+            #expect(Self.same((first(tools)["message"] as? [String: Any])?["tool_calls"], [["id": "call_mock_0", "type": "function", "function": ["name": "f", "arguments": "{\"a\": 1}"]]]))
+            let json = try await ask(["response_format": ["type": "json_object"]])
+            let content = ((first(json)["message"] as? [String: Any])?["content"] as? String) ?? ""
+            #expect((try? JSONSerialization.jsonObject(with: Data(content.utf8))) is [String: Any], "\(content)")
+            let refusal = try await ask(["mock": ["refusal": "No, thank you."]])
+            #expect((first(refusal)["message"] as? [String: Any])?["refusal"] as? String == "No, thank you.")
+            let logprobs = try await ask(["logprobs": true, "top_logprobs": 2])
+            let entries = ((first(logprobs)["logprobs"] as? [String: Any])?["content"] as? [[String: Any]]) ?? []
+            #expect(entries.count == 3 && (entries.first?["top_logprobs"] as? [Any])?.count == 2)
+            let two = try await ask(["n": 2])
+            #expect((two["choices"] as? [[String: Any]])?.count == 2)
+        }
+    }
+
+    @Test func anthropicMapsToolsImagesStopAndSchemasBothWays() async throws {
+        try await FakeUpstream.with { fake in
+            func event(_ object: [String: Any]) -> String { Self.json(object) }
+            let stream = [
+                event(["type": "message_start", "message": ["usage": ["input_tokens": 30, "cache_read_input_tokens": 6, "output_tokens": 1]]]),
+                event(["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]),
+                event(["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": "Let me check."]]),
+                event(["type": "content_block_stop", "index": 0]),
+                event(["type": "content_block_start", "index": 1, "content_block": ["type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": [:]]]),
+                event(["type": "content_block_delta", "index": 1, "delta": ["type": "input_json_delta", "partial_json": "{\"city\": "]]),
+                event(["type": "content_block_delta", "index": 1, "delta": ["type": "input_json_delta", "partial_json": "\"Ulaanbaatar\"}"]]),
+                event(["type": "content_block_stop", "index": 1]),
+                event(["type": "message_delta", "delta": ["stop_reason": "tool_use"], "usage": ["output_tokens": 20]]),
+                event(["type": "message_stop"]),
+            ]
+            let message = event([
+                "type": "message", "role": "assistant", "stop_reason": "tool_use", "usage": ["input_tokens": 30, "output_tokens": 20],
+                "content": [["type": "text", "text": "Let me check."], ["type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": ["city": "Ulaanbaatar"]]],
+            ])
+            fake.answer(containing: "[anthropic-tools]", with: .raw(events: stream, body: message))
+            let schemaStream = [
+                event(["type": "message_start", "message": ["usage": ["input_tokens": 12, "output_tokens": 1]]]),
+                event(["type": "content_block_start", "index": 0, "content_block": ["type": "tool_use", "id": "toolu_2", "name": "answer", "input": [:]]]),
+                event(["type": "content_block_delta", "index": 0, "delta": ["type": "input_json_delta", "partial_json": "{\"answer\": 42}"]]),
+                event(["type": "message_delta", "delta": ["stop_reason": "tool_use"], "usage": ["output_tokens": 5]]),
+                event(["type": "message_stop"]),
+            ]
+            fake.answer(containing: "[anthropic-schema]", with: .raw(events: schemaStream, body: "{}"))
+            try await TestNode.with(configure: {
+                ProviderTests.configure(&$0, [ProviderTests.deployment("claude", fake, kind: .anthropic)], alias: "claude")
+            }) { node in
+                let png = "data:image/png;base64,iVBORw0KGgo="
+                let request: [String: Any] = [
+                    "model": "claude", "stop": "END", "tool_choice": "required", "parallel_tool_calls": false,
+                    "tools": [["type": "function", "function": ["name": "get_weather", "description": "Weather", "parameters": ["type": "object", "properties": ["city": ["type": "string"]]]]]],
+                    "messages": [
+                        ["role": "system", "content": "You are a tutor."],
+                        ["role": "user", "content": [
+                            ["type": "text", "text": "What is here?"], ["type": "image_url", "image_url": ["url": png]],
+                            ["type": "image_url", "image_url": ["url": "https://example.com/a.png"]],
+                        ]],
+                        ["role": "assistant", "content": NSNull(), "tool_calls": [["id": "call_1", "type": "function", "function": ["name": "get_weather", "arguments": "{\"city\": \"Darkhan\"}"]]]],
+                        ["role": "tool", "tool_call_id": "call_1", "content": "rain"],
+                        ["role": "user", "content": "And in the capital? [anthropic-tools]"],
+                    ],
+                ]
+                let reply = try await node.client.post("/v1/chat/completions", json: request)
+                #expect(reply.status == 200, "\(reply.text)")
+                let choice = ((reply.json["choices"] as? [[String: Any]])?.first) ?? [:]
+                #expect(choice["finish_reason"] as? String == "tool_calls")
+                let answer = (choice["message"] as? [String: Any]) ?? [:]
+                #expect(answer["content"] as? String == "Let me check.")
+                #expect(Self.same(answer["tool_calls"], [["id": "toolu_1", "type": "function", "function": ["name": "get_weather", "arguments": "{\"city\": \"Ulaanbaatar\"}"]]]))
+                #expect(Self.same((reply.json["usage"] as? [String: Any])?["prompt_tokens_details"], ["cached_tokens": 6]))
+
+                let sent = try #require(fake.received.first).json
+                #expect(Self.same(sent["tools"], [["name": "get_weather", "description": "Weather", "input_schema": ["type": "object", "properties": ["city": ["type": "string"]]]]]))
+                #expect(Self.same(sent["tool_choice"], ["type": "any", "disable_parallel_tool_use": true]))
+                #expect(Self.same(sent["stop_sequences"], ["END"]))
+                let turns = (sent["messages"] as? [[String: Any]]) ?? []
+                #expect(turns.map { $0["role"] as? String ?? "" } == ["user", "assistant", "user"])
+                #expect(Self.same(turns.first?["content"], [
+                    ["type": "text", "text": "What is here?"],
+                    ["type": "image", "source": ["type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="]],
+                    ["type": "image", "source": ["type": "url", "url": "https://example.com/a.png"]],
+                ]))
+                #expect(Self.same(turns[1]["content"], [["type": "tool_use", "id": "call_1", "name": "get_weather", "input": ["city": "Darkhan"]]]))
+                #expect(Self.same(turns[2]["content"], [
+                    ["type": "tool_result", "tool_use_id": "call_1", "content": "rain"], ["type": "text", "text": "And in the capital? [anthropic-tools]"],
+                ]))
+
+                // Structured output through a forced tool: the tool's input is the answer's text.
+                let schema: [String: Any] = [
+                    "model": "claude", "stream": true, "messages": [["role": "user", "content": "The answer? [anthropic-schema]"]],
+                    "response_format": ["type": "json_schema", "json_schema": ["name": "answer", "schema": ["type": "object", "properties": ["answer": ["type": "integer"]]]]],
+                ]
+                let streamed = try await node.client.events("/v1/chat/completions", method: .POST, json: schema)
+                let text = streamed.events.compactMap { (($0.json["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }.joined()
+                #expect(text == "{\"answer\": 42}")
+                let finish = streamed.events.compactMap { ($0.json["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }
+                #expect(finish == ["stop"])
+                let forced = try #require(fake.received.last).json
+                #expect(Self.same(forced["tool_choice"], ["type": "tool", "name": "answer"]))
+                #expect(((forced["tools"] as? [[String: Any]])?.first?["name"] as? String) == "answer")
+
+                // What Anthropic cannot express is refused by name before anything is queued or sent.
+                let calls = fake.received.count
+                for (extra, field) in [
+                    (["logprobs": true] as [String: Any], "logprobs"), (["n": 2], "n"), (["seed": 3], "seed"), (["temperature": 1.5], "temperature"),
+                    (["messages": [["role": "user", "content": [["type": "input_audio", "input_audio": ["data": "AAAA", "format": "wav"]]]]]], "messages[0].content[0]"),
+                ] {
+                    let body = ["model": "claude", "messages": [["role": "user", "content": "hi"]]].merging(extra) { $1 }
+                    let refused = try await node.client.post("/v1/chat/completions", json: body)
+                    #expect(refused.status == 400 && refused.errorCode == "unsupported_parameter", "\(field): \(refused.status) \(refused.text)")
+                    #expect(((refused.json["error"] as? [String: Any])?["message"] as? String)?.contains("'\(field)'") == true, "\(refused.text)")
+                }
+                #expect(fake.received.count == calls)
+            }
+        }
+    }
+}
