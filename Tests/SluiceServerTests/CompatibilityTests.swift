@@ -249,6 +249,34 @@ import Testing
         }
     }
 
+    @Test func theSemanticCacheServesPlainQuestionsOnlyAndSizeGuardsCountImagesAndTools() async throws {
+        try await TestNode.with(configure: { $0.admission.plans["free"]?.maxPromptBytes = 2000 }) { node in
+            let tools: [[String: Any]] = [["type": "function", "function": ["name": "lookup", "parameters": ["type": "object"]]]]
+            let original = try await node.client.post("/v1/chat/completions", json: chatBody("Why does light bend when it enters water?"))
+            #expect(original.headers["x-sluice-cache"] == "miss")
+            #expect(try await node.client.post("/v1/chat/completions", json: chatBody("why does light bend entering water")).headers["x-sluice-cache"] == "semantic")
+            // The same paraphrase with tools, a response format or two choices is another question: the provider answers it.
+            for extra: [String: Any] in [["tools": tools], ["response_format": ["type": "json_object"]], ["n": 2]] {
+                let reply = try await node.client.post("/v1/chat/completions", json: chatBody("why does light bend entering water", extra: extra))
+                #expect(reply.headers["x-sluice-cache"] == "miss", "\(extra.keys)")
+            }
+            // An answer with tool calls is served under its exact key only, never to a paraphrase.
+            let calls: [String: Any] = ["tool_calls": [["name": "lookup", "arguments": "{}"]]]
+            _ = try await node.client.post("/v1/chat/completions", json: chatBody("Which planet is the largest one?", mock: calls))
+            #expect(try await node.client.post("/v1/chat/completions", json: chatBody("Which planet is the largest one?", mock: calls)).headers["x-sluice-cache"] == "exact")
+            #expect(try await node.client.post("/v1/chat/completions", json: chatBody("which planet is largest", mock: calls)).headers["x-sluice-cache"] == "miss")
+            // A big image or big tool definitions count against the plan's prompt size, not only the text.
+            let image: [String: Any] = ["messages": [["role": "user", "content": [
+                ["type": "text", "text": "what is this?"], ["type": "image_url", "image_url": ["url": "data:image/png;base64," + String(repeating: "A", count: 3000)]],
+            ]]]]
+            let big = try await node.client.post("/v1/chat/completions", json: chatBody("x", extra: image))
+            #expect(big.status == 400 && big.errorCode == "prompt_too_large", "\(big.text)")
+            let manyTools = Array(repeating: tools[0], count: 40)
+            let heavy = try await node.client.post("/v1/chat/completions", json: chatBody("short", extra: ["tools": manyTools]))
+            #expect(heavy.status == 400 && heavy.errorCode == "prompt_too_large", "\(heavy.text)")
+        }
+    }
+
     @Test func theMockScriptsToolCallsJSONRefusalsLogprobsAndChoices() async throws {
         try await TestNode.with { node in
             func ask(_ extra: [String: Any]) async throws -> [String: Any] {

@@ -49,6 +49,23 @@ import Testing
         }
     }
 
+    @Test func scriptedToolCallsStreamInFragmentsWithTheirIndexes() async throws {
+        try await withUpstream { client in
+            let body: [String: Any] = [
+                "model": "gpt-4o", "stream": true, "messages": [["role": "user", "content": "find it"]],
+                "mock": ["tool_calls": [["name": "search", "arguments": "{\"q\": \"light\"}"], ["name": "open", "arguments": "{}"]], "argument_chunk": 4],
+            ]
+            let stream = try await client.events("/v1/chat/completions", method: .POST, json: body)
+            let calls = stream.events.dropLast().flatMap {
+                ((($0.json["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["tool_calls"] as? [[String: Any]]) ?? []
+            }
+            #expect(calls.map { $0["index"] as? Int ?? -1 } == [0, 0, 0, 0, 0, 1, 1])
+            #expect(calls.compactMap { ($0["function"] as? [String: Any])?["arguments"] as? String } == ["", "{\"q\"", ": \"l", "ight", "\"}", "", "{}"])
+            let finish = stream.events.compactMap { ($0.json["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }
+            #expect(finish == ["tool_calls"])
+        }
+    }
+
     @Test func scriptedFailuresReachTheClient() async throws {
         try await withUpstream { client in
             let failed = try await client.post(
