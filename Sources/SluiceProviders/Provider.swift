@@ -74,14 +74,22 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "ProviderError(\(code.rawValue)\(status.map { ", \($0)" } ?? ""), \(reason))" }
 
-    /// Reads a `Retry-After` header: seconds, or an HTTP date.
+    /// The longest wait a `Retry-After` is read as (a day); the gateway caps it further
+    /// (`providers.maxRetryAfterSeconds`).
+    public static let longestRetryAfter = 86_400.0
+
+    /// Reads a `Retry-After` header: seconds, or an HTTP date; always a finite wait of at most a day
+    /// (`1e300`, `inf` or `nan` from a provider never reaches arithmetic).
     public static func retryAfter(header: String?, now: Date = Date()) -> Double? {
-        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return nil }
-        if let seconds = Double(header) { return max(0, seconds) }
+        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty, header.utf8.count <= 64 else { return nil }
+        if let seconds = Double(header) {
+            guard !seconds.isNaN else { return nil }
+            return min(longestRetryAfter, max(0, seconds))
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: header).map { max(0, $0.timeIntervalSince(now)) }
+        return formatter.date(from: header).map { min(longestRetryAfter, max(0, $0.timeIntervalSince(now))) }
     }
 }

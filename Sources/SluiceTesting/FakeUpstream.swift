@@ -27,6 +27,10 @@ public final class FakeUpstream: Sendable {
         case cutAfter(Int)
         /// Sends an event that is not JSON.
         case malformed
+        /// A 429 whose `Retry-After` is this text, as a provider wrote it (`1e300`, `86400`, a date…).
+        case throttled(retryAfter: String)
+        /// Streams text forever, in chunks of `chunkBytes`, until the caller goes away.
+        case endless(chunkBytes: Int)
         /// Answers exactly as given: each of `events` as one server-sent event's data when the request
         /// streams (the test includes OpenAI's `[DONE]`), else `body` as a JSON document — so a test
         /// scripts the provider's own bytes (tool calls, log probabilities, several choices, …).
@@ -195,6 +199,12 @@ public final class FakeUpstream: Sendable {
             if let retryAfter { fields[.retryAfter] = String(retryAfter) }
             let error = #"{"error":{"message":"fake upstream answered \#(code)","type":"fake","code":"\#(code)"}}"#
             return Response(status: .init(code: code), headers: fields, body: .init(byteBuffer: ByteBuffer(string: error)))
+        case .throttled(let retryAfter):
+            done()
+            let error = #"{"error":{"message":"slow down","type":"rate_limit","code":"429"}}"#
+            return Response(
+                status: .tooManyRequests, headers: [.contentType: "application/json", .retryAfter: retryAfter],
+                body: .init(byteBuffer: ByteBuffer(string: error)))
         case .hang:
             await park()
             done()
@@ -267,7 +277,10 @@ public final class FakeUpstream: Sendable {
             throw CancellationError()
         case .malformed:
             try await writer.write(ByteBuffer(string: "data: {this is not json\n\n"))
-        case .status, .hang, .raw:
+        case .endless(let size):
+            let piece = delta(String(repeating: "a", count: max(1, size)))
+            while !Task.isCancelled { try await writer.write(piece) }
+        case .status, .hang, .raw, .throttled:
             break
         }
         try await writer.finish(nil)

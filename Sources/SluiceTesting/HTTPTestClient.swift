@@ -90,6 +90,8 @@ public struct HTTPTestClient: Sendable {
                 case .event(let event):
                     stream.events.append(event)
                     if stream.events.count >= limit { break reading }
+                case .oversized:
+                    throw TestFailure("an event larger than \(parser.maxEventBytes) bytes")
                 }
             }
         }

@@ -34,6 +34,19 @@ import Testing
         Case(name: "max_tokens too large", body: json(chatBody("hi", extra: ["max_tokens": 5000])), status: 400, code: "invalid_max_tokens"),
         Case(name: "max_tokens of the wrong type", body: json(chatBody("hi", extra: ["max_tokens": "many"])), status: 400, code: "invalid_parameter"),
         Case(name: "unknown model", body: json(chatBody("hi", model: "gpt-9")), status: 404, code: "model_not_found"),
+        Case(name: "top_p above 1", body: json(chatBody("hi", extra: ["top_p": 7])), status: 400, code: "invalid_parameter"),
+        Case(name: "temperature above 2", body: json(chatBody("hi", extra: ["temperature": 2.5])), status: 400, code: "invalid_parameter"),
+        Case(name: "a penalty out of range", body: json(chatBody("hi", extra: ["frequency_penalty": -3])), status: 400, code: "invalid_parameter"),
+        Case(name: "n of zero", body: json(chatBody("hi", extra: ["n": 0])), status: 400, code: "invalid_parameter"),
+        Case(name: "n of a thousand", body: json(chatBody("hi", extra: ["n": 1000])), status: 400, code: "invalid_parameter"),
+        Case(name: "top_logprobs of 99", body: json(chatBody("hi", extra: ["logprobs": true, "top_logprobs": 99])), status: 400, code: "invalid_parameter"),
+        Case(name: "a seed with a fraction", body: json(chatBody("hi", extra: ["seed": 1.5])), status: 400, code: "invalid_parameter"),
+        Case(name: "five stop sequences", body: json(chatBody("hi", extra: ["stop": ["a", "b", "c", "d", "e"]])), status: 400, code: "invalid_parameter"),
+        Case(name: "tools that are not objects", body: json(chatBody("hi", extra: ["tools": ["search"]])), status: 400, code: "invalid_parameter"),
+        Case(name: "a response format without a type", body: json(chatBody("hi", extra: ["response_format": ["json": true]])), status: 400, code: "invalid_parameter"),
+        Case(name: "a logit bias past 100", body: json(chatBody("hi", extra: ["logit_bias": ["42": 500]])), status: 400, code: "invalid_parameter"),
+        Case(name: "a user name with a NUL byte", body: json(chatBody("hi", extra: ["user": "stu\u{0}dent"])), status: 400, code: "invalid_parameter"),
+        Case(name: "a content part without a type", body: json(["model": "default", "messages": [["role": "user", "content": [["text": "x"]]]]]), status: 400, code: "invalid_parameter"),
     ]
 
     @Test(arguments: cases)

@@ -31,9 +31,16 @@ public struct SSEParser: Sendable {
         case comment(String)
         /// A `retry:` line.
         case retry(Int)
+        /// An event grew past `maxEventBytes`: the rest of the stream cannot be trusted, and nothing more
+        /// is parsed.
+        case oversized
     }
 
+    /// The most bytes one event may hold (its lines together); a stream that sends more is cut off.
+    public var maxEventBytes = 4 << 20
     var pending: [UInt8] = []
+    var eventBytes = 0
+    var overflowed = false
     var id: String?
     var name: String?
     var data: [String] = []
@@ -45,7 +52,16 @@ public struct SSEParser: Sendable {
     /// Feeds bytes; returns the items completed by them.
     public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> [Item] where Bytes.Element == UInt8 {
         var items: [Item] = []
+        guard !overflowed else { return [] }
         for byte in bytes {
+            eventBytes += 1
+            if eventBytes > maxEventBytes {
+                overflowed = true
+                pending = []
+                data = []
+                items.append(.oversized)
+                return items
+            }
             if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
                 if byte == UInt8(ascii: "\n"), lastWasCR { lastWasCR = false; continue }
                 lastWasCR = byte == UInt8(ascii: "\r")
@@ -66,6 +82,7 @@ public struct SSEParser: Sendable {
 
     private mutating func line(_ line: String, into items: inout [Item]) {
         if line.isEmpty {
+            eventBytes = 0
             if sawField { items.append(.event(SSEEvent(id: id, name: name ?? "message", data: data.joined(separator: "\n")))) }
             id = nil
             name = nil

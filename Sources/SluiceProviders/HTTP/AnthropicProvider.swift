@@ -32,8 +32,8 @@ public struct AnthropicProvider: Provider {
             let url = deployment.baseURL.trimmingSuffix("/") + "/v1/messages"
             let body = try mapping.body(model: upstreamModel, stream: deployment.streaming)
             call = HTTPCall(
-                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body),
-                streaming: deployment.streaming, totalSeconds: deployment.timeouts.total, decoder: AnthropicDecoder(schemaTool: mapping.schemaTool))
+                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body), deployment: deployment,
+                decoder: AnthropicDecoder(schemaTool: mapping.schemaTool))
         } catch let error as AnthropicMapping.Unsupported {
             let failure = ProviderError(.status, status: 400, reason: "'\(error.field)' cannot be sent to Anthropic: \(error.reason)")
             return AsyncThrowingStream { $0.finish(throwing: failure) }

@@ -31,12 +31,18 @@ actor HTTPCall {
     var parser = SSEParser()
     var pending: [ProviderEvent] = []
     var done = false
+    /// Bytes of the answer so far.
+    var received = 0
+    /// The most bytes the answer may take, streamed or not: a provider that never ends is cut off.
+    let maxAnswerBytes: Int
 
-    init(client: HTTPClient, request: HTTPClientRequest, streaming: Bool, totalSeconds: Double, decoder: any Decoder) {
+    init(client: HTTPClient, request: HTTPClientRequest, deployment: Deployment, decoder: any Decoder) {
         self.client = client
+        self.maxAnswerBytes = deployment.maxAnswerBytes
+        parser.maxEventBytes = min(parser.maxEventBytes, deployment.maxAnswerBytes)
         self.request = request
-        self.streaming = streaming
-        self.deadline = .now() + .milliseconds(Int64(max(1, totalSeconds) * 1000))
+        self.streaming = deployment.streaming
+        self.deadline = .now() + .milliseconds(Int64(max(1, deployment.timeouts.total) * 1000))
         self.decoder = decoder
     }
 
@@ -70,7 +76,12 @@ actor HTTPCall {
             }
             throw ProviderError(.interrupted, reason: "the stream ended before the answer was complete")
         }
+        received += buffer.readableBytes
+        guard received <= maxAnswerBytes else {
+            throw ProviderError(.malformed, reason: "the answer grew past \(maxAnswerBytes) bytes")
+        }
         for item in parser.feed(buffer.readableBytesView) {
+            if case .oversized = item { throw ProviderError(.malformed, reason: "the provider sent an event larger than \(parser.maxEventBytes >> 20) MiB") }
             guard case .event(let event) = item else { continue }
             pending += try decoder.decode(event)
             if decoder.finished {
@@ -103,7 +114,7 @@ actor HTTPCall {
         } else {
             let bytes: ByteBuffer
             do {
-                bytes = try await response.body.collect(upTo: 16 << 20)
+                bytes = try await response.body.collect(upTo: maxAnswerBytes)
             } catch {
                 throw ProviderError(.interrupted, reason: "the connection broke mid-answer")
             }

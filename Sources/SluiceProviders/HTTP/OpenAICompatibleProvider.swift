@@ -36,8 +36,8 @@ public struct OpenAICompatibleProvider: Provider {
             let url = deployment.baseURL.trimmingSuffix("/") + "/chat/completions"
             let body = Self.body(request, model: upstreamModel, stream: deployment.streaming)
             call = HTTPCall(
-                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body), streaming: deployment.streaming,
-                totalSeconds: deployment.timeouts.total, decoder: OpenAIDecoder())
+                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body), deployment: deployment,
+                decoder: OpenAIDecoder())
         } catch {
             return AsyncThrowingStream { $0.finish(throwing: ProviderError(.malformed, reason: "the request could not be encoded")) }
         }

@@ -61,6 +61,8 @@ public struct Deployment: Sendable {
     public var tokensPerMinute: Int?
     /// Whether to ask the provider for a stream (default true).
     public var streaming: Bool = true
+    /// The most bytes one answer may take (default 16 MiB): a provider that never ends is cut off.
+    public var maxAnswerBytes: Int = 16 << 20
     /// A PEM file of certificate authorities to trust for HTTPS instead of the system's (a private
     /// vLLM or Ollama behind an internal CA).
     public var caFile: String?

@@ -7,9 +7,18 @@ import SluiceStore
 
 extension SluiceConfiguration {
     /// Reads the configuration; keys are those of `sluice.example.yaml` (environment: `SLUICE_` plus the key
-    /// in upper case with `_`, e.g. `SLUICE_SERVER_PORT`, `SLUICE_QUEUE_WORKERS`).
+    /// in upper case with `_`, e.g. `SLUICE_SERVER_PORT`, `SLUICE_QUEUE_WORKERS`). A value it cannot use
+    /// keeps its default; `SluiceConfiguration.check` reports every such value.
     /// - Parameter config: the reader.
     public init(config: ConfigReader) {
+        var problems: [ConfigurationProblem] = []
+        self.init(config: config, problems: &problems)
+    }
+
+    /// Reads the configuration, adding to `problems` each value it cannot use (an unknown choice, a
+    /// malformed calendar line, a negative limit); such a value keeps its default. The keys read here are
+    /// the keys Sluice knows: the check compares a file's keys with them.
+    init(config: ConfigReader, problems: inout [ConfigurationProblem]) {
         self.init()
         server.host = config.string(forKey: "server.host", default: server.host)
         server.port = config.int(forKey: "server.port", default: server.port)
@@ -18,9 +27,12 @@ extension SluiceConfiguration {
         server.shutdownGraceSeconds = config.double(forKey: "server.shutdownGraceSeconds", default: server.shutdownGraceSeconds)
         auth.apiKeys = config.stringArray(forKey: "auth.apiKeys", isSecret: true, default: auth.apiKeys)
         storage.directory = config.string(forKey: "storage.dataDir", default: storage.directory)
-        storage.synchronous = config.string(forKey: "storage.synchronous", default: storage.synchronous)
-        databaseURL = (config.string(forKey: "storage.postgres.url", isSecret: true) ?? config.string(forKey: "database.url", isSecret: true))
-            .flatMap { $0.isEmpty ? nil : $0 }
+        storage.synchronous = config.choice(
+            forKey: "storage.synchronous", default: storage.synchronous, allowed: ["full", "normal"], problems: &problems)
+        // Both are read, so that both are known keys.
+        let postgresURL = config.string(forKey: "storage.postgres.url", isSecret: true)
+        let legacyURL = config.string(forKey: "database.url", isSecret: true)
+        databaseURL = (postgresURL ?? legacyURL).flatMap { $0.isEmpty ? nil : $0 }
         cluster.leaseSeconds = config.double(forKey: "cluster.leaseSeconds", default: cluster.leaseSeconds)
         cluster.pollSeconds = config.double(forKey: "cluster.pollSeconds", default: cluster.pollSeconds)
         cluster.advertiseURL = config.string(forKey: "cluster.advertiseURL").flatMap { $0.isEmpty ? nil : $0 }
@@ -37,23 +49,25 @@ extension SluiceConfiguration {
         mock.ttftMs = config.int(forKey: "mock.ttftMs", default: mock.ttftMs)
         mock.tokensPerSecond = config.double(forKey: "mock.tokensPerSecond", default: mock.tokensPerSecond)
         mock.tokens = config.int(forKey: "mock.tokens", default: mock.tokens)
-        deployments = config.stringArray(forKey: "deployments.names", default: []).map { name in
-            Deployment(config: config.scoped(to: ["deployments", name]), name: name)
+        for name in config.names(forKey: "deployments.names", problems: &problems) {
+            deployments.append(Deployment(config: config.scoped(to: ["deployments", name]), name: name, problems: &problems))
         }
-        aliases = config.stringArray(forKey: "models.aliases", default: []).map { name in
-            ModelAlias(config: config.scoped(to: ["models", name]), name: name)
+        for name in config.names(forKey: "models.aliases", problems: &problems) {
+            aliases.append(ModelAlias(config: config.scoped(to: ["models", name]), name: name, problems: &problems))
         }
-        admission = AdmissionPolicy(config: config)
+        admission = AdmissionPolicy(config: config, problems: &problems)
         cache.enabled = config.bool(forKey: "cache.enabled", default: cache.enabled)
         cache.ttlSeconds = config.double(forKey: "cache.ttlSeconds", default: cache.ttlSeconds)
         cache.maxEntries = config.int(forKey: "cache.maxEntries", default: cache.maxEntries)
         cache.maxBytes = config.int(forKey: "cache.maxBytes", default: cache.maxBytes)
         semantic.enabled = config.bool(forKey: "cache.semantic.enabled", default: semantic.enabled)
-        embedder.kind = config.string(forKey: "cache.semantic.embedder", default: embedder.kind)
+        embedder.kind = config.choice(
+            forKey: "cache.semantic.embedder", default: embedder.kind, allowed: EmbedderConfiguration.kinds, problems: &problems)
         embedder.baseURL = config.string(forKey: "cache.semantic.baseURL", default: embedder.baseURL)
         embedder.model = config.string(forKey: "cache.semantic.model", default: embedder.model)
-        embedder.apiKey = config.string(forKey: "cache.semantic.apiKey", isSecret: true)
-            ?? config.string(forKey: "cache.semantic.apiKeyEnv").flatMap { ProcessInfo.processInfo.environment[$0] }
+        let embedderKey = config.string(forKey: "cache.semantic.apiKey", isSecret: true)
+        let embedderKeyVariable = config.string(forKey: "cache.semantic.apiKeyEnv")
+        embedder.apiKey = embedderKey ?? embedderKeyVariable.flatMap { ProcessInfo.processInfo.environment[$0] }
         if embedder.kind != "hashing" {
             // Thresholds are per embedder: another embedder starts from the seeds' values.
             semantic.namespaceThreshold = 0.88
@@ -66,28 +80,34 @@ extension SluiceConfiguration {
 
 extension AdmissionPolicy {
     /// Reads `plans`, `tiers`, `modes`, `calendar` and `queue.reservedBypassWorkers`.
-    init(config: ConfigReader) {
+    init(config: ConfigReader, problems: inout [ConfigurationProblem]) {
         self.init()
-        let planNames = config.stringArray(forKey: "plans.names", default: [])
+        let planNames = config.names(forKey: "plans.names", problems: &problems)
         if !planNames.isEmpty {
-            plans = Dictionary(uniqueKeysWithValues: planNames.map { ($0, Plan(config: config.scoped(to: ["plans", $0]), name: $0)) })
+            plans = [:]
+            for name in planNames {
+                plans[name] = Plan(config: config.scoped(to: ["plans", name]), name: name, problems: &problems)
+            }
             defaultPlan = planNames[0]
         } else {
-            plans = ["free": Plan(config: config.scoped(to: ["plans", "free"]), name: "free")]
+            plans = ["free": Plan(config: config.scoped(to: ["plans", "free"]), name: "free", problems: &problems)]
         }
         defaultPlan = config.string(forKey: "plans.default", default: defaultPlan)
         tiers.highAt = config.int(forKey: "tiers.highAt", default: tiers.highAt)
         tiers.peakAt = config.int(forKey: "tiers.peakAt", default: tiers.peakAt)
         tiers.overloadAt = config.int(forKey: "tiers.overloadAt", default: tiers.overloadAt)
-        let simpleFrom = config.string(forKey: "tiers.simpleModeFrom", default: tiers.simpleModeFrom.name)
-        tiers.simpleModeFrom = Tier.allCases.first { $0.name == simpleFrom } ?? (simpleFrom == "never" ? .overload : tiers.simpleModeFrom)
+        let simpleFrom = config.choice(
+            forKey: "tiers.simpleModeFrom", default: tiers.simpleModeFrom.name, allowed: Tier.allCases.map(\.name) + ["never"],
+            problems: &problems)
+        // "never": only in overload, where students are refused anyway.
+        tiers.simpleModeFrom = Tier.allCases.first { $0.name == simpleFrom } ?? .overload
         tiers.simpleMaxTokens = config.int(forKey: "tiers.simpleMaxTokens", default: tiers.simpleMaxTokens)
         tiers.brevityInstruction = config.string(forKey: "tiers.brevityInstruction", default: tiers.brevityInstruction)
         tiers.overloadRetryAfter = config.int(forKey: "tiers.overloadRetryAfter", default: tiers.overloadRetryAfter)
         for tier in Tier.allCases {
             if let threshold = config.double(forKey: ConfigKey(["tiers", tier.name, "semanticThreshold"])) { tiers.semanticThreshold[tier] = threshold }
         }
-        for name in config.stringArray(forKey: "modes.names", default: []) {
+        for name in config.names(forKey: "modes.names", problems: &problems) {
             let section = config.scoped(to: ["modes", name])
             var mode = Mode(name: name)
             mode.requestsPerMinute = section.int(forKey: "requestsPerMinute")
@@ -96,29 +116,49 @@ extension AdmissionPolicy {
             mode.simpleMode = section.bool(forKey: "simpleMode", default: false)
             modes[name] = mode
         }
+        readCalendar(config: config, problems: &problems)
+        reservedBypassWorkers = config.int(forKey: "queue.reservedBypassWorkers")
+    }
+
+    /// Reads `calendar`: the time zone, exam periods and peak hours, each line checked.
+    private mutating func readCalendar(config: ConfigReader, problems: inout [ConfigurationProblem]) {
         let zone = config.string(forKey: "calendar.timeZone", default: "UTC")
-        calendar.timeZone = TimeZone(identifier: zone) ?? calendar.timeZone
+        if let timeZone = TimeZone(identifier: zone) {
+            calendar.timeZone = timeZone
+        } else {
+            problems.append(ConfigurationProblem(
+                "calendar.timeZone", "\(ConfigurationProblem.quoted(zone)) is not a time zone; use a name like UTC, Asia/Ulaanbaatar or Europe/London"))
+        }
         let examMode = config.string(forKey: "calendar.examMode", default: "exam")
-        calendar.periods = config.stringArray(forKey: "calendar.examPeriods", default: []).compactMap { text in
-            let days = text.components(separatedBy: "..")
-            guard let first = days.first, let last = days.last else { return nil }
-            return SchoolCalendar.Period(first: first.trimmingCharacters(in: .whitespaces), last: last.trimmingCharacters(in: .whitespaces), mode: examMode)
+        for text in config.stringArray(forKey: "calendar.examPeriods", default: []) {
+            if let message = CalendarLines.periodProblem(text) {
+                problems.append(ConfigurationProblem("calendar.examPeriods", "\(ConfigurationProblem.quoted(text)) \(message)"))
+                continue
+            }
+            let days = CalendarLines.dayRange(text)
+            calendar.periods.append(SchoolCalendar.Period(first: days[0], last: days[days.count - 1], mode: examMode))
         }
         let peakMode = config.string(forKey: "calendar.peakMode", default: "peak-hours")
-        calendar.hours = config.stringArray(forKey: "calendar.peakHours", default: []).compactMap { SchoolCalendar.Hours($0, mode: peakMode) }
-        reservedBypassWorkers = config.int(forKey: "queue.reservedBypassWorkers")
+        for text in config.stringArray(forKey: "calendar.peakHours", default: []) {
+            if let message = CalendarLines.hoursProblem(text) {
+                problems.append(ConfigurationProblem("calendar.peakHours", "\(ConfigurationProblem.quoted(text)) \(message)"))
+            } else if let hours = SchoolCalendar.Hours(text, mode: peakMode) {
+                calendar.hours.append(hours)
+            }
+        }
     }
 }
 
 extension Plan {
     /// Reads one plan's section; absent keys keep the defaults (10 a minute, 5 in high, 3 in peak).
-    init(config: ConfigReader, name: String) {
+    init(config: ConfigReader, name: String, problems: inout [ConfigurationProblem]) {
         self.init(name: name)
-        let perMinute = config.int(forKey: "requestsPerMinute", default: requestsPerMinute ?? 0)
-        requestsPerMinute = perMinute > 0 ? perMinute : nil
+        let path = "plans.\(name)"
+        // 0 means no limit here, as documented.
+        requestsPerMinute = config.limit(forKey: ["requestsPerMinute"], path: path, default: requestsPerMinute, problems: &problems)
         for tier in [Tier.high, .peak] {
-            let value = config.int(forKey: ConfigKey(["tiers", tier.name, "requestsPerMinute"]), default: tierRequestsPerMinute[tier] ?? 0)
-            tierRequestsPerMinute[tier] = value > 0 ? value : nil
+            tierRequestsPerMinute[tier] = config.limit(
+                forKey: ["tiers", tier.name, "requestsPerMinute"], path: path, default: tierRequestsPerMinute[tier], problems: &problems)
         }
         tokensPerMinute = config.int(forKey: "tokensPerMinute")
         messagesPerDay = config.int(forKey: "messagesPerDay")
@@ -133,15 +173,21 @@ extension Plan {
 extension Deployment {
     /// Reads one deployment's section. The key comes from `apiKey` (e.g. `SLUICE_DEPLOYMENTS_OPENAI_API_KEY`)
     /// or from the environment variable named by `apiKeyEnv`; it is read as a secret.
-    init(config: ConfigReader, name: String) {
-        let kind = Deployment.Kind(rawValue: config.string(forKey: "provider", default: "openai")) ?? .openai
-        self.init(name: name, kind: kind, baseURL: config.string(forKey: "baseURL", default: ""), model: config.string(forKey: "model", default: name))
-        apiKey = config.string(forKey: "apiKey", isSecret: true)
-            ?? config.string(forKey: "apiKeyEnv").flatMap { ProcessInfo.processInfo.environment[$0] }
+    init(config: ConfigReader, name: String, problems: inout [ConfigurationProblem]) {
+        let path = "deployments.\(name)"
+        let kind = config.choice(forKey: "provider", path: path + ".provider", default: Kind.openai.rawValue, allowed: Kind.names, problems: &problems)
+        self.init(
+            name: name, kind: Kind(rawValue: kind) ?? .openai, baseURL: config.string(forKey: "baseURL", default: ""),
+            model: config.string(forKey: "model", default: name))
+        // Both are read, so that both are known keys.
+        let key = config.string(forKey: "apiKey", isSecret: true)
+        let keyVariable = config.string(forKey: "apiKeyEnv")
+        apiKey = key ?? keyVariable.flatMap { ProcessInfo.processInfo.environment[$0] }
         weight = config.double(forKey: "weight", default: weight)
         maxInFlight = config.int(forKey: "maxInFlight", default: maxInFlight)
-        requestsPerMinute = config.int(forKey: "requestsPerMinute")
-        tokensPerMinute = config.int(forKey: "tokensPerMinute")
+        // 0 (or unset) means the account has no such cap.
+        requestsPerMinute = config.limit(forKey: ["requestsPerMinute"], path: path, default: nil, problems: &problems)
+        tokensPerMinute = config.limit(forKey: ["tokensPerMinute"], path: path, default: nil, problems: &problems)
         streaming = config.bool(forKey: "streaming", default: streaming)
         caFile = config.string(forKey: "caFile")
         timeouts.connect = config.double(forKey: "timeouts.connect", default: timeouts.connect)
@@ -161,10 +207,16 @@ extension Deployment {
 
 extension ModelAlias {
     /// Reads one alias's section.
-    init(config: ConfigReader, name: String) {
+    init(config: ConfigReader, name: String, problems: inout [ConfigurationProblem]) {
+        let path = "models.\(name)"
         self.init(name: name, deployments: config.stringArray(forKey: "deployments", default: []))
-        strategy = Strategy(rawValue: config.string(forKey: "strategy", default: strategy.rawValue)) ?? .ordered
-        onInterrupt = InterruptPolicy(rawValue: config.string(forKey: "onInterrupt", default: onInterrupt.rawValue)) ?? .retry
+        let strategy = config.choice(
+            forKey: "strategy", path: path + ".strategy", default: self.strategy.rawValue, allowed: Strategy.names, problems: &problems)
+        self.strategy = Strategy(rawValue: strategy) ?? .ordered
+        let onInterrupt = config.choice(
+            forKey: "onInterrupt", path: path + ".onInterrupt", default: self.onInterrupt.rawValue, allowed: InterruptPolicy.names,
+            problems: &problems)
+        self.onInterrupt = InterruptPolicy(rawValue: onInterrupt) ?? .retry
         maxEjectedShare = config.double(forKey: "maxEjectedShare", default: maxEjectedShare)
     }
 }

@@ -92,6 +92,15 @@ public struct SluiceConfiguration: Sendable {
     public var databaseURL: String?
     /// The queue.
     public var queue = Queue()
+
+    /// Settings that hold for every provider.
+    public struct Providers: Sendable {
+        /// The longest a provider's `Retry-After` keeps a deployment aside and a job waiting (default 300 s).
+        public var maxRetryAfterSeconds = 300.0
+    }
+
+    /// Settings that hold for every provider.
+    public var providers = Providers()
     /// Request bounds.
     public var limits = Limits()
     /// Retention.

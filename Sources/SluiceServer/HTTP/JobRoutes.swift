@@ -89,12 +89,15 @@ struct JobRoutes {
         })
     }
 
+    /// The largest resume point: far beyond any sequence number a job reaches (each restart adds 64).
+    static let maxResumePoint = 1_000_000_000_000
+
     /// `?after=N` or `Last-Event-ID: N` (the query wins); 0 streams from the start.
     static func resumePoint(_ request: Request) throws -> Int {
         let raw = request.uri.queryParameters["after"].map(String.init) ?? request.headers[.lastEventID]
         guard let raw, !raw.isEmpty else { return 0 }
-        guard let value = Int(raw), value >= 0 else {
-            throw SluiceError(.invalidParameter, details: ["field": "after", "reason": "must be a whole number of 0 or more"])
+        guard raw.utf8.count <= 20, let value = Int(raw), (0...maxResumePoint).contains(value) else {
+            throw SluiceError(.invalidParameter, details: ["field": "after", "reason": "must be a whole number from 0 to \(maxResumePoint)"])
         }
         return value
     }

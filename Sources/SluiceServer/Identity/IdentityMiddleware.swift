@@ -46,14 +46,24 @@ struct IdentityMiddleware: RouterMiddleware {
             else { throw SluiceError(.invalidAPIKey) }
             tenant = found
         }
-        let user = request.headers[.sluiceUser].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) } ?? "anonymous"
+        let user = try Self.identifier(request.headers[.sluiceUser], field: "X-Sluice-User", limit: 256) ?? "anonymous"
         let role = request.headers[.sluiceRole]?.lowercased() ?? "student"
         guard Self.roles.contains(role) else {
             throw SluiceError(.invalidParameter, details: ["field": "X-Sluice-Role", "reason": "one of student, teacher, admin"])
         }
-        let plan = request.headers[.sluicePlan].flatMap { $0.isEmpty ? nil : String($0.prefix(64)) } ?? defaultPlan
+        let plan = try Self.identifier(request.headers[.sluicePlan], field: "X-Sluice-Plan", limit: 64) ?? defaultPlan
         context.principal = Principal(tenant: tenant, user: user, role: role, plan: plan)
         return try await next(request, context)
+    }
+
+    /// A name from outside (a user, a plan, a namespace): nil when absent or empty; refused when longer
+    /// than `limit` characters or holding control characters, never silently cut.
+    static func identifier(_ value: String?, field: String, limit: Int) throws -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        guard value.count <= limit, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw SluiceError(.invalidParameter, details: ["field": field, "reason": "must be at most \(limit) characters, without control characters"])
+        }
+        return value
     }
 }
 

@@ -30,8 +30,9 @@ extension JobService {
         let cacheControl = (request.headers[.cacheControl] ?? "").lowercased()
         let noCache = cacheControl.contains("no-cache")
         let noStore = cacheControl.contains("no-store")
-        let namespace = String((request.headers[.sluiceNamespace] ?? "").prefix(256))
-        let tags = (request.headers[.sluiceCacheTags] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let namespace = try IdentityMiddleware.identifier(request.headers[.sluiceNamespace], field: "X-Sluice-Namespace", limit: 256) ?? ""
+        let tags = try (IdentityMiddleware.identifier(request.headers[.sluiceCacheTags], field: "X-Sluice-Cache-Tags", limit: 1024) ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         // A caller may lower its own priority (warming, bulk work), never raise it.
         let priority = request.headers[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
         let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil

@@ -134,7 +134,9 @@ extension JobService {
                 logger.error("could not checkpoint job at shutdown", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
             }
         case .failed(let error):
-            let failure = error as? ProviderError ?? ProviderError(.interrupted, reason: "unexpected provider failure")
+            var failure = error as? ProviderError ?? ProviderError(.interrupted, reason: "unexpected provider failure")
+            // A provider's wait is capped (`providers.maxRetryAfterSeconds`): a `Retry-After: 86400` does not park a job for a day.
+            failure.retryAfter = failure.retryAfter.map { min($0, configuration.providers.maxRetryAfterSeconds) }
             if failure.isRequestFault {
                 router.release(lease, outcome: .requestFault)
                 metrics.providerCall(alias: alias, deployment: deployment, outcome: "request_error")

@@ -148,7 +148,7 @@ final class StreamHub: Sendable {
         _ continuation: AsyncStream<StreamChunk>.Continuation, jobID: String, after seq: Int, stored: [StreamChunk], resumed: Bool
     ) -> Bool {
         state.withLock { state in
-            guard var live = state.live[jobID], resumed || seq + 1 >= live.firstSeq else { return false }
+            guard var live = state.live[jobID], resumed || seq >= live.firstSeq - 1 else { return false }
             for chunk in stored { continuation.yield(chunk) }
             for chunk in live.chunks where chunk.seq > seq { continuation.yield(chunk) }
             let id = state.nextSubscriber
