@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import Foundation
 import Logging
 import SluiceServer
 
@@ -27,7 +28,14 @@ struct Serve: AsyncParsableCommand {
         if let host { flags["server.host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { flags["server.port"] = ConfigValue(.int(port), isSecret: false) }
         if let dataDir { flags["storage.dataDir"] = ConfigValue(.string(dataDir), isSecret: false) }
-        let configuration = try await SluiceConfiguration.load(configFile: config, flags: flags)
+        // Invalid configuration never starts a node: every problem is printed, one a line, and the exit status is 1.
+        let check = await SluiceConfiguration.check(configFile: config, flags: flags)
+        guard check.isValid else {
+            let error = ConfigurationError(problems: check.problems)
+            FileHandle.standardError.write(Data("sluice did not start: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        let configuration = check.configuration
         var logger = Logger(label: "sluice")
         logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         let node = try await SluiceNode(configuration: configuration, logger: logger)

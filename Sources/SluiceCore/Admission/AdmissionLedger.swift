@@ -116,8 +116,9 @@ public struct AdmissionLedger: Sendable {
             state.dayTokens = 0
         }
         if let limit = limits.requestsPerMinute, state.requests.count >= limit {
-            let oldest = state.requests[state.requests.count - limit]
-            return .failure(.rateLimited(retryAfter: Self.seconds(until: oldest.addingTimeInterval(60), from: now), limit: limit))
+            // A limit of 0 admits nothing (a mode closed to students): there is no request whose expiry frees a slot.
+            let freed = limit > 0 ? state.requests[state.requests.count - limit].addingTimeInterval(60) : now.addingTimeInterval(60)
+            return .failure(.rateLimited(retryAfter: Self.seconds(until: freed, from: now), limit: max(0, limit)))
         }
         if let limit = limits.tokensPerMinute {
             let used = state.tokens.reduce(0) { $0 + $1.tokens }

@@ -49,6 +49,7 @@ extension SluiceConfiguration {
         mock.ttftMs = config.int(forKey: "mock.ttftMs", default: mock.ttftMs)
         mock.tokensPerSecond = config.double(forKey: "mock.tokensPerSecond", default: mock.tokensPerSecond)
         mock.tokens = config.int(forKey: "mock.tokens", default: mock.tokens)
+        providers.maxRetryAfterSeconds = config.double(forKey: "providers.maxRetryAfterSeconds", default: providers.maxRetryAfterSeconds)
         for name in config.names(forKey: "deployments.names", problems: &problems) {
             deployments.append(Deployment(config: config.scoped(to: ["deployments", name]), name: name, problems: &problems))
         }
@@ -189,6 +190,7 @@ extension Deployment {
         requestsPerMinute = config.limit(forKey: ["requestsPerMinute"], path: path, default: nil, problems: &problems)
         tokensPerMinute = config.limit(forKey: ["tokensPerMinute"], path: path, default: nil, problems: &problems)
         streaming = config.bool(forKey: "streaming", default: streaming)
+        maxAnswerBytes = config.int(forKey: "maxAnswerBytes", default: maxAnswerBytes)
         caFile = config.string(forKey: "caFile")
         timeouts.connect = config.double(forKey: "timeouts.connect", default: timeouts.connect)
         timeouts.firstToken = config.double(forKey: "timeouts.firstToken", default: timeouts.firstToken)

@@ -1,0 +1,169 @@
+import Foundation
+import SluiceCache
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+extension SluiceConfiguration {
+    /// Every setting in force, as key paths and values for people (`sluice check-config`). Secrets are
+    /// never shown: API keys are `<set>` or `<not set>`, and a database URL's password is `<set>`.
+    public var effectiveSettings: [(key: String, value: String)] {
+        var settings: [(key: String, value: String)] = []
+        func add(_ key: String, _ value: String) { settings.append((key: key, value: value)) }
+        func number(_ key: String, _ value: Double) { add(key, ProblemList.show(value)) }
+        func whole(_ key: String, _ value: Int) { add(key, String(value)) }
+        func flag(_ key: String, _ value: Bool) { add(key, value ? "true" : "false") }
+        func limit(_ key: String, _ value: Int?) { add(key, value.map { String($0) } ?? "none") }
+        func list(_ key: String, _ values: [String]) { add(key, "[" + values.joined(separator: ", ") + "]") }
+        func secret(_ key: String, _ isSet: Bool) { add(key, isSet ? "<set>" : "<not set>") }
+
+        add("server.host", server.host)
+        whole("server.port", server.port)
+        whole("server.maxBodyBytes", server.maxBodyBytes)
+        number("server.heartbeatSeconds", server.heartbeatSeconds)
+        number("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
+        add("auth.apiKeys", auth.apiKeys.isEmpty ? "<not set>" : "<set> (\(auth.apiKeys.count))")
+        add("storage.dataDir", storage.directory)
+        add("storage.synchronous", storage.synchronous)
+        add("storage.postgres.url", databaseURL.map { Self.redacted(databaseURL: $0) } ?? "<not set>")
+        number("cluster.leaseSeconds", cluster.leaseSeconds)
+        number("cluster.pollSeconds", cluster.pollSeconds)
+        add("cluster.advertiseURL", cluster.advertiseURL ?? "<the bound address>")
+        whole("queue.workers", queue.workers)
+        add("queue.reservedBypassWorkers", admission.reservedBypassWorkers.map { String($0) } ?? "<a tenth of the workers, at least 1>")
+        whole("queue.maxRunningPerUser", queue.maxRunningPerUser)
+        number("queue.deadlineSeconds", queue.deadlineSeconds)
+        whole("queue.maxAttempts", queue.maxAttempts)
+        number("queue.backoffBaseMs", queue.backoffBaseMs)
+        number("queue.backoffMaxMs", queue.backoffMaxMs)
+        whole("limits.maxMessages", limits.maxMessages)
+        whole("limits.maxTokens", limits.maxTokens)
+        number("retention.streamSeconds", retention.streamSeconds)
+        number("retention.sweepSeconds", retention.sweepSeconds)
+        whole("mock.ttftMs", mock.ttftMs)
+        number("mock.tokensPerSecond", mock.tokensPerSecond)
+        whole("mock.tokens", mock.tokens)
+
+        number("providers.maxRetryAfterSeconds", providers.maxRetryAfterSeconds)
+        list("deployments.names", deployments.map(\.name))
+        for deployment in deployments {
+            let path = "deployments.\(deployment.name)."
+            add(path + "provider", deployment.kind.rawValue)
+            add(path + "baseURL", deployment.baseURL)
+            add(path + "model", deployment.model)
+            secret(path + "apiKey", deployment.apiKey != nil)
+            number(path + "weight", deployment.weight)
+            whole(path + "maxInFlight", deployment.maxInFlight)
+            limit(path + "requestsPerMinute", deployment.requestsPerMinute)
+            limit(path + "tokensPerMinute", deployment.tokensPerMinute)
+            flag(path + "streaming", deployment.streaming)
+            whole(path + "maxAnswerBytes", deployment.maxAnswerBytes)
+            add(path + "caFile", deployment.caFile ?? "<the system's>")
+            number(path + "timeouts.connect", deployment.timeouts.connect)
+            number(path + "timeouts.firstToken", deployment.timeouts.firstToken)
+            number(path + "timeouts.idle", deployment.timeouts.idle)
+            number(path + "timeouts.total", deployment.timeouts.total)
+            number(path + "prices.input", deployment.prices.inputPerMillion)
+            number(path + "prices.output", deployment.prices.outputPerMillion)
+            number(path + "breaker.failureRate", deployment.breaker.failureRate)
+            whole(path + "breaker.minimumCalls", deployment.breaker.minimumCalls)
+            whole(path + "breaker.window", deployment.breaker.window)
+            whole(path + "breaker.consecutiveFailures", deployment.breaker.consecutiveFailures)
+            number(path + "breaker.openSeconds", deployment.breaker.openSeconds)
+            whole(path + "breaker.halfOpenProbes", deployment.breaker.halfOpenProbes)
+        }
+        if aliases.isEmpty {
+            add("models.aliases", "[default, mock] (the built-in mock)")
+        } else {
+            list("models.aliases", aliases.map(\.name))
+        }
+        for alias in aliases {
+            let path = "models.\(alias.name)."
+            list(path + "deployments", alias.deployments)
+            add(path + "strategy", alias.strategy.rawValue)
+            add(path + "onInterrupt", alias.onInterrupt.rawValue)
+            number(path + "maxEjectedShare", alias.maxEjectedShare)
+        }
+
+        list("plans.names", admission.plans.keys.sorted())
+        add("plans.default", admission.defaultPlan)
+        for name in admission.plans.keys.sorted() {
+            guard let plan = admission.plans[name] else { continue }
+            let path = "plans.\(name)."
+            limit(path + "requestsPerMinute", plan.requestsPerMinute)
+            for tier in [Tier.high, .peak] { limit(path + "tiers.\(tier.name).requestsPerMinute", plan.tierRequestsPerMinute[tier]) }
+            limit(path + "tokensPerMinute", plan.tokensPerMinute)
+            limit(path + "messagesPerDay", plan.messagesPerDay)
+            limit(path + "tokensPerDay", plan.tokensPerDay)
+            whole(path + "maxTokens", plan.maxTokens)
+            whole(path + "maxPromptBytes", plan.maxPromptBytes)
+            whole(path + "maxStreams", plan.maxStreams)
+            whole(path + "reconnectsPerMinute", plan.reconnectsPerMinute)
+        }
+        let tiers = admission.tiers
+        whole("tiers.highAt", tiers.highAt)
+        whole("tiers.peakAt", tiers.peakAt)
+        whole("tiers.overloadAt", tiers.overloadAt)
+        whole("tiers.overloadRetryAfter", tiers.overloadRetryAfter)
+        add("tiers.simpleModeFrom", tiers.simpleModeFrom.name)
+        whole("tiers.simpleMaxTokens", tiers.simpleMaxTokens)
+        add("tiers.brevityInstruction", tiers.brevityInstruction)
+        for tier in Tier.allCases {
+            if let threshold = tiers.semanticThreshold[tier] { number("tiers.\(tier.name).semanticThreshold", threshold) }
+        }
+        list("modes.names", admission.modes.keys.sorted())
+        for name in admission.modes.keys.sorted() {
+            guard let mode = admission.modes[name] else { continue }
+            let path = "modes.\(name)."
+            limit(path + "requestsPerMinute", mode.requestsPerMinute)
+            limit(path + "overloadAt", mode.overloadAt)
+            add(path + "semanticThreshold", mode.semanticThreshold.map { ProblemList.show($0) } ?? "none")
+            flag(path + "simpleMode", mode.simpleMode)
+        }
+        let calendar = admission.calendar
+        add("calendar.timeZone", calendar.timeZone.identifier)
+        list("calendar.examPeriods", calendar.periods.map { "\($0.first)..\($0.last) (\($0.mode))" })
+        list("calendar.peakHours", calendar.hours.map { Self.describe($0) })
+
+        flag("cache.enabled", cache.enabled)
+        number("cache.ttlSeconds", cache.ttlSeconds)
+        whole("cache.maxEntries", cache.maxEntries)
+        whole("cache.maxBytes", cache.maxBytes)
+        flag("cache.semantic.enabled", semantic.enabled)
+        add("cache.semantic.embedder", embedder.kind)
+        if embedder.kind != "hashing" {
+            add("cache.semantic.baseURL", embedder.baseURL)
+            add("cache.semantic.model", embedder.model)
+            secret("cache.semantic.apiKey", embedder.apiKey != nil)
+        }
+        number("cache.semantic.namespaceThreshold", semantic.namespaceThreshold)
+        number("cache.semantic.globalThreshold", semantic.globalThreshold)
+        return settings
+    }
+
+    /// A database URL with its password (and any password in its query) shown as `<set>`.
+    static func redacted(databaseURL url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else { return "<set>" }
+        var text = scheme + "://"
+        if let user = components.user { text += user + (components.password == nil ? "" : ":<set>") + "@" }
+        text += host
+        if let port = components.port { text += ":\(port)" }
+        text += components.path
+        if let items = components.queryItems, !items.isEmpty {
+            text += "?" + items.map { item in
+                item.name.lowercased().contains("password") ? "\(item.name)=<set>" : "\(item.name)=\(item.value ?? "")"
+            }.joined(separator: "&")
+        }
+        return text
+    }
+
+    /// Peak hours as written in the configuration: `mon,tue,wed 18:00-22:00 (evening)`.
+    static func describe(_ hours: SchoolCalendar.Hours) -> String {
+        let names = hours.weekdays.sorted().compactMap { CalendarLines.days.indices.contains($0 - 1) ? CalendarLines.days[$0 - 1] : nil }
+        func time(_ minutes: Int) -> String {
+            let hour = String(minutes / 60), minute = String(minutes % 60)
+            return String(repeating: "0", count: 2 - hour.count) + hour + ":" + String(repeating: "0", count: 2 - minute.count) + minute
+        }
+        return "\(names.joined(separator: ",")) \(time(hours.start))-\(time(hours.end)) (\(hours.mode))"
+    }
+}
