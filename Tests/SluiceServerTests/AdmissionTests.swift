@@ -236,17 +236,25 @@ import Testing
             _ = try await (one, two)
             // Both clients left; once the server notices (its next write fails), two more may open,
             // but never three at once.
-            try await Task.sleep(for: .milliseconds(500))
+            let user = Principal(tenant: "local", user: "anonymous", role: "student", plan: "free").userKey
+            func streamsClosed() async throws {
+                let deadline = Date().addingTimeInterval(20)
+                while node.node.jobs.admission.openStreams(of: user) > 0 {
+                    guard Date() < deadline else { throw TestFailure("the server never noticed the clients leave") }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            try await streamsClosed()
             let streams = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<3 { group.addTask { try await node.client.events("/v1/jobs/\(id)/stream", limit: 3).status } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(streams.sorted() == [200, 200, 429])
             for _ in 0..<2 {
-                try await Task.sleep(for: .milliseconds(400))
+                try await streamsClosed()
                 #expect(try await node.client.events("/v1/jobs/\(id)/stream?after=1", limit: 1).status == 200)
             }
-            try await Task.sleep(for: .milliseconds(400))
+            try await streamsClosed()
             let tooMany = try await node.client.get("/v1/jobs/\(id)/stream?after=1")
             #expect(tooMany.status == 429 && tooMany.errorCode == "too_many_reconnects")
             _ = try await node.client.delete("/v1/jobs/\(id)")

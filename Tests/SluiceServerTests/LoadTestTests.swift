@@ -73,7 +73,7 @@ import Testing
     @Test func aRunSendsNoMoreThanItsRequestCount() async throws {
         try await TestNode.with(configure: { $0.mock = .init(ttftMs: 1, tokensPerSecond: 0, tokens: 2) }) { node in
             let test = try LoadTest(profile: LoadProfile(
-                url: "http://127.0.0.1:\(node.port)", users: 1000, durationSeconds: 1, questions: 0, dropShare: 0, arrivalRate: 200, maxRequests: 25))
+                url: "http://127.0.0.1:\(node.port)", users: 1000, durationSeconds: 30, questions: 0, dropShare: 0, arrivalRate: 200, maxRequests: 25))
             let report = await test.run()
             #expect(report.sent == 25)
             #expect(report.completed == 25)

@@ -134,14 +134,17 @@ import Testing
 
     @Test func theBulkheadCapsCallsInFlightWithoutHoldingWorkers() async throws {
         try await FakeUpstream.with { fake in
-            fake.fallback(.answer(tokens: 4, tokensPerSecond: 20))
+            // Answers of a second, submitted at once: on a busy machine too, more than two want a slot at a time.
+            fake.fallback(.answer(tokens: 10, tokensPerSecond: 10))
             try await TestNode.with(configure: {
                 Self.configure(&$0, [Self.deployment("narrow", fake) { $0.maxInFlight = 2 }])
                 $0.queue.workers = 8
                 $0.queue.maxRunningPerUser = 8
             }) { node in
-                var ids: [String] = []
-                for n in 0..<6 { ids.append(try await node.client.submit(["model": "gpt", "messages": [["role": "user", "content": "q\(n)"]]])) }
+                let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                    for n in 0..<6 { group.addTask { try await node.client.submit(["model": "gpt", "messages": [["role": "user", "content": "q\(n)"]]]) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
                 // Jobs waiting for a slot stay queued instead of holding one of the 8 workers (a job
                 // whose call has ended may still hold its worker while its answer is committed and cached).
                 var sawWaiting = false

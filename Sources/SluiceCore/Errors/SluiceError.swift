@@ -58,6 +58,9 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case tooManyStreams = "too_many_streams"
         case tooManyReconnects = "too_many_reconnects"
         case forbidden = "forbidden"
+        case storageUnavailable = "storage_unavailable"
+        case storageFull = "storage_full"
+        case storeUnavailable = "store_unavailable"
         case internalError = "internal_error"
 
         /// The HTTP status.
@@ -74,7 +77,8 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .requestTooLarge: 413
             case .unsupportedMediaType: 415
             case .providerError, .streamInterrupted: 502
-            case .shuttingDown: 503
+            case .shuttingDown, .storageUnavailable, .storeUnavailable: 503
+            case .storageFull: 507
             case .deadlineExceeded: 504
             case .internalError: 500
             }
@@ -127,6 +131,9 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .tooManyStreams: "Too many open streams: at most {limit} at once. Close one and try again."
             case .tooManyReconnects: "Too many reconnects. Please wait {seconds} seconds."
             case .forbidden: "This needs the admin role."
+            case .storageUnavailable: "The server cannot save requests right now. Please retry in a second."
+            case .storageFull: "The server's disk is full, so it cannot save requests. Please retry shortly."
+            case .storeUnavailable: "The answer could not be saved yet. Resume this stream in a few seconds to get it."
             case .internalError: "An internal error occurred."
             }
         }
@@ -159,6 +166,9 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .tooManyStreams: "Хэт олон урсгал нээлттэй байна: зэрэг {limit} хүртэл. Нэгийг хаагаад дахин оролдоно уу."
             case .tooManyReconnects: "Хэт олон дахин холболт. {seconds} секунд хүлээнэ үү."
             case .forbidden: "Үүнд админ эрх шаардлагатай."
+            case .storageUnavailable: "Сервер одоогоор хүсэлт хадгалж чадахгүй байна. Нэг секундын дараа дахин оролдоно уу."
+            case .storageFull: "Серверийн диск дүүрсэн тул хүсэлт хадгалж чадахгүй байна. Удалгүй дахин оролдоно уу."
+            case .storeUnavailable: "Хариултыг хараахан хадгалж чадаагүй байна. Хэдэн секундын дараа энэ урсгалыг үргэлжлүүлж авна уу."
             case .internalError: "Дотоод алдаа гарлаа."
             }
         }

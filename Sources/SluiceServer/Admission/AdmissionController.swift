@@ -208,6 +208,9 @@ final class AdmissionController: Sendable {
         deinit { release() }
     }
 
+    /// The streams a user (`Principal.userKey`) has open on this node now.
+    func openStreams(of user: String) -> Int { streams.withLock { $0.open[user] ?? 0 } }
+
     /// Counts an open stream of a user, refusing past the plan's limits on open streams and on resumes.
     func openStream(for principal: Principal, resuming: Bool) throws -> StreamTicket {
         let plan = (try? plan(for: principal)) ?? Plan(name: principal.plan)
@@ -216,7 +219,10 @@ final class AdmissionController: Sendable {
         let refusal = streams.withLock { streams -> SluiceError? in
             var recent = streams.resumes[user, default: []].filter { $0 > now.addingTimeInterval(-60) }
             if resuming, recent.count >= plan.reconnectsPerMinute {
-                let seconds = max(1, Int(recent[recent.count - plan.reconnectsPerMinute].addingTimeInterval(60).timeIntervalSince(now).rounded(.up)))
+                // A limit of 0 allows no resumes at all: no earlier resume's expiry frees a slot.
+                let limit = plan.reconnectsPerMinute
+                let freed = limit > 0 ? recent[recent.count - limit].addingTimeInterval(60) : now.addingTimeInterval(60)
+                let seconds = max(1, Int(freed.timeIntervalSince(now).rounded(.up)))
                 return SluiceError(.tooManyReconnects, details: ["seconds": String(seconds)], retryAfter: seconds)
             }
             if streams.open[user, default: 0] >= plan.maxStreams {

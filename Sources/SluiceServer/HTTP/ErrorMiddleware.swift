@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import SluiceCore
+import SluiceStore
 
 /// Turns every error into OpenAI's error shape, in the caller's language, without internals.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -22,6 +23,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default: .internalError
             }
             return Self.response(SluiceError(code, details: ["reason": "bad request", "limit": "?"]), request: request)
+        } catch let error where StoreFailure.isStoreError(error) {
+            // The store cannot be read or written now: the caller retries in a second.
+            context.logger.error("request failed: the store is unavailable", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            return Self.response(StoreHealth.refusal(for: error), request: request)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             return Self.response(SluiceError(.internalError), request: request)

@@ -15,10 +15,15 @@ struct HealthRoutes {
         router.get("healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         router.get("readyz") { _, _ in
             let (queued, running) = jobs.scheduler.counts
-            let ready = !jobs.scheduler.isStopped
+            let store = switch jobs.health.status {
+            case .up: "up"
+            case .down: "down"
+            case .full: "full"
+            }
+            let status = jobs.scheduler.isStopped ? "stopping" : store == "up" ? "ready" : "store_unavailable"
             return JSONResponse.make(
-                ["status": ready ? "ready" : "stopping", "queued": queued, "running": running],
-                status: ready ? .ok : .serviceUnavailable)
+                ["status": status, "store": store, "queued": queued, "running": running],
+                status: status == "ready" ? .ok : .serviceUnavailable)
         }
     }
 }

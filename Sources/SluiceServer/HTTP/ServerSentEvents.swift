@@ -5,10 +5,11 @@ import SluiceCore
 
 /// Encodes server-sent events.
 enum ServerSentEvents {
-    /// `id: N`, `event: NAME`, `data: JSON`.
+    /// `id: N`, `event: NAME`, `data: JSON`; no `id:` for 0 (a notice that is not part of the job's
+    /// stream, so a client's `Last-Event-ID` stays where it was).
     static func event(id: Int?, name: String?, json: Data) -> ByteBuffer {
         var text = ""
-        if let id { text += "id: \(id)\n" }
+        if let id, id > 0 { text += "id: \(id)\n" }
         if let name { text += "event: \(name)\n" }
         var buffer = ByteBuffer(string: text + "data: ")
         buffer.writeBytes(json)

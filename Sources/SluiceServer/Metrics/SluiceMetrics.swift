@@ -56,6 +56,11 @@ final class SluiceMetrics: Sendable {
     }
 
     /// A job reached a final state.
+    /// A write the store refused (it is retried, or the request refused).
+    func storeWriteFailed() {
+        counter("sluice_store_write_failures_total", []).increment()
+    }
+
     func jobEnded(state: String) {
         counter("sluice_jobs_total", [("state", state)]).increment()
     }

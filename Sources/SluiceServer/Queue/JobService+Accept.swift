@@ -67,7 +67,7 @@ extension JobService {
         let singleFlight = key.flatMap { key in noCache ? nil : key }
         if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
             let admitted = try admission.admitLight(principal: owner)
-            if let job = try? await store.job(id: leader), !job.state.isTerminal {
+            if await flights.waitUntilStored(singleFlight, leader: leader), let job = try? await store.job(id: leader), !job.state.isTerminal {
                 try await store.addFollower(jobID: leader, tenant: owner.tenant, user: owner.user)
                 try await count(admitted.delta, owner: owner)
                 return (chat, .follower(job), Self.fields(admitted.headers, [.sluiceCache: "miss", .sluiceSingleFlight: "follower"]))
@@ -190,20 +190,10 @@ extension JobService {
     }
 
     /// Registers `id` as the job answering `key`, or returns the job already answering it.
-    func claimFlight(_ key: String, for id: String) -> String? {
-        inflight.withLock { flights in
-            if let leader = flights[key] { return leader }
-            flights[key] = id
-            return nil
-        }
-    }
+    func claimFlight(_ key: String, for id: String) -> String? { flights.claim(key, for: id) }
 
     /// Forgets the job answering `key`, if it is `leader`.
-    func releaseFlight(_ key: String, leader: String) {
-        inflight.withLock { flights in
-            if flights[key] == leader { flights[key] = nil }
-        }
-    }
+    func releaseFlight(_ key: String, leader: String) { flights.release(key, leader: leader) }
 
     /// Stores a cache hit as a finished job of its caller, so that the jobs API can read and stream it.
     func recordHit(_ entry: CacheEntry, layer: String, request: ChatRequest, owner: Principal, now: Date = Date()) async throws -> Job {

@@ -49,7 +49,10 @@ extension JobService {
         }
         let chunk = hub.number(event, of: job.id)
         let settled = admission.settle(job)
-        try await store.save(job, appending: pending + [chunk], counters: settled.map { [$0] } ?? [])
+        let ended = job
+        try await durably(job, doing: "could not save the end of a job") {
+            try await store.save(ended, appending: pending + [chunk], counters: settled.map { [$0] } ?? [])
+        }
         if let plan = job.cache {
             if state == .succeeded, plan.store, let result = job.result {
                 var entry = cache.entry(

@@ -19,7 +19,7 @@ extension JobService {
     func execute(_ claim: Scheduler.Claim) async {
         var job = claim.job
         let lease = claim.lease
-        defer { scheduler.finished(job) }
+        defer { scheduler.finished(job, control: claim.control) }
         let now = Date()
         if job.deadline <= now {
             router.release(lease, outcome: .cancelled)
@@ -34,11 +34,16 @@ extension JobService {
         do {
             try await store.save(job, appending: [])
         } catch {
+            // Still queued in the store: it waits its turn again, a second at least while the store is down.
+            if StoreFailure.isStoreError(error) {
+                health.failed(error)
+                metrics.storeWriteFailed()
+            }
             lost(job, error: error, doing: "could not mark job running")
             router.release(lease, outcome: .cancelled)
             job.state = .queued
             job.attempt -= 1
-            job.notBefore = now.addingTimeInterval(backoff.delay(retry: 1))
+            job.notBefore = now.addingTimeInterval(health.isUp ? backoff.delay(retry: 1) : max(1, backoff.delay(retry: 1)))
             scheduler.enqueue(job)
             return
         }
@@ -103,6 +108,15 @@ extension JobService {
         if case .failed(let error) = outcome, error is LeaseLost {
             router.release(lease, outcome: .cancelled)
             lost(job, error: error, doing: "")
+            return
+        }
+        if case .failed(let error) = outcome, StoreFailure.isStoreError(error) {
+            // The store, not the provider, failed (a chunk batch could not be saved): the attempt does not
+            // count against the provider or the job, which waits its turn again behind a reset.
+            router.release(lease, outcome: .cancelled)
+            health.failed(error)
+            job.attempt -= 1
+            await requeue(&job, attempt: attempt, retryAfter: nil)
             return
         }
         switch outcome {
@@ -173,7 +187,8 @@ extension JobService {
         job.notBefore = delay > 0 ? now.addingTimeInterval(delay) : nil
         job.deadline = max(job.deadline, now.addingTimeInterval(delay + configuration.queue.deadlineSeconds))
         do {
-            try await store.save(job, appending: pending)
+            let queued = job
+            try await durably(job, doing: "could not re-queue a job") { try await store.save(queued, appending: pending) }
             scheduler.enqueue(job, now: now)
         } catch {
             lost(job, error: error, doing: "could not re-queue job")

@@ -19,12 +19,14 @@ final class JobService: Sendable {
     let admission: AdmissionController
     let cache: ExactCache
     /// Exact key → the job answering it now (single-flight).
-    let inflight = Mutex<[String: String]>([:])
+    let flights = FlightBoard()
     let logger: Logger
     /// This node's part in a cluster sharing the store; nil on the embedded store.
     let cluster: Cluster?
     /// Counters shared with the other nodes of the cluster.
     let sharedCounters: (any SharedCounters)?
+    /// Whether the store takes writes now.
+    let health = StoreHealth()
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }
@@ -92,7 +94,18 @@ final class JobService: Sendable {
         // A job left to the cluster streams from the store until a node (maybe this one) takes it.
         let runsHere = cluster == nil || job.node != nil
         if runsHere { hub.open(job.id) }
-        try await store.insert(job, counters: counters)
+        do {
+            try await store.insert(job, counters: counters)
+            health.succeeded()
+            if let cache { flights.stored(cache.key, leader: id) }
+        } catch {
+            // Nothing was accepted: the caller gets 503 (507 on a full disk) and retries.
+            hub.abandon(job.id)
+            guard StoreFailure.isStoreError(error) else { throw error }
+            health.failed(error)
+            metrics.storeWriteFailed()
+            throw StoreHealth.refusal(for: error)
+        }
         if runsHere {
             scheduler.enqueue(job, now: now)
         } else {

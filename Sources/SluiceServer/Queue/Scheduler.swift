@@ -123,10 +123,13 @@ final class Scheduler: Sendable {
         state.withLock { max(0, $0.waiters.count - $0.queue.count) }
     }
 
-    /// Records that a job no longer runs here, which may let another of its user's jobs start.
-    func finished(_ job: Job) {
+    /// Records that an attempt of a job no longer runs here, which may let another of its user's jobs
+    /// start. Only that attempt's entry goes: a retry already dispatched keeps its own (so that it can be
+    /// cancelled, and the watchdog sees it running).
+    func finished(_ job: Job, control: RunControl) {
         let handoffs = state.withLock { state in
-            if state.running.removeValue(forKey: job.id) != nil, job.priority != .bypass { state.runningShared -= 1 }
+            if state.running[job.id] === control { state.running[job.id] = nil }
+            if job.priority != .bypass { state.runningShared -= 1 }
             let user = job.owner.userKey
             state.runningPerUser[user, default: 1] -= 1
             if state.runningPerUser[user] == 0 { state.runningPerUser[user] = nil }
@@ -147,6 +150,9 @@ final class Scheduler: Sendable {
     }
 
     /// The number of jobs that would start before this one, while it is queued.
+    /// Whether a worker here runs the job now.
+    func isRunning(_ id: String) -> Bool { state.withLock { $0.running[id] != nil } }
+
     func position(of id: String) -> Int? {
         state.withLock { $0.queue.position(of: id) }
     }

@@ -10,6 +10,8 @@ final class WorkerPool: Service {
     let workers: Int
     let grace: Duration
     let sweepInterval: Duration
+    /// How often the watchdog looks for jobs running with no attempt.
+    let watchdogInterval = Duration.seconds(5)
 
     init(jobs: JobService, workers: Int, grace: Double, sweepInterval: Double) {
         self.jobs = jobs
@@ -23,6 +25,7 @@ final class WorkerPool: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runTimers() }
             group.addTask { await self.runSweeper() }
+            group.addTask { await self.runWatchdog() }
             await withTaskGroup(of: Bool.self) { pool in
                 for _ in 0..<workers {
                     pool.addTask {
@@ -69,6 +72,13 @@ final class WorkerPool: Service {
         while !Task.isCancelled {
             await jobs.sweep()
             guard (try? await Task.sleep(for: sweepInterval)) != nil else { return }
+        }
+    }
+
+    /// The watchdog: every few seconds, jobs running with no attempt are taken up again.
+    private func runWatchdog() async {
+        while (try? await Task.sleep(for: watchdogInterval)) != nil {
+            await jobs.reconcile()
         }
     }
 }

@@ -135,6 +135,21 @@ final class StreamHub: Sendable {
         continuation.finish()
     }
 
+    /// Tells the current subscribers of a job something that is not part of its stream (an unnumbered
+    /// event: `store_unavailable` while its ending cannot be saved), then ends their subscriptions; the
+    /// job's stream stays live, so a client that resumes gets what comes after.
+    func interrupt(_ jobID: String, notice: StreamEvent) {
+        let subscribers = state.withLock { state -> [AsyncStream<StreamChunk>.Continuation] in
+            guard var live = state.live[jobID] else { return [] }
+            defer { live.subscribers = [:]; state.live[jobID] = live }
+            return Array(live.subscribers.values)
+        }
+        for subscriber in subscribers {
+            subscriber.yield(StreamChunk(seq: 0, event: notice))
+            subscriber.finish()
+        }
+    }
+
     /// Ends the subscriptions to a job this node no longer holds (its lease moved to another node),
     /// without a terminal event: clients resume with `Last-Event-ID` and follow the new holder.
     func abandon(_ jobID: String) {

@@ -55,16 +55,18 @@ final class GroupCommitter: Sendable {
             return state.pending
         }
         let operations = [operation] + batch.map(\.operation)
-        var results: [Result<Void, any Error>]
-        do {
-            results = try await writer.write { db in
-                operations.map { operation in
-                    Result { try db.inSavepoint { try operation(db); return .commit } }
+        // Not cancelled with the leader's task: the other writers' operations are in this transaction too.
+        let results = await Task { [writer] in
+            do {
+                return try await writer.write { db in
+                    operations.map { operation in
+                        Result { try db.inSavepoint { try operation(db); return .commit } }
+                    }
                 }
+            } catch {
+                return Array(repeating: Result<Void, any Error>.failure(error), count: operations.count)
             }
-        } catch {
-            results = Array(repeating: .failure(error), count: operations.count)
-        }
+        }.value
         let next = state.withLock { state -> Waiter? in
             if state.pending.isEmpty {
                 state.leading = false

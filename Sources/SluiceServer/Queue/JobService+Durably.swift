@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceStore
+
+/// Writes that must reach the store: a job's ending and its re-queue are never only logged.
+extension JobService {
+    /// Retries `write` until the store takes it, with backoff from 50 ms to 2 s, for as long as the store
+    /// fails (a full disk, a database outage). The first failure tells the job's subscribers that the
+    /// answer cannot be saved yet (`store_unavailable`, unnumbered: they resume in a few seconds and get
+    /// it). A lost lease ends the retries at once (another node holds the job); so does this node's
+    /// shutdown (its next start, or another node, recovers the job from what the store has).
+    func durably(_ job: Job, doing what: String, _ write: () async throws -> Void) async throws {
+        var delay = 0.05
+        var told = false
+        while true {
+            do {
+                try await write()
+                health.succeeded()
+                if told { logger.notice("the store took the write again", metadata: ["sluice.job": "\(job.id)"]) }
+                return
+            } catch let error as LeaseLost {
+                throw error
+            } catch {
+                health.failed(error)
+                metrics.storeWriteFailed()
+                if !told {
+                    told = true
+                    logger.error("\(what); retrying until the store takes it", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
+                    let notice = SluiceError(.storeUnavailable)
+                    hub.interrupt(job.id, notice: .error(code: notice.code.rawValue, message: notice.message(language: .en)))
+                }
+                if Task.isCancelled || scheduler.isStopped { throw error }
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(2, delay * 2)
+            }
+        }
+    }
+
+    /// Finds jobs the store says are running here that no attempt runs (a write that failed between two
+    /// states, a bug): each is taken up again as after a restart — finished if its answer is complete,
+    /// else re-queued behind a `reset`.
+    func reconcile() async {
+        guard !scheduler.isStopped else { return }
+        if !health.isUp {
+            // A write nobody needs (a zero count): the store is up again when it takes one.
+            do {
+                try await store.addCounters([DailyCounterDelta(user: "sluice:probe", day: "probe", messages: 0, tokens: 0)])
+                health.succeeded()
+            } catch {
+                health.failed(error)
+                return
+            }
+        }
+        let stuck: [Job]
+        do {
+            stuck = try await store.unfinishedJobs().filter { job in
+                job.state == .running && (job.node == nil || job.node == cluster?.nodeID) && !scheduler.isRunning(job.id)
+            }
+        } catch {
+            health.failed(error)
+            return
+        }
+        for job in stuck {
+            // Looked at again, in case an attempt started or ended since.
+            guard !scheduler.isRunning(job.id), let current = try? await store.job(id: job.id), current.state == .running else { continue }
+            logger.warning("a job was running with no attempt; taking it up again", metadata: ["sluice.job": "\(job.id)"])
+            hub.abandon(job.id)
+            do {
+                try await adopt(current)
+            } catch {
+                lost(current, error: error, doing: "could not take up a stuck job")
+            }
+        }
+    }
+}
