@@ -90,7 +90,7 @@ public struct ChatRequest: Codable, Sendable, Hashable {
         fields["model"] = .string(model)
         fields["messages"] = .array(messages.map(\.json))
         if let stream { fields["stream"] = .bool(stream) }
-        if let include = streamOptions?.includeUsage { fields["stream_options"] = .object(["include_usage": .bool(include)]) }
+        if let streamOptions { fields["stream_options"] = .object(streamOptions.includeUsage.map { ["include_usage": .bool($0)] } ?? [:]) }
         if let maxTokens { fields["max_tokens"] = .int(Int64(maxTokens)) }
         if let maxCompletionTokens { fields["max_completion_tokens"] = .int(Int64(maxCompletionTokens)) }
         if let temperature { fields["temperature"] = .double(temperature) }

@@ -17,6 +17,8 @@ public final class SluiceNode: Sendable {
     let jobs: JobService
     let catalog: ProviderCatalog
     let metrics = SluiceMetrics()
+    /// The caps on open connections.
+    let connections: ConnectionLimiter
     let logger: Logger
     let closeStore: @Sendable () async -> Void
 
@@ -32,6 +34,8 @@ public final class SluiceNode: Sendable {
     ///   - logger: the background logger.
     ///   - clock: the time, for tests of the calendar.
     public init(configuration: SluiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) async throws {
+        connections = ConnectionLimiter(
+            maxConnections: configuration.server.maxConnections, maxPerAddress: configuration.server.maxConnectionsPerAddress)
         guard !configuration.auth.apiKeys.isEmpty || configuration.bindsLoopbackOnly else {
             throw StartupError(description: """
                 refusing to listen on \(configuration.server.host) without API keys: anonymous use is allowed on loopback only. \
@@ -90,8 +94,12 @@ public final class SluiceNode: Sendable {
         let cluster = jobs.cluster
         let host = configuration.server.host
         let advertised = configuration.cluster.advertiseURL
+        let limiter = connections
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [limiter.handler()],
+                idleTimeout: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

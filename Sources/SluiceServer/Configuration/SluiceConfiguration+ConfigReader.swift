@@ -25,6 +25,10 @@ extension SluiceConfiguration {
         server.maxBodyBytes = config.int(forKey: "server.maxBodyBytes", default: server.maxBodyBytes)
         server.heartbeatSeconds = config.double(forKey: "server.heartbeatSeconds", default: server.heartbeatSeconds)
         server.shutdownGraceSeconds = config.double(forKey: "server.shutdownGraceSeconds", default: server.shutdownGraceSeconds)
+        server.idleTimeoutSeconds = config.double(forKey: "server.idleTimeoutSeconds", default: server.idleTimeoutSeconds)
+        server.maxConnections = config.int(forKey: "server.maxConnections", default: server.maxConnections)
+        server.maxConnectionsPerAddress = config.int(forKey: "server.maxConnectionsPerAddress", default: server.maxConnectionsPerAddress)
+        server.maxBufferedEvents = config.int(forKey: "server.maxBufferedEvents", default: server.maxBufferedEvents)
         auth.apiKeys = config.stringArray(forKey: "auth.apiKeys", isSecret: true, default: auth.apiKeys)
         storage.directory = config.string(forKey: "storage.dataDir", default: storage.directory)
         storage.synchronous = config.choice(

@@ -40,6 +40,10 @@ extension SluiceConfiguration {
         }
         list.atLeast("server.maxBodyBytes", server.maxBodyBytes, 1)
         list.positive("server.heartbeatSeconds", server.heartbeatSeconds)
+        list.positive("server.idleTimeoutSeconds", server.idleTimeoutSeconds)
+        list.atLeast("server.maxConnections", server.maxConnections, 1)
+        list.atLeast("server.maxConnectionsPerAddress", server.maxConnectionsPerAddress, 1)
+        list.atLeast("server.maxBufferedEvents", server.maxBufferedEvents, 16)
         list.notNegative("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
         if auth.apiKeys.isEmpty, !bindsLoopbackOnly, !server.host.isEmpty {
             list.add("server.host", """

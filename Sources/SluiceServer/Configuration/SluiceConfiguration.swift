@@ -16,6 +16,16 @@ public struct SluiceConfiguration: Sendable {
         public var heartbeatSeconds = 15.0
         /// Seconds running jobs get to finish on shutdown before they are checkpointed and re-queued (default 10).
         public var shutdownGraceSeconds = 10.0
+        /// Seconds a connection may sit without a whole request (idle between requests, or half a request
+        /// sent and stalled) before it is closed (default 30). A response being written is never cut.
+        public var idleTimeoutSeconds = 30.0
+        /// Connections open at once; more are closed as they arrive (default 10,000).
+        public var maxConnections = 10_000
+        /// Connections open at once from one address (default 1,000).
+        public var maxConnectionsPerAddress = 1_000
+        /// Events a stream client may fall behind before it is dropped (it resumes with `Last-Event-ID`;
+        /// default 4,096).
+        public var maxBufferedEvents = 4_096
         /// Creates the defaults.
         public init() {}
     }

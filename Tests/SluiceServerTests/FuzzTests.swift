@@ -1,0 +1,197 @@
+import AsyncHTTPClient
+import Foundation
+import PropertyBased
+import SluiceCache
+import SluiceCore
+@testable import SluiceProviders
+@testable import SluiceServer
+import SluiceTesting
+import Testing
+
+/// Property-based fuzzing of what reads input from outside: the chat request decoder and its checks
+/// (and everything a checked request then reaches: the cache key, the providers' bodies), the SSE
+/// parser, and the configuration reader. Thousands of generated cases per run, from a seed that a
+/// failure prints (`.fixedSeed(…)` replays it). None may trap; each either refuses with an error or
+/// yields something usable.
+@Suite struct FuzzTests {
+    // MARK: Generators
+
+    typealias AnyGen = Generator<String, AnySequence<(index: Int, value: Any)>>
+
+    /// One of `values`.
+    static func pick(_ values: [String]) -> AnyGen {
+        let chosen: Generator<String, Shrink.None<String?>> = Gen<String?>.element(of: values).map { $0! }
+        return Gen<String>.oneOf(chosen)
+    }
+
+    /// Numbers a hostile or careless client sends: edges, huge, negative, fractional.
+    static let number: AnyGen = {
+        let small: Generator<String, Shrink.Integer<Int>> = Gen.int(in: -5...5).map { String($0) }
+        let any: Generator<String, Shrink.Integer<Int>> = Gen.int(in: Int.min...Int.max).map { String($0) }
+        let double: Generator<String, Shrink.Floating<Double>> = Gen.double(in: -1e300...1e300).map { String($0) }
+        let edges = pick(["0", "-0", "1e300", "-1e300", "9223372036854775807", "9223372036854775808", "-9223372036854775809", "0.5", "1.0", "2.000001", "1e-320"])
+        return Gen<String>.oneOf(small, any, double, edges)
+    }()
+
+    /// Strings with control characters, quotes, escapes, Mongolian and emoji, as JSON text.
+    static let text: AnyGen = {
+        let plain = Gen<Character>.letterOrNumber.string(of: 0...12)
+        let odd = pick(["", "hi", "\\u0000", "\\n", "\\\"", "тэгшитгэл", "🤖", "\\ud800", String(repeating: "x", count: 300)])
+        let quoted = Gen<String>.oneOf(plain, odd).map { "\"" + $0 + "\"" }
+        return Gen<String>.oneOf(quoted)
+    }()
+
+    static let leaf: AnyGen = Gen<String>.oneOf(number, text, pick(["true", "false", "null"]))
+
+    /// Any JSON value, a few levels deep.
+    static func value(depth: Int) -> AnyGen {
+        guard depth > 0 else { return leaf }
+        let inner = value(depth: depth - 1)
+        let array = inner.array(of: 0...3).map { (items: [String]) -> String in "[" + items.joined(separator: ",") + "]" }
+        let members = zip(pick(["type", "text", "url", "image_url", "function", "name", "arguments", "index", "x"]), inner).array(of: 0...3)
+        let object = members.map { (pairs: [(String, String)]) -> String in
+            "{" + pairs.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        }
+        return Gen<String>.oneOf(leaf, array, object)
+    }
+
+    static let fields = [
+        "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "user", "mock",
+        "tools", "tool_choice", "response_format", "stop", "seed", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
+        "top_logprobs", "parallel_tool_calls", "metadata", "anything",
+    ]
+
+    /// A message: a known or unknown role, any content, sometimes tool calls.
+    static let message: AnyGen = {
+        let parts = zip(pick(["user", "system", "assistant", "tool", "developer", "wizard"]), value(depth: 2), value(depth: 2))
+        let message = parts.map { (role: String, content: String, extra: String) -> String in
+            "{\"role\":\"\(role)\",\"content\":\(content),\"tool_calls\":\(extra),\"tool_call_id\":\(extra)}"
+        }
+        return Gen<String>.oneOf(message)
+    }()
+
+    /// A chat request body: mostly the right shape, with any values.
+    static let body: AnyGen = {
+        let extra = zip(pick(fields), value(depth: 2)).array(of: 0...6)
+        let parts = zip(pick(["default", "mock", "claude", "", "nope"]), message.array(of: 0...3), extra)
+        let body = parts.map { (model: String, messages: [String], extra: [(String, String)]) -> String in
+            "{\"model\":\"\(model)\",\"messages\":[" + messages.joined(separator: ",") + "]"
+                + extra.map { ",\"\($0.0)\":\($0.1)" }.joined() + "}"
+        }
+        return Gen<String>.oneOf(body)
+    }()
+
+    static let router: ProviderRouter = {
+        let mock = MockProvider()
+        var anthropic = Deployment(name: "claude", kind: .anthropic, baseURL: "http://127.0.0.1:9", model: "claude")
+        anthropic.maxInFlight = 1
+        return try! ProviderRouter(
+            aliases: [ModelAlias(name: "default", deployments: ["mock"]), ModelAlias(name: "mock", deployments: ["mock"]), ModelAlias(name: "claude", deployments: ["claude"])],
+            deployments: [
+                "mock": (Deployment(name: "mock", kind: .mock, model: "mock"), mock),
+                "claude": (anthropic, AnthropicProvider(client: .shared, deployment: anthropic)),
+            ])
+    }()
+
+    // MARK: Properties
+
+    @Test func theRequestDecoderNeverTrapsAndWhatItAcceptsIsUsable() async {
+        let configuration = SluiceConfiguration()
+        var accepted = 0
+        await propertyCheck(count: 3000, input: Self.body) { body in
+            guard let request = try? JSONDecoder().decode(ChatRequest.self, from: Data(body.utf8)) else { return }
+            do {
+                try request.validate(configuration: configuration, router: Self.router, anyModel: false)
+            } catch {
+                #expect(error is SluiceError, "\(error)")
+                return
+            }
+            accepted += 1
+            // Whatever passed the checks reaches the key, the size guards and the providers without trapping.
+            #expect(CacheKey.exact(request, tenant: "t", namespace: "").count == 64)
+            _ = request.promptBytes + request.estimatedPromptTokens
+            _ = request.isPlainText
+            _ = try? HTTPCall.encoder.encode(OpenAICompatibleProvider.body(request, model: "m", stream: true))
+            _ = try? AnthropicMapping(request: request).body(model: "m", stream: true)
+            // A request survives being stored and read back.
+            let stored = try? JSONDecoder().decode(ChatRequest.self, from: JSONEncoder().encode(request))
+            #expect(stored == request)
+        }
+        #expect(accepted > 0, "no generated request passed the checks: the generator only tests refusals")
+    }
+
+    @Test func arbitraryBytesNeverTrapTheDecoder() async {
+        await propertyCheck(count: 2000, input: Gen.uint8().array(of: 0...200), Self.body) { bytes, body in
+            // Random bytes, and a valid-looking body cut or spliced with them.
+            let cut = Array(body.utf8).prefix(bytes.count)
+            for data in [Data(bytes), Data(cut + bytes)] {
+                if let request = try? JSONDecoder().decode(ChatRequest.self, from: data) {
+                    _ = try? request.validate(configuration: SluiceConfiguration(), router: Self.router, anyModel: false)
+                }
+            }
+        }
+    }
+
+    @Test func theSSEParserGivesTheSameEventsHoweverTheBytesAreSplit() async {
+        let data = Gen<Character>.letterOrNumber.string(of: 0...20).map { "data: " + $0 }
+        let line: AnyGen = Gen<String>.oneOf(
+            Self.pick(["data: {}", "data: [DONE]", "id: 7", "event: delta", ": heartbeat", "retry: 3000", "retry: x", "data:", "", "bogus"]), data)
+        let ending = Self.pick(["\n", "\r\n", "\r"])
+        let stream = zip(line, ending).array(of: 0...30).map { (lines: [(String, String)]) -> String in lines.map { $0.0 + $0.1 }.joined() }
+        await propertyCheck(count: 3000, input: stream, Gen.int(in: 1...8)) { text, pieces in
+            var whole = SSEParser()
+            let expected = whole.feed(text)
+            var parser = SSEParser()
+            var items: [SSEParser.Item] = []
+            let bytes = Array(text.utf8)
+            let size = max(1, bytes.count / pieces)
+            var start = 0
+            while start < bytes.count {
+                items += parser.feed(bytes[start..<min(bytes.count, start + size)])
+                start += size
+            }
+            #expect(items == expected)
+        }
+    }
+
+    @Test func theConfigurationReaderNeverTrapsAndExplainsEveryRefusal() async throws {
+        let keys = [
+            "server.port", "server.host", "server.maxBodyBytes", "server.idleTimeoutSeconds", "queue.workers", "queue.maxAttempts",
+            "queue.deadlineSeconds", "cluster.leaseSeconds", "cache.ttlSeconds", "cache.semantic.namespaceThreshold",
+            "providers.maxRetryAfterSeconds", "limits.maxTokens", "plans.free.requestsPerMinute", "plans.free.reconnectsPerMinute",
+            "tiers.highAt", "calendar.timeZone", "calendar.peakHours", "deployments.names", "models.aliases", "server.prot",
+        ]
+        let words = Self.pick(["true", "no", "~", "[]", "[a, b]", "\"Asia/Ulaanbaatar\"", "Mars/Olympus", "\"17:00-21:00\"", "25:99-x", "{}"])
+        let yamlValue: AnyGen = Gen<String>.oneOf(Self.number, words)
+        let file = zip(Self.pick(keys), yamlValue).array(of: 0...6)
+        let folder = TemporaryDirectory.make()
+        var count = 0
+        await propertyCheck(count: 400, input: file) { entries in
+            count += 1
+            // Nested YAML from dotted keys (a later duplicate key wins).
+            var tree: [String: Any] = [:]
+            for (key, value) in entries {
+                let parts = key.split(separator: ".").map(String.init)
+                func put(_ node: inout [String: Any], _ path: ArraySlice<String>) {
+                    guard let first = path.first else { return }
+                    if path.count == 1 { node[first] = value; return }
+                    var child = node[first] as? [String: Any] ?? [:]
+                    put(&child, path.dropFirst())
+                    node[first] = child
+                }
+                put(&tree, parts[...])
+            }
+            func yaml(_ node: [String: Any], indent: String) -> String {
+                node.keys.sorted().map { key in
+                    if let child = node[key] as? [String: Any] { return "\(indent)\(key):\n" + yaml(child, indent: indent + "  ") }
+                    return "\(indent)\(key): \(node[key] as? String ?? "")\n"
+                }.joined()
+            }
+            let path = folder + "/config-\(count).yaml"
+            try? yaml(tree, indent: "").write(toFile: path, atomically: true, encoding: .utf8)
+            let check = await SluiceConfiguration.check(configFile: path, environment: [:])
+            for problem in check.problems { #expect(!problem.keyPath.isEmpty && !problem.message.isEmpty) }
+            #expect(check.isValid == check.problems.isEmpty)
+        }
+    }
+}
