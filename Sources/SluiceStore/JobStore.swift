@@ -115,7 +115,7 @@ public protocol SharedJobQueue: Sendable {
     func notifyQueued() async throws
     /// Calls `wake` on every notification that work is waiting, listening again after the connection
     /// drops, until the task is cancelled; `onListening` is called each time listening (re)starts.
-    func listenForWork(onListening: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async
+    func listenForWork(onListening: @escaping @Sendable () -> Void, onLost: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async
 }
 
 /// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.

@@ -139,6 +139,17 @@ public enum TestPostgres {
             try await offload { try self.control("restart", "-m", "fast") }
         }
 
+        /// `pg_ctl stop -m immediate`: every backend is killed at once, with no checkpoint (as after a crash);
+        /// `start()` brings it back through crash recovery.
+        public func crash() async throws {
+            try await offload { try self.control("stop", "-m", "immediate") }
+        }
+
+        /// Starts it again after `crash()`.
+        public func start() async throws {
+            try await offload { try self.control("start") }
+        }
+
         /// Stops it for good and deletes its folder.
         public func stop() async {
             _ = try? await offload { try self.control("stop", "-m", "immediate") }

@@ -87,7 +87,14 @@ final class Cluster: Sendable {
             group.addTask { await self.heartbeats() }
             group.addTask { await self.rescues() }
             group.addTask {
-                await self.queue.listenForWork(onListening: { self.listens.add(1, ordering: .relaxed) }, wake: { self.wake() })
+                // The listening connection is the first to know the database is gone, and back.
+                await self.queue.listenForWork(
+                    onListening: {
+                        self.listens.add(1, ordering: .relaxed)
+                        jobs.health.reachable(true)
+                    },
+                    onLost: { jobs.health.reachable(false) },
+                    wake: { self.wake() })
             }
             group.addTask { await self.claims(jobs: jobs) }
             if let feed = cacheFeed { group.addTask { await self.cacheSync(feed, cache: jobs.cache) } }

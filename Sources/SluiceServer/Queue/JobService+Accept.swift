@@ -22,6 +22,8 @@ extension JobService {
     /// identical request already in flight is followed instead of calling the provider again.
     /// Returns the request as it will run, what became of it, and the headers for the response.
     func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Accepted, HTTPFields) {
+        // The database is known to be down: refused at once rather than left waiting for a connection.
+        if health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         var owner = try context.requirePrincipal()
         var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
         if request.headers[.sluiceUser] == nil, let user = chat.user, !user.isEmpty {

@@ -13,8 +13,21 @@ final class StoreHealth: Sendable {
     }
 
     private let state = Mutex(Status.up)
+    /// Whether the database answers at all (a shared store's listening connection says).
+    private let reachable = Atomic<Bool>(true)
 
-    var status: Status { state.withLock { $0 } }
+    var status: Status {
+        let status = state.withLock { $0 }
+        if status == .up, !reachable.load(ordering: .relaxed) { return .down(since: Date()) }
+        return status
+    }
+
+    /// Whether new requests are refused at once, without waiting on the store: only while the database
+    /// is known to be unreachable (a write that merely failed is tried again by the next request).
+    var refusesAtOnce: Bool { !reachable.load(ordering: .relaxed) }
+
+    /// The database answers again, or stopped answering.
+    func reachable(_ flag: Bool) { reachable.store(flag, ordering: .relaxed) }
     var isUp: Bool { status == .up }
 
     /// Records a failed write.

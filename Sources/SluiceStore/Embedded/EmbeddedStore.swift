@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Logging
 public import SluiceCore
 
 /// The embedded store: one SQLite file in WAL mode through GRDB. Every write is committed before it
@@ -38,9 +39,64 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
         }
         config.busyMode = .timeout(10)
         let path = (configuration.directory as NSString).appendingPathComponent("sluice.sqlite")
-        pool = try DatabasePool(path: path, configuration: config)
-        try Self.migrator.migrate(pool)
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw DamagedStore(path: path, reason: error.message ?? "\(error.resultCode)")
+        }
         committer = GroupCommitter(writer: pool)
+    }
+
+    /// The data file cannot be read as a database: what is wrong, and how to recover.
+    public struct DamagedStore: Error, CustomStringConvertible {
+        /// The file.
+        public var path: String
+        /// SQLite's words.
+        public var reason: String
+        public var description: String {
+            """
+            the data file \(path) is damaged (\(reason)). Stop Sluice and move it aside (with its -wal and -shm files) to \
+            start with an empty store, or restore it from a backup; `sqlite3 \(path) .recover` may save its rows.
+            """
+        }
+    }
+
+    /// Decodes stored rows, moving the ones that cannot be decoded to the `quarantine` table (with why)
+    /// instead of failing: one damaged row must not keep a node from starting.
+    func decoded<T: Decodable>(_ rows: [(key: String, data: Data)], as type: T.Type, table: String, keyColumn: String) async throws -> [T] {
+        var values: [T] = []
+        var damaged: [(key: String, data: Data, reason: String)] = []
+        for row in rows {
+            do {
+                values.append(try Self.decoder.decode(T.self, from: row.data))
+            } catch {
+                damaged.append((row.key, row.data, "\(error)"))
+            }
+        }
+        guard !damaged.isEmpty else { return values }
+        let moved = damaged
+        try await committer.write { db in
+            for row in moved {
+                try db.execute(
+                    sql: "INSERT INTO quarantine (source, key, data, reason, at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [table, row.key, row.data, String(row.reason.prefix(1000)), Date().timeIntervalSince1970])
+                try db.execute(sql: "DELETE FROM \(table) WHERE \(keyColumn) = ?", arguments: [row.key])
+            }
+        }
+        Self.logger.error("moved rows that cannot be read to the quarantine table", metadata: [
+            "sluice.table": "\(table)", "sluice.keys": "\(damaged.map(\.key).joined(separator: ","))",
+        ])
+        return values
+    }
+
+    static let logger = Logger(label: "sluice.store")
+
+    /// The rows moved to quarantine: where from, their key, and why.
+    public func quarantined() async throws -> [(source: String, key: String, reason: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT source, key, reason FROM quarantine ORDER BY rowid").map { ($0["source"], $0["key"], $0["reason"]) }
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -94,6 +150,17 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
                 CREATE INDEX cache_entry_expiry ON cache_entry(expires_at);
                 """)
         }
+        migrator.registerMigration("v5-quarantine") { db in
+            try db.execute(sql: """
+                CREATE TABLE quarantine (
+                    source TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    data BLOB NOT NULL,
+                    reason TEXT NOT NULL,
+                    at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -114,11 +181,11 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
     }
 
     public func cacheEntries(now: Date) async throws -> [CacheEntry] {
-        let rows = try await pool.write { db -> [Data] in
+        let rows = try await pool.write { db -> [(key: String, data: Data)] in
             try db.execute(sql: "DELETE FROM cache_entry WHERE expires_at <= ?", arguments: [now.timeIntervalSince1970])
-            return try Data.fetchAll(db, sql: "SELECT data FROM cache_entry ORDER BY rowid")
+            return try Row.fetchAll(db, sql: "SELECT key, data FROM cache_entry ORDER BY rowid").map { ($0["key"], $0["data"]) }
         }
-        return try rows.map { try Self.decoder.decode(CacheEntry.self, from: $0) }
+        return try await decoded(rows, as: CacheEntry.self, table: "cache_entry", keyColumn: "key")
     }
 
     public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
@@ -192,9 +259,9 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
 
     public func unfinishedJobs() async throws -> [Job] {
         let rows = try await pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT data FROM job WHERE state IN ('queued', 'running')")
+            try Row.fetchAll(db, sql: "SELECT id, data FROM job WHERE state IN ('queued', 'running')").map { (key: $0["id"] as String, data: $0["data"] as Data) }
         }
-        return try rows.map { try Self.decoder.decode(Job.self, from: $0) }
+        return try await decoded(rows, as: Job.self, table: "job", keyColumn: "id")
     }
 
     public func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk] {

@@ -69,8 +69,16 @@ extension PostgresStore {
     public func cacheEntries(now: Date) async throws -> [CacheEntry] {
         try await client.query("DELETE FROM sluice_cache_entry WHERE expires_at <= \(now.timeIntervalSince1970)", logger: logger)
         var entries: [CacheEntry] = []
-        let rows = try await client.query("SELECT data FROM sluice_cache_entry ORDER BY written", logger: logger)
-        for try await data in rows.decode(Data.self) { entries.append(try Self.decoder.decode(CacheEntry.self, from: data)) }
+        var damaged: [(key: String, data: Data, reason: String)] = []
+        let rows = try await client.query("SELECT key, data FROM sluice_cache_entry ORDER BY written", logger: logger)
+        for try await (key, data) in rows.decode((String, Data).self) {
+            do {
+                entries.append(try Self.decoder.decode(CacheEntry.self, from: data))
+            } catch {
+                damaged.append((key, data, "\(error)"))
+            }
+        }
+        try await quarantine(damaged, from: "sluice_cache_entry", keyColumn: "key")
         return entries
     }
 }

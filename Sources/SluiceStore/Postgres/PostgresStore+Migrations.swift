@@ -77,6 +77,9 @@ extension PostgresStore {
             "CREATE TABLE sluice_cache_invalidation (seq bigserial PRIMARY KEY, key text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
             "CREATE TABLE sluice_open_stream (node text NOT NULL, user_key text NOT NULL, count int NOT NULL, PRIMARY KEY (user_key, node))",
         ]),
+        (3, "quarantine for rows that cannot be read", [
+            "CREATE TABLE sluice_quarantine (source text NOT NULL, key text NOT NULL, data bytea NOT NULL, reason text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so

@@ -125,7 +125,7 @@ extension PostgresStore {
         try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
     }
 
-    public func listenForWork(onListening: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async {
+    public func listenForWork(onListening: @escaping @Sendable () -> Void, onLost: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async {
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
@@ -137,7 +137,10 @@ extension PostgresStore {
                     }
                 }
             } catch {
-                if !Task.isCancelled { logger.warning("the work notifications stopped; listening again", metadata: ["error": "\(String(reflecting: type(of: error)))"]) }
+                if !Task.isCancelled {
+                    onLost()
+                    logger.warning("the work notifications stopped; listening again", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                }
             }
             try? await Task.sleep(for: .milliseconds(500))
         }

@@ -248,7 +248,42 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     }
 
     public func unfinishedJobs() async throws -> [Job] {
-        try await Self.jobs(client.query("SELECT data, node, fence FROM sluice_job WHERE state IN ('queued', 'running')", logger: logger))
+        var jobs: [Job] = []
+        var damaged: [(key: String, data: Data, reason: String)] = []
+        let rows = try await client.query("SELECT id, data, node, fence FROM sluice_job WHERE state IN ('queued', 'running')", logger: logger)
+        for try await (id, data, node, fence) in rows.decode((String, Data, String?, Int).self) {
+            do {
+                var job = try Self.decoder.decode(Job.self, from: data)
+                job.node = node
+                job.fence = fence
+                jobs.append(job)
+            } catch {
+                damaged.append((id, data, "\(error)"))
+            }
+        }
+        try await quarantine(damaged, from: "sluice_job", keyColumn: "id")
+        return jobs
+    }
+
+    /// Moves rows that cannot be read to `sluice_quarantine` (with why), so that one damaged row does not
+    /// keep a node from starting.
+    func quarantine(_ rows: [(key: String, data: Data, reason: String)], from table: String, keyColumn: String) async throws {
+        guard !rows.isEmpty else { return }
+        try await transaction { connection in
+            for row in rows {
+                let reason = String(row.reason.prefix(1000))
+                try await connection.query(
+                    "INSERT INTO sluice_quarantine (source, key, data, reason) VALUES (\(table), \(row.key), \(row.data), \(reason))", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE \(keyColumn) = $1", binds: {
+                    var binds = PostgresBindings()
+                    binds.append(row.key)
+                    return binds
+                }()), logger: logger)
+            }
+        }
+        logger.error("moved rows that cannot be read to the quarantine table", metadata: [
+            "sluice.table": "\(table)", "sluice.keys": "\(rows.map(\.key).joined(separator: ","))",
+        ])
     }
 
     public func deleteFinished(before date: Date) async throws -> Int {

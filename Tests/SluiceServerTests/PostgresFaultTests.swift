@@ -1,0 +1,53 @@
+import Foundation
+import SluiceCore
+import SluiceTesting
+import Testing
+
+/// PostgreSQL killed mid-run (`pg_ctl stop -m immediate`: every backend gone, no checkpoint) and brought
+/// back: a node on it strands no accepted job and needs no restart.
+@Suite struct PostgresFaultTests {
+    @Test func aDatabaseKilledMidRunStrandsNoJob() async throws {
+        let server = try await TestPostgres.Server.start()
+        let url = try await server.makeDatabase()
+        let directory = TemporaryDirectory.make()
+        let config = directory + "/sluice.yaml"
+        try "cluster: {leaseSeconds: 4, pollSeconds: 0.2}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let node = try await SluiceProcess(
+            dataDirectory: directory + "/node", environment: ["SLUICE_DATABASE_URL": url], arguments: ["--config", config],
+            logFile: directory + "/node.log")
+        defer { node.kill() }
+        var ids: [String] = []
+        for index in 0..<4 {
+            ids.append(try await node.client.submit(chatBody("question \(index) before the crash", mock: ["tokens": 150, "tokens_per_second": 50])))
+        }
+        for id in ids { _ = try await node.client.waitForJob(id, states: ["running", "succeeded"]) }
+
+        let crashed = Date()
+        try await server.crash()
+        // The node notices at once (its listening connection drops) and says so…
+        var ready = try await node.client.get("/readyz")
+        for _ in 0..<100 where ready.status == 200 {
+            try await Task.sleep(for: .milliseconds(50))
+            ready = try await node.client.get("/readyz")
+        }
+        #expect(ready.status == 503 && ready.json["store"] as? String == "down", "\(ready.text)")
+        print("database crash: /readyz said so after \(Int(Date().timeIntervalSince(crashed) * 1000)) ms")
+        // …and a new request is refused with a retry hint, not accepted and lost, nor left waiting.
+        let refused = try await node.client.post("/v1/chat/completions", json: chatBody("asked while the database is down"))
+        #expect([503, 507].contains(refused.status), "\(refused.status) \(refused.text)")
+        #expect(refused.headers["retry-after"] != nil)
+        try await Task.sleep(for: .seconds(2))
+        try await server.start()
+
+        for id in ids {
+            let job = try await node.client.waitForJob(id, states: ["succeeded", "failed", "cancelled", "expired"], timeout: 90)
+            #expect(job["state"] as? String == "succeeded", "\(id): \(job)")
+            #expect(((job["result"] as? [String: Any])?["text"] as? String)?.split(separator: " ").count == 150)
+        }
+        print("database crash: every job ended \(Int(Date().timeIntervalSince(crashed))) s after the crash (down for 2 s)")
+        // And the node takes new work.
+        let after = try await node.client.post("/v1/chat/completions", json: chatBody("after the crash", mock: ["tokens": 5]))
+        #expect(after.status == 200)
+        await server.stop()
+    }
+}
