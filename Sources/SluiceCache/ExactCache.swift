@@ -121,12 +121,15 @@ public final class ExactCache: Sendable {
             return keys.compactMap { lru.remove($0) }
         }
         semantic?.remove(removed)
-        if let shared = store as? any SharedCacheFeed {
-            try await shared.invalidateCache(keys: removed.map(\.key))
-        } else {
+        guard let shared = store as? any SharedCacheFeed else {
             try await store.deleteCache(keys: removed.map(\.key))
+            return removed.count
         }
-        return removed.count
+        // On a shared store, every node's matching entries go, whether or not this node holds them.
+        let stored = try await shared.invalidateCache(tenant: tenant, namespace: namespace, tag: tag, key: key)
+        let onlyHere = Set(removed.map(\.key)).subtracting(stored)
+        if !onlyHere.isEmpty { try await shared.invalidateCache(keys: Array(onlyHere)) }
+        return Set(stored).union(removed.map(\.key)).count
     }
 
     /// Stops serving entries another node invalidated.

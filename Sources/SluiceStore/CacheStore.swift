@@ -78,6 +78,9 @@ public protocol SharedCacheFeed: Sendable {
     func cacheEntries(writtenAfter cursor: Int64, now: Date) async throws -> (entries: [CacheEntry], cursor: Int64)
     /// Deletes entries that must no longer be served (an invalidation), and tells the other nodes.
     func invalidateCache(keys: [String]) async throws
+    /// Deletes a tenant's entries by namespace, tag or key wherever they are stored (not only those a
+    /// node holds in memory), and tells the other nodes; returns the keys it removed.
+    func invalidateCache(tenant: String, namespace: String?, tag: String?, key: String?) async throws -> [String]
     /// The keys invalidated after `cursor`, and the cursor to ask with next time; nil at first: none,
     /// and the cursor of now.
     func cacheInvalidations(after cursor: Int64?) async throws -> (keys: [String], cursor: Int64)

@@ -264,6 +264,43 @@ import Testing
         #expect(served == "miss")
     }
 
+    @Test func anInvalidationRemovesMatchingEntriesEverywhereEvenThoseTheInvalidatingNodeDoesNotHold() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let directory = TemporaryDirectory.make()
+        try "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\n".write(toFile: directory + "/sluice.yaml", atomically: true, encoding: .utf8)
+        // B holds one entry in memory at most: it learns of A's answers, but keeps only the last.
+        var nodes: [SluiceProcess] = []
+        for (n, environment) in [[:], ["SLUICE_CACHE_MAX_ENTRIES": "1"]].enumerated() {
+            nodes.append(try await SluiceProcess(
+                dataDirectory: directory + "/node\(n)", environment: environment.merging(["SLUICE_DATABASE_URL": url]) { $1 },
+                arguments: ["--config", directory + "/sluice.yaml"], logFile: directory + "/node\(n).log"))
+        }
+        defer { nodes.forEach { $0.kill() } }
+        let chemistry = ["X-Sluice-Namespace": "chemistry"]
+        let questions = ["What is the boiling point of water?", "What is the melting point of iron?"].map { chatBody($0, mock: ["tokens": 6]) }
+        for question in questions {
+            #expect(try await nodes[0].client.post("/v1/chat/completions", json: question, headers: chemistry).status == 200)
+        }
+        #expect(try await nodes[0].client.post("/v1/chat/completions", json: questions[0], headers: chemistry).headers["x-sluice-cache"] == "exact")
+        // Wait until B has seen both (it serves the second; the first left its memory). Its own misses
+        // meanwhile store nothing: a node's eviction deletes the row (a documented departure).
+        var seen: String?
+        let noStore = chemistry.merging(["Cache-Control": "no-store"]) { $1 }
+        for _ in 0..<50 where seen != "exact" {
+            seen = try await nodes[1].client.post("/v1/chat/completions", json: questions[1], headers: noStore).headers["x-sluice-cache"]
+            if seen != "exact" { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let removed = try await nodes[1].client.delete("/admin/api/cache?namespace=chemistry", headers: ["X-Sluice-Role": "admin"])
+        #expect(removed.json["removed"] as? Int == 2, "\(removed.text)")
+        // A stops serving the first too, which B never held when it invalidated.
+        var served = "exact"
+        for _ in 0..<50 where served == "exact" {
+            try await Task.sleep(for: .milliseconds(100))
+            served = try await nodes[0].client.post("/v1/chat/completions", json: questions[0], headers: chemistry.merging(["Cache-Control": "no-store"]) { $1 }).headers["x-sluice-cache"] ?? ""
+        }
+        #expect(served == "miss")
+    }
+
     @Test func aNodeWhoseHeartbeatsFailStopsClaimingUntilTheyReachTheStoreAgain() async throws {
         // The node runs as a role of its own, so that its heartbeats alone can be made to fail.
         let url = try await TestPostgres.makeDatabase()

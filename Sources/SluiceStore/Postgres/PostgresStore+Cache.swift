@@ -36,6 +36,26 @@ extension PostgresStore {
         }
     }
 
+    public func invalidateCache(tenant: String, namespace: String?, tag: String?, key: String?) async throws -> [String] {
+        try await transaction { connection in
+            // Entries are stored as JSON: the tenant, namespace and tags are read from it.
+            let rows = try await connection.query("""
+                WITH gone AS (
+                    DELETE FROM sluice_cache_entry
+                    WHERE convert_from(data, 'UTF8')::jsonb ->> 'tenant' = \(tenant)
+                      AND (\(namespace)::text IS NULL OR convert_from(data, 'UTF8')::jsonb ->> 'namespace' = \(namespace))
+                      AND (\(tag)::text IS NULL OR (convert_from(data, 'UTF8')::jsonb -> 'tags') ? \(tag))
+                      AND (\(key)::text IS NULL OR key = \(key))
+                    RETURNING key
+                )
+                INSERT INTO sluice_cache_invalidation (key) SELECT key FROM gone RETURNING key
+                """, logger: logger)
+            var keys: [String] = []
+            for try await removed in rows.decode(String.self) { keys.append(removed) }
+            return keys
+        }
+    }
+
     public func cacheInvalidations(after cursor: Int64?) async throws -> (keys: [String], cursor: Int64) {
         guard let cursor else {
             let rows = try await client.query("SELECT coalesce(max(seq), 0) FROM sluice_cache_invalidation", logger: logger)
