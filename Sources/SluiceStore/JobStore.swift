@@ -101,6 +101,10 @@ public protocol SharedJobQueue: Sendable {
     /// Puts back in the queue every unfinished job whose lease lapsed (its node died or lost the
     /// database); returns their ids.
     func rescueExpired() async throws -> [String]
+    /// The same, done by `node` only when it has heartbeated without a break for a whole lease (judged by
+    /// the database as the statement runs), so that after a stall of every node the first one back does
+    /// not rescue the jobs of nodes that are alive.
+    func rescueExpired(by node: String, leaseSeconds: Double) async throws -> [String]
     /// Gives jobs this node holds but has not started back to the queue (at shutdown).
     func release(_ jobs: [Job]) async throws
     /// The address a live node advertised.

@@ -50,4 +50,37 @@ import Testing
         #expect(after.status == 200)
         await server.stop()
     }
+
+    @Test func afterADatabaseStallLongerThanALeaseNoNodeRescuesTheJobsOfNodesThatAreAlive() async throws {
+        let server = try await TestPostgres.Server.start()
+        let url = try await server.makeDatabase()
+        let directory = TemporaryDirectory.make()
+        let config = directory + "/sluice.yaml"
+        try "cluster: {leaseSeconds: 6, pollSeconds: 0.2}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        var nodes: [SluiceProcess] = []
+        for n in 0..<2 {
+            nodes.append(try await SluiceProcess(
+                dataDirectory: directory + "/node\(n)", environment: ["SLUICE_DATABASE_URL": url], arguments: ["--config", config],
+                logFile: directory + "/node\(n).log"))
+        }
+        defer { nodes.forEach { $0.kill() } }
+        var ids: [(node: Int, id: String)] = []
+        for n in 0..<2 {
+            for index in 0..<2 {
+                ids.append((n, try await nodes[n].client.submit(chatBody("node \(n) question \(index)", mock: ["tokens": 300, "tokens_per_second": 25]))))
+            }
+        }
+        for (n, id) in ids { _ = try await nodes[n].client.waitForJob(id, states: ["running"]) }
+        // Every node's renewals fail for longer than a lease: every lease lapses.
+        try await server.crash()
+        try await Task.sleep(for: .seconds(8))
+        try await server.start()
+        for (n, id) in ids {
+            let job = try await nodes[n].client.waitForJob(id, states: ["succeeded", "failed", "cancelled", "expired"], timeout: 90)
+            #expect(job["state"] as? String == "succeeded", "\(id): \(job)")
+            // Not rescued and run again by the first node back: one attempt, on the node that took it.
+            #expect(job["attempt"] as? Int == 1, "\(id) on node \(n): \(job["attempt"] ?? "?") attempts")
+        }
+        await server.stop()
+    }
 }

@@ -133,7 +133,7 @@ final class Cluster: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(leaseSeconds / 2))
             guard healthy.load(ordering: .relaxed) else { continue }
-            if let rescued = try? await queue.rescueExpired(), !rescued.isEmpty {
+            if let rescued = try? await queue.rescueExpired(by: nodeID, leaseSeconds: leaseSeconds), !rescued.isEmpty {
                 logger.notice("rescued jobs whose node stopped renewing their leases", metadata: ["sluice.count": "\(rescued.count)"])
             }
         }

@@ -80,6 +80,9 @@ extension PostgresStore {
         (3, "quarantine for rows that cannot be read", [
             "CREATE TABLE sluice_quarantine (source text NOT NULL, key text NOT NULL, data bytea NOT NULL, reason text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
         ]),
+        (4, "when each node's current run of heartbeats began", [
+            "ALTER TABLE sluice_node ADD COLUMN heartbeat_since timestamptz NOT NULL DEFAULT now()",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so

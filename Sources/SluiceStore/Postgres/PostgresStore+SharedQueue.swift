@@ -30,7 +30,9 @@ extension PostgresStore {
             try await connection.query(
                 """
                 INSERT INTO sluice_node (id, address, heartbeat_at) VALUES (\(node), \(address), now())
-                ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, heartbeat_at = now()
+                ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, heartbeat_at = now(),
+                    heartbeat_since = CASE WHEN sluice_node.heartbeat_at < now() - make_interval(secs => \(leaseSeconds))
+                                           THEN now() ELSE sluice_node.heartbeat_since END
                 """,
                 logger: logger)
             var renewed = 0
@@ -46,15 +48,33 @@ extension PostgresStore {
     }
 
     public func rescueExpired() async throws -> [String] {
+        try await rescueExpired(condition: "TRUE")
+    }
+
+    public func rescueExpired(by node: String, leaseSeconds: Double) async throws -> [String] {
+        // Only a node that has heartbeated without a break for a whole lease rescues, judged by the
+        // database when the statement runs: after a stall that stopped every node's renewals (a
+        // database outage), the first node back waits a lease, and every node alive renews its own
+        // leases meanwhile — only a dead node's stay lapsed.
+        var binds = PostgresBindings()
+        binds.append(node)
+        binds.append(leaseSeconds)
+        return try await rescueExpired(condition: """
+            EXISTS (SELECT 1 FROM sluice_node me WHERE me.id = $1 AND me.heartbeat_at > now() - make_interval(secs => $2)
+                    AND me.heartbeat_since <= now() - make_interval(secs => $2))
+            """, binds: binds)
+    }
+
+    func rescueExpired(condition: String, binds: PostgresBindings = PostgresBindings()) async throws -> [String] {
         // The state condition and the row lock make a rescue and a completion exclusive: a job that
         // ended is never put back, and the new fence refuses the old holder's later writes.
         var ids: [String] = []
         let rows = try await client.query(
-            """
-            UPDATE sluice_job SET state = 'queued', node = NULL, fence = fence + 1, lease_until = NULL
-            WHERE node IS NOT NULL AND state IN ('queued', 'running') AND lease_until < now()
-            RETURNING id
-            """,
+            PostgresQuery(unsafeSQL: """
+                UPDATE sluice_job SET state = 'queued', node = NULL, fence = fence + 1, lease_until = NULL
+                WHERE node IS NOT NULL AND state IN ('queued', 'running') AND lease_until < now() AND \(condition)
+                RETURNING id
+                """, binds: binds),
             logger: logger)
         for try await id in rows.decode(String.self) { ids.append(id) }
         if !ids.isEmpty { try await notifyQueued() }
