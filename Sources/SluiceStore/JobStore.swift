@@ -105,6 +105,8 @@ public protocol SharedJobQueue: Sendable {
     /// the database as the statement runs), so that after a stall of every node the first one back does
     /// not rescue the jobs of nodes that are alive.
     func rescueExpired(by node: String, leaseSeconds: Double) async throws -> [String]
+    /// Jobs queued or running on any node, or waiting for one: the cluster's load.
+    func unfinishedCount() async throws -> Int
     /// Gives jobs this node holds but has not started back to the queue (at shutdown).
     func release(_ jobs: [Job]) async throws
     /// The address a live node advertised.

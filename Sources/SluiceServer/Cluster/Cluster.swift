@@ -27,6 +27,9 @@ final class Cluster: Sendable {
     let healthy = Atomic<Bool>(true)
     let wakeups: AsyncStream<Void>
     let wakeup: AsyncStream<Void>.Continuation
+    /// The cluster's load as last counted (queued and running jobs on every node, and those no node holds
+    /// yet), or -1 before the first count or after a count failed: the tiers switch on it.
+    let load = Atomic<Int>(-1)
     /// Times the work notifications were (re)subscribed.
     let listens = Atomic<Int>(0)
     /// Calls to other nodes (relays of streams, cancels).
@@ -97,6 +100,7 @@ final class Cluster: Sendable {
                     wake: { self.wake() })
             }
             group.addTask { await self.claims(jobs: jobs) }
+            group.addTask { await self.countLoad() }
             if let feed = cacheFeed { group.addTask { await self.cacheSync(feed, cache: jobs.cache) } }
             try? await gracefulShutdown()
             group.cancelAll()
@@ -126,6 +130,15 @@ final class Cluster: Sendable {
                 }
             }
             try? await Task.sleep(for: .seconds(leaseSeconds / 3))
+        }
+    }
+
+    /// Counts the cluster's unfinished jobs every poll interval, so that every node's tier (simple mode,
+    /// overload) follows the whole cluster's work, the shared queue included.
+    private func countLoad() async {
+        while !Task.isCancelled {
+            load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
+            try? await Task.sleep(for: pollInterval)
         }
     }
 

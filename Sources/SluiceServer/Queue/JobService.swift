@@ -35,6 +35,7 @@ final class JobService: Sendable {
         store: any JobStore & StreamLog & CacheStore, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
+        let cluster: Cluster?
         if let queue = store as? any SharedJobQueue {
             cluster = Cluster(
                 queue: queue, cacheFeed: store as? any SharedCacheFeed, leaseSeconds: configuration.cluster.leaseSeconds,
@@ -42,6 +43,7 @@ final class JobService: Sendable {
         } else {
             cluster = nil
         }
+        self.cluster = cluster
         sharedCounters = store as? any SharedCounters
         self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: Self.semanticCache(configuration))
         self.store = store
@@ -51,8 +53,9 @@ final class JobService: Sendable {
         let scheduler = Scheduler(
             maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
         self.admission = AdmissionController(policy: configuration.admission, metrics: metrics, clock: clock) {
+            // On a shared store the tier follows the whole cluster's work, this node's included.
             let (queued, running) = scheduler.counts
-            return queued + running
+            return max(queued + running, cluster?.load.load(ordering: .relaxed) ?? 0)
         }
         self.scheduler = scheduler
         self.router = router

@@ -47,6 +47,14 @@ extension PostgresStore {
         }
     }
 
+    public func unfinishedCount() async throws -> Int {
+        var count = 0
+        for try await found in try await client.query("SELECT count(*) FROM sluice_job WHERE state IN ('queued', 'running')", logger: logger).decode(Int.self) {
+            count = found
+        }
+        return count
+    }
+
     public func rescueExpired() async throws -> [String] {
         try await rescueExpired(condition: "TRUE")
     }
