@@ -107,6 +107,8 @@ public protocol SharedJobQueue: Sendable {
     func rescueExpired(by node: String, leaseSeconds: Double) async throws -> [String]
     /// Jobs queued or running on any node, or waiting for one: the cluster's load.
     func unfinishedCount() async throws -> Int
+    /// The nodes heard from within a lease, by id.
+    func liveNodes(leaseSeconds: Double) async throws -> [String]
     /// Gives jobs this node holds but has not started back to the queue (at shutdown).
     func release(_ jobs: [Job]) async throws
     /// The address a live node advertised.

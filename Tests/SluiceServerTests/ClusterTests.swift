@@ -264,6 +264,41 @@ import Testing
         #expect(served == "miss")
     }
 
+    @Test func oneAccountsCapHoldsAcrossAliasesAndNodes() async throws {
+        try await FakeUpstream.with { fake in
+            fake.fallback(.answer(tokens: 10, tokensPerSecond: 10))
+            let config = """
+                cluster: {leaseSeconds: 2, pollSeconds: 0.2}
+                queue: {workers: 32, maxRunningPerUser: 100}
+                deployments:
+                  names: [account]
+                  account: {provider: openai, baseURL: "\(fake.openAIBaseURL)", model: up, maxInFlight: 4, timeouts: {firstToken: 60, idle: 60, total: 120}}
+                models:
+                  aliases: [tutor, grader]
+                  tutor: {deployments: [account]}
+                  grader: {deployments: [account]}
+
+                """
+            let nodes = try await Self.nodes(3, config: config)
+            defer { nodes.forEach { $0.kill() } }
+            // Every node has heard of the others (each takes its share of the cap).
+            try await Task.sleep(for: .seconds(1))
+            let replies = try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<24 {
+                    group.addTask {
+                        let body: [String: Any] = ["model": n % 2 == 0 ? "tutor" : "grader", "messages": [["role": "user", "content": "question \(n)"]]]
+                        return try await nodes[n % 3].client.post("/v1/chat/completions", json: body, headers: ["X-Sluice-User": "student-\(n)"]).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.allSatisfy { $0 == 200 }, "\(replies)")
+            #expect(fake.received.count == 24)
+            #expect(fake.maxInFlight <= 4, "the account saw \(fake.maxInFlight) calls at once")
+            #expect(fake.maxInFlight >= 3, "the nodes used their shares")
+        }
+    }
+
     @Test func theTierFollowsTheWholeClustersWork() async throws {
         let nodes = try await Self.nodes(2, config: "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\ntiers: {highAt: 3}\n")
         defer { nodes.forEach { $0.kill() } }

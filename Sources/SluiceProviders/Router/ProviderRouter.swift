@@ -6,6 +6,8 @@ import Synchronization
 /// Chooses the deployment that serves each call of a model alias, and guards every deployment with a
 /// bulkhead (calls in flight), a circuit breaker, the provider's `Retry-After`, and the account's
 /// per-minute caps. Reservations are atomic: a call holds its slot from `reserve` until `release`.
+/// A deployment's guards are one per deployment, whichever aliases name it; in a cluster each node
+/// takes its share of the caps (`share(nodes:rank:)`), so the account never sees more than its caps.
 public final class ProviderRouter: Sendable {
     /// A reserved slot on one deployment.
     public struct Lease: Sendable {
@@ -15,7 +17,6 @@ public final class ProviderRouter: Sendable {
         public var deployment: Deployment
         /// Its provider.
         public var provider: any Provider
-        let index: Int
     }
 
     /// How a call ended, for the deployment's health and caps.
@@ -56,10 +57,33 @@ public final class ProviderRouter: Sendable {
 
     struct Route {
         var alias: ModelAlias
-        var slots: [Slot]
+        /// Its deployments, in order.
+        var names: [String]
     }
 
-    private let routes: Mutex<[String: Route]>
+    /// This node's part of every deployment's caps: among `nodes` live nodes, it is number `rank`.
+    public struct Share: Sendable, Equatable {
+        /// Live nodes sharing the caps.
+        public var nodes: Int
+        /// This node's place among them (0-based).
+        public var rank: Int
+
+        /// This node's part of a cap of `total`: the parts of all nodes add up to `total` (at least one
+        /// each, so that a node with more nodes than the cap can still call).
+        public func part(of total: Int) -> Int {
+            guard nodes > 1 else { return total }
+            return max(1, total / nodes + (rank < total % nodes ? 1 : 0))
+        }
+    }
+
+    struct State {
+        var routes: [String: Route]
+        /// Each deployment's guards, one per deployment.
+        var slots: [String: Slot]
+        var share = Share(nodes: 1, rank: 0)
+    }
+
+    private let state: Mutex<State>
     /// Holds the capacity handler by reference: a closure kept directly in a `Mutex` and read through
     /// its `inout` access is re-wrapped in reabstraction thunks on every access, which piled up and
     /// slowed every release (found with perf: throughput fell run after run).
@@ -76,17 +100,18 @@ public final class ProviderRouter: Sendable {
     ///   - deployments: deployments by name, each with its provider.
     public init(aliases: [ModelAlias], deployments: [String: (Deployment, any Provider)]) throws {
         var routes: [String: Route] = [:]
+        var slots: [String: Slot] = [:]
         for alias in aliases {
-            let slots = try alias.deployments.map { name -> Slot in
+            for name in alias.deployments where slots[name] == nil {
                 guard let (deployment, provider) = deployments[name] else {
                     throw RouterError(description: "alias '\(alias.name)' names the unknown deployment '\(name)'")
                 }
-                return Slot(deployment: deployment, provider: provider, breaker: CircuitBreaker(policy: deployment.breaker))
+                slots[name] = Slot(deployment: deployment, provider: provider, breaker: CircuitBreaker(policy: deployment.breaker))
             }
-            guard !slots.isEmpty else { throw RouterError(description: "alias '\(alias.name)' has no deployments") }
-            routes[alias.name] = Route(alias: alias, slots: slots)
+            guard !alias.deployments.isEmpty else { throw RouterError(description: "alias '\(alias.name)' has no deployments") }
+            routes[alias.name] = Route(alias: alias, names: alias.deployments)
         }
-        self.routes = Mutex(routes)
+        self.state = Mutex(State(routes: routes, slots: slots))
         self.names = routes.keys.sorted()
     }
 
@@ -112,7 +137,7 @@ public final class ProviderRouter: Sendable {
     /// The first field of a request that a deployment of its alias cannot express: a request is
     /// accepted only when every deployment it may fail over to can send it whole.
     public func unsupported(_ request: ChatRequest) -> (deployment: String, field: String, reason: String)? {
-        let slots = routes.withLock { $0[request.model]?.slots.map { ($0.deployment.name, $0.provider) } ?? [] }
+        let slots = state.withLock { state in state.routes[request.model]?.names.compactMap { name in state.slots[name].map { (name, $0.provider) } } ?? [] }
         for (name, provider) in slots {
             if let (field, reason) = provider.unsupported(request) { return (name, field, reason) }
         }
@@ -124,12 +149,12 @@ public final class ProviderRouter: Sendable {
 
     /// The names of the deployments that serve an alias, in order.
     public func deployments(of alias: String) -> [String] {
-        routes.withLock { $0[alias]?.slots.map(\.deployment.name) ?? [] }
+        state.withLock { $0.routes[alias]?.names ?? [] }
     }
 
     /// What to do when an answer of this alias breaks after output.
     public func interruptPolicy(for alias: String) -> ModelAlias.InterruptPolicy {
-        routes.withLock { $0[alias]?.alias.onInterrupt ?? .retry }
+        state.withLock { $0.routes[alias]?.alias.onInterrupt ?? .retry }
     }
 
     /// Called (outside any lock) whenever a slot frees, so that waiting work can be claimed.
@@ -138,58 +163,74 @@ public final class ProviderRouter: Sendable {
         onCapacity.withLock { $0 = boxed }
     }
 
+    /// Sets this node's share of every deployment's caps (a cluster of `nodes`, this one `rank`);
+    /// waiting work is looked at again when the share grows.
+    public func share(nodes: Int, rank: Int) {
+        let share = Share(nodes: max(1, nodes), rank: min(max(0, rank), max(0, nodes - 1)))
+        let grew = state.withLock { state -> Bool in
+            defer { state.share = share }
+            return state.share != share
+        }
+        if grew { onCapacity.withLock { $0 }?.call() }
+    }
+
+    /// This node's share of the caps.
+    public var currentShare: Share { state.withLock { $0.share } }
+
     /// Reserves a call on the best deployment of `alias` that is healthy and has room, preferring
     /// deployments not in `avoiding` (those a job already failed on); nil when none has room now.
     public func reserve(alias: String, avoiding: Set<String> = [], now: Date = Date()) -> Lease? {
-        routes.withLock { routes -> Lease? in
-            guard var route = routes[alias] else { return nil }
-            var open: [Int] = []
-            for index in route.slots.indices where Self.hasRoom(&route.slots[index], now: now) { open.append(index) }
-            let fresh = open.filter { !avoiding.contains(route.slots[$0].deployment.name) }
+        state.withLock { state -> Lease? in
+            guard let route = state.routes[alias] else { return nil }
+            let share = state.share
+            var open: [String] = []
+            for name in route.names where Self.hasRoom(&state.slots[name]!, share: share, now: now) { open.append(name) }
+            let fresh = open.filter { !avoiding.contains($0) }
             let candidates = fresh.isEmpty ? open : fresh
-            let chosen: Int?
+            let chosen: String?
             switch route.alias.strategy {
             case .ordered:
                 chosen = candidates.first
             case .weighted:
-                let total = candidates.reduce(0) { $0 + max(0, route.slots[$1].deployment.weight) }
+                let weights = Dictionary(candidates.map { ($0, max(0, state.slots[$0]!.deployment.weight)) }, uniquingKeysWith: { first, _ in first })
+                let weight = { (name: String) in weights[name] ?? 0 }
+                let total = candidates.reduce(0) { $0 + weight($1) }
                 if total <= 0 {
                     chosen = candidates.first
                 } else {
                     var pick = Double.random(in: 0..<total)
-                    chosen = candidates.first { index in
-                        pick -= max(0, route.slots[index].deployment.weight)
+                    chosen = candidates.first { name in
+                        pick -= weight(name)
                         return pick < 0
                     } ?? candidates.last
                 }
             }
-            guard let index = chosen, route.slots[index].breaker.admit(now: now) else { return nil }
-            route.slots[index].inFlight += 1
-            if route.slots[index].deployment.requestsPerMinute != nil { route.slots[index].requests.append(now) }
-            let slot = route.slots[index]
-            routes[alias] = route
-            return Lease(alias: alias, deployment: slot.deployment, provider: slot.provider, index: index)
+            guard let name = chosen, state.slots[name]!.breaker.admit(now: now) else { return nil }
+            state.slots[name]!.inFlight += 1
+            if state.slots[name]!.deployment.requestsPerMinute != nil { state.slots[name]!.requests.append(now) }
+            let slot = state.slots[name]!
+            return Lease(alias: alias, deployment: slot.deployment, provider: slot.provider)
         }
     }
 
-    static func hasRoom(_ slot: inout Slot, now: Date) -> Bool {
+    static func hasRoom(_ slot: inout Slot, share: Share, now: Date) -> Bool {
         let minuteAgo = now.addingTimeInterval(-60)
         while let first = slot.requests.first, first <= minuteAgo { slot.requests.removeFirst() }
         while let first = slot.tokens.first, first.0 <= minuteAgo { slot.tokens.removeFirst() }
         if let cool = slot.coolUntil, cool > now { return false }
-        if slot.inFlight >= slot.deployment.maxInFlight { return false }
-        if let rpm = slot.deployment.requestsPerMinute, slot.requests.count >= rpm { return false }
-        if let tpm = slot.deployment.tokensPerMinute, slot.tokens.reduce(0, { $0 + $1.1 }) >= tpm { return false }
+        if slot.inFlight >= share.part(of: slot.deployment.maxInFlight) { return false }
+        if let rpm = slot.deployment.requestsPerMinute, slot.requests.count >= share.part(of: rpm) { return false }
+        if let tpm = slot.deployment.tokensPerMinute, slot.tokens.reduce(0, { $0 + $1.1 }) >= share.part(of: tpm) { return false }
         return slot.breaker.canAdmit(now: now)
     }
 
     /// Ends a call: frees its slot and records its outcome.
     public func release(_ lease: Lease, outcome: Outcome, now: Date = Date()) {
-        routes.withLock { routes in
-            guard var route = routes[lease.alias], route.slots.indices.contains(lease.index) else { return }
-            let ejected = route.slots.indices.filter { $0 != lease.index && route.slots[$0].breaker.reopensAt.map { $0 > now } == true }.count
-            let mayOpen = Double(ejected + 1) <= route.alias.maxEjectedShare * Double(route.slots.count)
-            var slot = route.slots[lease.index]
+        state.withLock { state in
+            let name = lease.deployment.name
+            guard let route = state.routes[lease.alias], var slot = state.slots[name] else { return }
+            let ejected = route.names.filter { $0 != name && state.slots[$0]?.breaker.reopensAt.map { $0 > now } == true }.count
+            let mayOpen = Double(ejected + 1) <= route.alias.maxEjectedShare * Double(route.names.count)
             slot.inFlight = max(0, slot.inFlight - 1)
             switch outcome {
             case .success(let tokens):
@@ -201,8 +242,7 @@ public final class ProviderRouter: Sendable {
             case .requestFault, .cancelled:
                 slot.breaker.release()
             }
-            route.slots[lease.index] = slot
-            routes[lease.alias] = route
+            state.slots[name] = slot
         }
         onCapacity.withLock { $0 }?.call()
     }
@@ -210,13 +250,13 @@ public final class ProviderRouter: Sendable {
     /// The earliest time a deployment of `alias` without room now may have room again (a breaker's
     /// cool-down, a `Retry-After`, a per-minute window), or nil when only a release can free one.
     public func nextAvailability(for alias: String, now: Date = Date()) -> Date? {
-        routes.withLock { routes -> Date? in
-            guard let route = routes[alias] else { return nil }
+        state.withLock { state -> Date? in
+            guard let route = state.routes[alias] else { return nil }
             var times: [Date] = []
-            for slot in route.slots {
+            for slot in route.names.compactMap({ state.slots[$0] }) {
                 if let until = slot.breaker.reopensAt, until > now { times.append(until) }
                 if let cool = slot.coolUntil, cool > now { times.append(cool) }
-                if let rpm = slot.deployment.requestsPerMinute, slot.requests.count >= rpm, let first = slot.requests.first {
+                if let rpm = slot.deployment.requestsPerMinute, slot.requests.count >= state.share.part(of: rpm), let first = slot.requests.first {
                     times.append(first.addingTimeInterval(60))
                 }
                 if slot.deployment.tokensPerMinute != nil, let first = slot.tokens.first { times.append(first.0.addingTimeInterval(60)) }
@@ -225,14 +265,14 @@ public final class ProviderRouter: Sendable {
         }
     }
 
-    /// Every deployment's state.
+    /// Every deployment's state, by alias (a deployment that serves two aliases is listed under each).
     public func status(now: Date = Date()) -> [Status] {
-        routes.withLock { routes in
-            routes.keys.sorted().flatMap { name in
-                routes[name]!.slots.map { slot in
-                    var breaker = slot.breaker
+        state.withLock { state in
+            state.routes.keys.sorted().flatMap { alias in
+                state.routes[alias]!.names.compactMap { name -> Status? in
+                    guard var breaker = state.slots[name]?.breaker, let slot = state.slots[name] else { return nil }
                     breaker.refresh(now: now)
-                    return Status(alias: name, deployment: slot.deployment.name, inFlight: slot.inFlight, breaker: breaker.state.level)
+                    return Status(alias: alias, deployment: name, inFlight: slot.inFlight, breaker: breaker.state.level)
                 }
             }
         }

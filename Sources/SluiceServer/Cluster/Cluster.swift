@@ -5,6 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import SluiceCache
 import SluiceCore
+import SluiceProviders
 import SluiceStore
 import Synchronization
 
@@ -100,7 +101,7 @@ final class Cluster: Sendable {
                     wake: { self.wake() })
             }
             group.addTask { await self.claims(jobs: jobs) }
-            group.addTask { await self.countLoad() }
+            group.addTask { await self.countLoad(router: jobs.router) }
             if let feed = cacheFeed { group.addTask { await self.cacheSync(feed, cache: jobs.cache) } }
             try? await gracefulShutdown()
             group.cancelAll()
@@ -133,11 +134,15 @@ final class Cluster: Sendable {
         }
     }
 
-    /// Counts the cluster's unfinished jobs every poll interval, so that every node's tier (simple mode,
-    /// overload) follows the whole cluster's work, the shared queue included.
-    private func countLoad() async {
+    /// Every poll interval: counts the cluster's unfinished jobs, so that every node's tier (simple mode,
+    /// overload) follows the whole cluster's work, the shared queue included; and the live nodes, so that
+    /// this node takes its share of every deployment's caps (the account sees no more than its caps).
+    private func countLoad(router: ProviderRouter) async {
         while !Task.isCancelled {
             load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
+            if let live = try? await queue.liveNodes(leaseSeconds: leaseSeconds), let rank = live.firstIndex(of: nodeID) {
+                router.share(nodes: live.count, rank: rank)
+            }
             try? await Task.sleep(for: pollInterval)
         }
     }

@@ -47,6 +47,14 @@ extension PostgresStore {
         }
     }
 
+    public func liveNodes(leaseSeconds: Double) async throws -> [String] {
+        var nodes: [String] = []
+        let rows = try await client.query(
+            "SELECT id FROM sluice_node WHERE heartbeat_at > now() - make_interval(secs => \(leaseSeconds)) ORDER BY id", logger: logger)
+        for try await id in rows.decode(String.self) { nodes.append(id) }
+        return nodes
+    }
+
     public func unfinishedCount() async throws -> Int {
         var count = 0
         for try await found in try await client.query("SELECT count(*) FROM sluice_job WHERE state IN ('queued', 'running')", logger: logger).decode(Int.self) {
