@@ -101,3 +101,21 @@ import Testing
         #expect(SchoolCalendar.Hours("someday 18:00", mode: "x") == nil)
     }
 }
+
+@Suite struct LedgerMemoryTests {
+    @Test func idleUsersAreForgottenAndTodaysCountersKept() {
+        var ledger = AdmissionLedger()
+        let now = Date()
+        let limits = AdmissionLedger.Limits(requestsPerMinute: 10, tokensPerMinute: nil, messagesPerDay: 5, tokensPerDay: nil)
+        for user in ["a", "b", "c"] {
+            let reservation = AdmissionLedger.Reservation(user: user, day: user == "c" ? "2026-11-30" : "2026-11-29", tokens: 10, at: now.addingTimeInterval(-120), id: user)
+            _ = ledger.admit(reservation, limits: limits, nextDay: now)
+            ledger.settle(reservation, usedTokens: 10, refundMessage: false)
+        }
+        #expect(ledger.trackedUsers == 3)
+        // Two minutes on, with no request in the last minute: yesterday's users go, today's stays (its quota counts).
+        ledger.forgetIdle(day: "2026-11-30", now: now)
+        #expect(ledger.trackedUsers == 1)
+        #expect(ledger.dayCounters(user: "c", day: "2026-11-30").messages == 1)
+    }
+}

@@ -71,11 +71,13 @@ import Testing
 
             // Space comes back: every accepted job ends, with its whole answer, without a restart.
             try FileManager.default.removeItem(atPath: filler)
+            let freed = Date()
             for id in ids {
                 let job = try await node.client.waitForJob(id, states: ["succeeded", "failed", "cancelled", "expired"], timeout: 60)
                 #expect(job["state"] as? String == "succeeded", "\(id): \(job)")
                 #expect(((job["result"] as? [String: Any])?["text"] as? String)?.split(separator: " ").count == 300)
             }
+            print("full disk: \(told.count) of \(ids.count) jobs' subscribers were told to come back; every job ended \(Int(Date().timeIntervalSince(freed) * 1000)) ms after space came back")
             // A client told to come back resumes where it was and gets the end of the answer.
             for (id, last) in told {
                 let resumed = try await node.client.events("/v1/jobs/\(id)/stream", headers: ["Last-Event-ID": String(last)])

@@ -187,6 +187,22 @@ public struct AdmissionLedger: Sendable {
         return Headroom(limit: limit, remaining: limit.map { max(0, $0 - state.requests.count) }, reset: reset)
     }
 
+    /// Forgets users with nothing left to count: no request or reservation in the last minute and no
+    /// counters for `day` (today). Counters of users who never come back do not pile up.
+    public mutating func forgetIdle(day: String, now: Date) {
+        for (user, var state) in users {
+            Self.prune(&state, now: now)
+            if state.requests.isEmpty, state.tokens.isEmpty, state.day != day {
+                users[user] = nil
+            } else {
+                users[user] = state
+            }
+        }
+    }
+
+    /// Users with counters in memory.
+    public var trackedUsers: Int { users.count }
+
     static func prune(_ state: inout User, now: Date) {
         let cutoff = now.addingTimeInterval(-60)
         if let keep = state.requests.firstIndex(where: { $0 > cutoff }) { state.requests.removeFirst(keep) } else { state.requests.removeAll() }

@@ -208,6 +208,20 @@ final class AdmissionController: Sendable {
         deinit { release() }
     }
 
+    /// Forgets counters with nothing left to count (idle users, resumes older than a minute), so that
+    /// memory follows the users of the day, not every user ever seen.
+    func forgetIdle() {
+        let now = clock()
+        let (day, _) = day(of: now)
+        ledger.withLock { $0.forgetIdle(day: day, now: now) }
+        streams.withLock { streams in
+            streams.resumes = streams.resumes.compactMapValues { times in
+                let recent = times.filter { $0 > now.addingTimeInterval(-60) }
+                return recent.isEmpty ? nil : recent
+            }
+        }
+    }
+
     /// The streams a user (`Principal.userKey`) has open on this node now.
     func openStreams(of user: String) -> Int { streams.withLock { $0.open[user] ?? 0 } }
 

@@ -51,6 +51,7 @@ extension JobService {
 
     /// Deletes jobs and streams that ended longer ago than the retention.
     func sweep(now: Date = Date()) async {
+        admission.forgetIdle()
         do {
             let removed = try await store.deleteFinished(before: now.addingTimeInterval(-configuration.retention.streamSeconds))
             if removed > 0 { logger.debug("swept old jobs", metadata: ["sluice.count": "\(removed)"]) }
