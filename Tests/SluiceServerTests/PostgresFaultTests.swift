@@ -9,12 +9,7 @@ import Testing
     @Test func aDatabaseKilledMidRunStrandsNoJob() async throws {
         let server = try await TestPostgres.Server.start()
         let url = try await server.makeDatabase()
-        let directory = TemporaryDirectory.make()
-        let config = directory + "/sluice.yaml"
-        try "cluster: {leaseSeconds: 4, pollSeconds: 0.2}\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let node = try await SluiceProcess(
-            dataDirectory: directory + "/node", environment: ["SLUICE_DATABASE_URL": url], arguments: ["--config", config],
-            logFile: directory + "/node.log")
+        let node = try #require(try await ClusterTests.nodes(1, on: url, config: "cluster: {leaseSeconds: 4, pollSeconds: 0.2}\n").first)
         defer { node.kill() }
         var ids: [String] = []
         for index in 0..<4 {
@@ -54,15 +49,7 @@ import Testing
     @Test func afterADatabaseStallLongerThanALeaseNoNodeRescuesTheJobsOfNodesThatAreAlive() async throws {
         let server = try await TestPostgres.Server.start()
         let url = try await server.makeDatabase()
-        let directory = TemporaryDirectory.make()
-        let config = directory + "/sluice.yaml"
-        try "cluster: {leaseSeconds: 6, pollSeconds: 0.2}\n".write(toFile: config, atomically: true, encoding: .utf8)
-        var nodes: [SluiceProcess] = []
-        for n in 0..<2 {
-            nodes.append(try await SluiceProcess(
-                dataDirectory: directory + "/node\(n)", environment: ["SLUICE_DATABASE_URL": url], arguments: ["--config", config],
-                logFile: directory + "/node\(n).log"))
-        }
+        let nodes = try await ClusterTests.nodes(2, on: url, config: "cluster: {leaseSeconds: 6, pollSeconds: 0.2}\n")
         defer { nodes.forEach { $0.kill() } }
         var ids: [(node: Int, id: String)] = []
         for n in 0..<2 {
