@@ -79,6 +79,19 @@ struct HNSWIndex {
         if let id = byKey.removeValue(forKey: key) { nodes[id].deleted = true }
     }
 
+    /// Deleted items kept as waypoints.
+    var tombstones: Int { nodes.count - byKey.count }
+
+    /// Whether the deleted items outweigh the live ones enough to rebuild (they cost memory and search time).
+    var needsCompaction: Bool { tombstones > 64 && tombstones > byKey.count }
+
+    /// The same live items in a new graph, without the deleted ones.
+    func compacted() -> HNSWIndex {
+        var index = HNSWIndex(m: m, efConstruction: efConstruction, efSearch: efSearch)
+        for node in nodes where !node.deleted { index.insert(key: node.key, vector: node.vector) }
+        return index
+    }
+
     /// The most similar live key, with its similarity.
     func nearest(_ vector: [Float]) -> (key: String, similarity: Float)? {
         guard var current = entry else { return nil }

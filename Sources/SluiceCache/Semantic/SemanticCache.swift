@@ -85,22 +85,35 @@ public final class SemanticCache: Sendable {
     public func insert(_ entry: CacheEntry) {
         guard let semantic = entry.semantic, semantic.embedder == embedder.name else { return }
         indexes.withLock { indexes in
-            indexes[semantic.partition, default: HNSWIndex()].insert(key: entry.key, vector: semantic.vector)
-            if !entry.namespace.isEmpty {
-                indexes[semantic.partition + "\u{1F}ns:" + entry.namespace, default: HNSWIndex()].insert(key: entry.key, vector: semantic.vector)
+            var partitions = [semantic.partition]
+            if !entry.namespace.isEmpty { partitions.append(semantic.partition + "\u{1F}ns:" + entry.namespace) }
+            for partition in partitions {
+                var index = indexes.removeValue(forKey: partition) ?? HNSWIndex()
+                index.insert(key: entry.key, vector: semantic.vector)
+                // A key answered again leaves its old vector behind.
+                indexes[partition] = index.needsCompaction ? index.compacted() : index
             }
         }
     }
 
-    /// Removes answers from the index.
+    /// Removes answers from the index. Memory follows what is live: an emptied partition is dropped, and
+    /// one whose deleted items outweigh the live ones is rebuilt without them.
     public func remove(_ entries: [CacheEntry]) {
         indexes.withLock { indexes in
             for entry in entries {
                 guard let semantic = entry.semantic else { continue }
-                indexes[semantic.partition]?.remove(key: entry.key)
-                indexes[semantic.partition + "\u{1F}ns:" + entry.namespace]?.remove(key: entry.key)
+                for partition in [semantic.partition, semantic.partition + "\u{1F}ns:" + entry.namespace] {
+                    guard var index = indexes.removeValue(forKey: partition) else { continue }
+                    index.remove(key: entry.key)
+                    if index.count > 0 { indexes[partition] = index.needsCompaction ? index.compacted() : index }
+                }
             }
         }
+    }
+
+    /// Vectors held in memory, deleted ones included, and partitions.
+    public var footprint: (vectors: Int, partitions: Int) {
+        indexes.withLock { indexes in (indexes.values.reduce(0) { $0 + $1.nodes.count }, indexes.count) }
     }
 
     /// Entries indexed.
