@@ -49,6 +49,29 @@ import Testing
         }
     }
 
+    @Test func anonymousUseServesOnlyCallersOnThisMachine() async throws {
+        try await TestNode.with { node in
+            // Straight from loopback, with a loopback Host (any port, any loopback name): served.
+            for host in ["127.0.0.1:\(node.port)", "localhost:\(node.port)", "LOCALHOST", "[::1]:\(node.port)"] {
+                #expect(try await node.client.post("/v1/chat/completions", json: chatBody("hi"), headers: ["Host": host]).status == 200, "\(host)")
+            }
+            // A page doing DNS rebinding against localhost, or anything behind a proxy: refused, admin included.
+            for headers in [
+                ["Host": "attacker.example"], ["Host": "attacker.example:\(node.port)"], ["Host": "127.0.0.1.attacker.example"],
+                ["X-Forwarded-For": "203.0.113.9"], ["Forwarded": "for=203.0.113.9"], ["X-Real-IP": "203.0.113.9"],
+            ] {
+                for (method, path) in [("POST", "/v1/chat/completions"), ("GET", "/admin/api/status")] {
+                    let reply = method == "POST"
+                        ? try await node.client.post(path, json: chatBody("hi"), headers: headers)
+                        : try await node.client.get(path, headers: headers.merging(["X-Sluice-Role": "admin"]) { $1 })
+                    #expect(reply.status == 403 && reply.errorCode == "local_only", "\(headers) \(path): \(reply.status) \(reply.text)")
+                }
+            }
+            // The four served asks were one question: one provider call, the rest from the cache; none refused reached it.
+            #expect(node.node.mock.totalCalls == 1)
+        }
+    }
+
     @Test func anUnknownRoleIsRejected() async throws {
         try await TestNode.with { node in
             let reply = try await node.client.post("/v1/chat/completions", json: chatBody("hi"), headers: ["X-Sluice-Role": "superuser"])

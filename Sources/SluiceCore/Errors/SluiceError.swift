@@ -58,6 +58,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case tooManyStreams = "too_many_streams"
         case tooManyReconnects = "too_many_reconnects"
         case forbidden = "forbidden"
+        case localOnly = "local_only"
         case storageUnavailable = "storage_unavailable"
         case storageFull = "storage_full"
         case storeUnavailable = "store_unavailable"
@@ -68,7 +69,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             switch self {
             case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .unsupportedParameter, .upstreamRejected: 400
             case .invalidAPIKey: 401
-            case .forbidden: 403
+            case .forbidden, .localOnly: 403
             case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects: 429
             case .promptTooLarge: 400
             case .systemBusy: 503
@@ -131,6 +132,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .tooManyStreams: "Too many open streams: at most {limit} at once. Close one and try again."
             case .tooManyReconnects: "Too many reconnects. Please wait {seconds} seconds."
             case .forbidden: "This needs the admin role."
+            case .localOnly: "Without API keys, Sluice serves only callers on this machine (a loopback address and Host, no proxy in front). Configure API keys (auth.apiKeys or SLUICE_AUTH_API_KEYS) to serve others."
             case .storageUnavailable: "The server cannot save requests right now. Please retry in a second."
             case .storageFull: "The server's disk is full, so it cannot save requests. Please retry shortly."
             case .storeUnavailable: "The answer could not be saved yet. Resume this stream in a few seconds to get it."
@@ -166,6 +168,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .tooManyStreams: "Хэт олон урсгал нээлттэй байна: зэрэг {limit} хүртэл. Нэгийг хаагаад дахин оролдоно уу."
             case .tooManyReconnects: "Хэт олон дахин холболт. {seconds} секунд хүлээнэ үү."
             case .forbidden: "Үүнд админ эрх шаардлагатай."
+            case .localOnly: "API түлхүүргүй үед Sluice зөвхөн энэ компьютер дээрх дуудлагад үйлчилнэ (loopback хаяг ба Host, урд нь proxy байхгүй). Бусдад үйлчлэхийн тулд API түлхүүр тохируулна уу (auth.apiKeys эсвэл SLUICE_AUTH_API_KEYS)."
             case .storageUnavailable: "Сервер одоогоор хүсэлт хадгалж чадахгүй байна. Нэг секундын дараа дахин оролдоно уу."
             case .storageFull: "Серверийн диск дүүрсэн тул хүсэлт хадгалж чадахгүй байна. Удалгүй дахин оролдоно уу."
             case .storeUnavailable: "Хариултыг хараахан хадгалж чадаагүй байна. Хэдэн секундын дараа энэ урсгалыг үргэлжлүүлж авна уу."

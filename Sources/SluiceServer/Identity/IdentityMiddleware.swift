@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import SluiceCore
 
 /// Establishes who is calling: an app key (`Authorization: Bearer …`, compared by its SHA-256 so keys are
@@ -39,6 +40,9 @@ struct IdentityMiddleware: RouterMiddleware {
         var context = context
         let tenant: String
         if tenants.isEmpty {
+            // Anonymous use is for local development: a loopback peer, a loopback Host (not a page doing
+            // DNS rebinding against localhost), and no proxy in front (its callers are not local).
+            guard Self.isLocal(request, peer: context.remoteAddress) else { throw SluiceError(.localOnly) }
             tenant = "local"
         } else {
             guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
@@ -54,6 +58,22 @@ struct IdentityMiddleware: RouterMiddleware {
         let plan = try Self.identifier(request.headers[.sluicePlan], field: "X-Sluice-Plan", limit: 64) ?? defaultPlan
         context.principal = Principal(tenant: tenant, user: user, role: role, plan: plan)
         return try await next(request, context)
+    }
+
+    /// Whether a request comes from this machine, straight: its peer is a loopback address, its `Host`
+    /// a loopback name (any port), and it carries no `Forwarded`, `X-Forwarded-For` or `X-Real-IP`.
+    static func isLocal(_ request: Request, peer: SocketAddress?) -> Bool {
+        guard let ip = peer?.ipAddress, ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.") else { return false }
+        for name in ["Forwarded", "X-Forwarded-For", "X-Real-IP"] {
+            if let field = HTTPField.Name(name), request.headers[field] != nil { return false }
+        }
+        guard let authority = request.head.authority?.lowercased() else { return false }
+        let host: Substring = authority.hasPrefix("[")
+            ? authority.prefix { $0 != "]" }.dropFirst()
+            : authority.split(separator: ":", maxSplits: 1).first ?? ""
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        let loopbackIPv4 = octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+        return host == "localhost" || host == "::1" || loopbackIPv4
     }
 
     /// A name from outside (a user, a plan, a namespace): nil when absent or empty; refused when longer
