@@ -30,7 +30,7 @@ public enum QueueBenchmark {
         configuration.cache.enabled = false
         configuration.semantic.enabled = false
         configuration.queue.maxRunningPerUser = 1000
-        for name in configuration.admission.plans.keys { configuration.admission.plans[name]?.requestsPerMinute = 0 }
+        for name in configuration.admission.plans.keys { configuration.admission.plans[name]?.requestsPerMinute = nil }
         var logger = Logger(label: "sluice.bench")
         logger.logLevel = .error
         let node = try await SluiceNode(configuration: configuration, logger: logger)
