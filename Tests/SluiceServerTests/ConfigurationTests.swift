@@ -160,6 +160,7 @@ struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
         .init(yaml: "deployments: {names: [d], d: {provider: openai, model: m}}", keyPath: "deployments.d.baseURL", says: "is required"),
         // Ranges.
         .init(yaml: "server: {port: 70000}", keyPath: "server.port", says: "from 0 to 65535"),
+        .init(yaml: "server: {idleTimeoutSeconds: 1e300}", keyPath: "server.idleTimeoutSeconds", says: "at most 1000000000"),
         .init(yaml: "queue: {workers: 0}", keyPath: "queue.workers", says: "must be at least 1, not 0"),
         .init(yaml: "queue: {maxAttempts: 0}", keyPath: "queue.maxAttempts", says: "must be at least 1, not 0"),
         .init(yaml: "queue: {workers: 4, reservedBypassWorkers: 4}", keyPath: "queue.reservedBypassWorkers", says: "fewer than queue.workers"),

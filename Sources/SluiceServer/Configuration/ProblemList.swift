@@ -16,14 +16,26 @@ struct ProblemList {
         add(path, minimum == 0 ? "must be 0 or more, not \(value)" : "must be at least \(minimum), not \(value)")
     }
 
+    /// The largest number a setting may hold: seconds and milliseconds become whole milliseconds and
+    /// durations, and `1e300` would trap on the way.
+    static let largest = 1e9
+
     /// A number more than 0.
     mutating func positive(_ path: String, _ value: Double) {
-        if !(value > 0 && value.isFinite) { add(path, "must be more than 0, not \(Self.show(value))") }
+        if !(value > 0 && value.isFinite) {
+            add(path, "must be more than 0, not \(Self.show(value))")
+        } else if value > Self.largest {
+            add(path, "must be at most \(Self.show(Self.largest)), not \(Self.show(value))")
+        }
     }
 
     /// A number of 0 or more.
     mutating func notNegative(_ path: String, _ value: Double) {
-        if !(value >= 0 && value.isFinite) { add(path, "must be 0 or more, not \(Self.show(value))") }
+        if !(value >= 0 && value.isFinite) {
+            add(path, "must be 0 or more, not \(Self.show(value))")
+        } else if value > Self.largest {
+            add(path, "must be at most \(Self.show(Self.largest)), not \(Self.show(value))")
+        }
     }
 
     /// A share or a similarity: 0 to 1 (nil: not set).
