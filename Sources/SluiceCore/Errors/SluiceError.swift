@@ -4,7 +4,8 @@ import Foundation
 public struct SluiceError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
     public var code: Code
-    /// Values for the message template (`{seconds}`, `{limit}`, …). Never secrets.
+    /// Values for the message template (`{seconds}`, `{limit}`, …). Never secrets. A value meant for the
+    /// Mongolian message only is named with `_mn` (`reason_mn`); without one, `{reason_mn}` shows `reason`.
     public var details: [String: String]
     /// Seconds after which a retry may succeed.
     public var retryAfter: Int?
@@ -27,6 +28,9 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
     public func message(language: Language) -> String {
         var text = code.template(language)
         for (key, value) in details { text = text.replacingAll("{\(key)}", with: value) }
+        for (key, value) in details where details[key + "_mn"] == nil {
+            text = text.replacingAll("{\(key)_mn}", with: value)
+        }
         return text
     }
 
@@ -44,6 +48,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case modelNotFound = "model_not_found"
         case jobNotFound = "job_not_found"
         case invalidAPIKey = "invalid_api_key"
+        case invalidToken = "invalid_token"
         case notFound = "not_found"
         case jobCancelled = "job_cancelled"
         case deadlineExceeded = "deadline_exceeded"
@@ -68,7 +73,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         public var status: Int {
             switch self {
             case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .unsupportedParameter, .upstreamRejected: 400
-            case .invalidAPIKey: 401
+            case .invalidAPIKey, .invalidToken: 401
             case .forbidden, .localOnly: 403
             case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects: 429
             case .promptTooLarge: 400
@@ -118,6 +123,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .modelNotFound: "The model '{model}' does not exist. Available models: {models}."
             case .jobNotFound: "No job with id '{id}' was found."
             case .invalidAPIKey: "Missing or invalid API key. Send it as 'Authorization: Bearer <key>'."
+            case .invalidToken: "The token was refused: {reason}."
             case .notFound: "Nothing is served at this path."
             case .jobCancelled: "The job was cancelled before it finished."
             case .deadlineExceeded: "The request waited longer than {seconds} seconds in the queue and was dropped. Please try again."
@@ -154,6 +160,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .modelNotFound: "'{model}' загвар олдсонгүй. Боломжит загварууд: {models}."
             case .jobNotFound: "'{id}' дугаартай ажил олдсонгүй."
             case .invalidAPIKey: "API түлхүүр алга эсвэл буруу байна. 'Authorization: Bearer <түлхүүр>' гэж илгээнэ үү."
+            case .invalidToken: "Токеныг хүлээн авсангүй: {reason_mn}."
             case .notFound: "Энэ хаягаар юу ч үйлчилдэггүй."
             case .jobCancelled: "Ажил дуусахаасаа өмнө цуцлагдсан."
             case .deadlineExceeded: "Хүсэлт дараалалд {seconds} секундээс удаан хүлээсэн тул хасагдлаа. Дахин оролдоно уу."
