@@ -37,7 +37,7 @@ public struct MockUpstream: Sendable {
         router.get("v1/models") { _, _ in
             JSONResponse.make(["object": "list", "data": catalogue.aliases.map { ["id": $0, "object": "model", "created": 0, "owned_by": "sluice"] }])
         }
-        router.post("v1/chat/completions") { [mock, configuration] request, _ in
+        router.post("v1/chat/completions") { [mock, configuration] request, context in
             let chat = try await ChatRequest.decode(from: request, configuration: configuration, router: catalogue, anyModel: true)
             var events = mock.stream(chat, upstreamModel: "mock").makeAsyncIterator()
             let first: ProviderEvent?
@@ -54,7 +54,8 @@ public struct MockUpstream: Sendable {
             let chunks = AsyncStream<StreamChunk>(unfolding: { await source.next() })
             let answer = Answer(
                 id: "chatcmpl-" + Job.newID().dropFirst(4), created: Date(), chat: chat, headers: [:],
-                resumeHint: "", deadlineSeconds: 0, heartbeat: .seconds(15))
+                resumeHint: "", deadlineSeconds: 0,
+                outlet: StreamOutlet(connection: context.connection, heartbeat: .seconds(15), maxStall: .seconds(60), metrics: nil))
             return await answer.respond(chunks, request: request)
         }
         let logger = logger

@@ -98,7 +98,7 @@ public final class SluiceNode: Sendable {
         let app = Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [limiter.handler()],
+                additionalChannelHandlers: [limiter.handler(), StreamDeparture()],
                 idleTimeout: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
             onServerRunning: { channel in

@@ -48,7 +48,7 @@ struct ChatRoutes {
             headers: headers,
             resumeHint: "The answer restarted after a failure; resume it from /v1/jobs/\(headers[.sluiceJobID] ?? "")/stream.",
             deadlineSeconds: jobs.configuration.queue.deadlineSeconds,
-            heartbeat: .milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000)), ticket: ticket)
+            outlet: StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics), ticket: ticket)
         return await answer.respond(chunks, request: request)
     }
 }
@@ -62,7 +62,8 @@ struct Answer: Sendable {
     var headers: HTTPFields
     var resumeHint: String
     var deadlineSeconds: Double
-    var heartbeat: Duration
+    /// Where a streamed answer goes.
+    var outlet: StreamOutlet
     /// The open-stream count this answer holds, released with the response.
     var ticket: AdmissionController.StreamTicket? = nil
 
@@ -93,12 +94,12 @@ struct Answer: Sendable {
     func stream(_ chunks: AsyncStream<StreamChunk>) -> Response {
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)
-        let ticket = ticket
+        let (ticket, outlet) = (ticket, outlet)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
             // Choices whose first chunk went out (it carries the role).
             var started: Set<Int> = []
-            try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
+            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer) { chunk in
                 func event(_ value: some Encodable) -> ByteBuffer {
                     ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? JSONResponse.encoder.encode(value)) ?? Data())
                 }

@@ -17,9 +17,11 @@ struct ClusterRoutes {
             try authorize(request)
             // What this node has and produces; a job not live here ends the stream at once.
             let chunks = try await jobs.hub.subscribe(try JobRoutes.id(context), after: try JobRoutes.resumePoint(request), following: false)
-            let heartbeat = Duration.milliseconds(Int(cluster.leaseSeconds * 1000 / 3))
+            let outlet = StreamOutlet(
+                connection: context.connection, heartbeat: .milliseconds(Int(cluster.leaseSeconds * 1000 / 3)),
+                maxStall: .milliseconds(Int(jobs.configuration.server.writeStallSeconds * 1000)), metrics: jobs.metrics)
             return Response(status: .ok, headers: JSONResponse.sseHeaders, body: ResponseBody { writer in
-                try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
+                try await ServerSentEvents.pump(chunks, to: outlet, into: &writer) { chunk in
                     ([ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? Self.encoder.encode(chunk)) ?? Data())], chunk.event.isTerminal)
                 }
                 try await writer.finish(nil)

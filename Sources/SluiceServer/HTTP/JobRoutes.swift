@@ -78,11 +78,11 @@ struct JobRoutes {
         let chunks = try await jobs.hub.subscribe(job.id, after: after)
         var headers = JSONResponse.sseHeaders
         headers[.sluiceJobID] = job.id
-        let heartbeat = Duration.milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000))
+        let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
             try await writer.write(ServerSentEvents.retry(milliseconds: 3000))
-            try await ServerSentEvents.pump(chunks, heartbeat: heartbeat, into: &writer) { chunk in
+            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer) { chunk in
                 ([ServerSentEvents.jobEvent(chunk)], chunk.event.isTerminal)
             }
             try await writer.finish(nil)

@@ -67,31 +67,47 @@ enum StreamItem: Sendable {
 }
 
 extension ServerSentEvents {
-    /// Writes a job's chunks as they come, with a heartbeat comment every `heartbeat`, until `render` says
-    /// a chunk was the last or the chunks end. A client that goes away ends only this subscription.
+    /// Writes a job's chunks as they come, with a heartbeat comment every `outlet.heartbeat`, until
+    /// `render` says a chunk was the last or the chunks end. A client that goes away ends only this
+    /// subscription, as soon as its connection closes. A client that stops reading holds at most the
+    /// connection's bounded write buffer: once one write waits longer than `outlet.maxStall`, its
+    /// connection is closed (the chunks waiting are references to the job's, not copies) and it resumes
+    /// with `Last-Event-ID`.
     static func pump(
         _ chunks: AsyncStream<StreamChunk>,
-        heartbeat: Duration,
+        to outlet: StreamOutlet,
         into writer: inout any ResponseBodyWriter,
         render: (StreamChunk) -> (buffers: [ByteBuffer], last: Bool)
     ) async throws {
         let (items, continuation) = AsyncStream<StreamItem>.makeStream()
+        let watch = WriteWatch()
+        // The client left (`StreamDeparture` closes a stream's connection at the client's end).
+        outlet.connection.closeFuture.whenComplete { _ in continuation.finish() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await chunk in chunks { continuation.yield(.chunk(chunk)) }
                 continuation.finish()
             }
             group.addTask {
-                while (try? await Task.sleep(for: heartbeat)) != nil { continuation.yield(.heartbeat) }
+                while (try? await Task.sleep(for: outlet.heartbeat)) != nil { continuation.yield(.heartbeat) }
+            }
+            group.addTask {
+                // Closing the connection fails the write it is stuck in.
+                while (try? await Task.sleep(for: outlet.maxStall / 4)) != nil {
+                    if watch.stalled(longerThan: outlet.maxStall) {
+                        outlet.slowReader()
+                        return
+                    }
+                }
             }
             defer { group.cancelAll() }
             for await item in items {
                 switch item {
                 case .heartbeat:
-                    try await writer.write(Self.heartbeat)
+                    try await watch.during { try await writer.write(Self.heartbeat) }
                 case .chunk(let chunk):
                     let (buffers, last) = render(chunk)
-                    try await writer.write(contentsOf: buffers)
+                    try await watch.during { try await writer.write(contentsOf: buffers) }
                     if last { return }
                 }
             }

@@ -9,10 +9,13 @@ struct SluiceRequestContext: RequestContext {
     var principal: Principal?
     /// The peer's address (the proxy's, when there is one).
     var remoteAddress: SocketAddress?
+    /// The connection the request came on (a stream watches it close, and closes it on a slow reader).
+    let connection: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        connection = source.channel
     }
 
     /// The caller, or `invalid_api_key` when no identity was established.

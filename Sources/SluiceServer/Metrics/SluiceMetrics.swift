@@ -61,6 +61,11 @@ final class SluiceMetrics: Sendable {
         counter("sluice_store_write_failures_total", []).increment()
     }
 
+    /// A stream client was dropped (`slow_reader`: it fell too far behind).
+    func streamDropped(reason: String) {
+        counter("sluice_stream_clients_dropped_total", [("reason", reason)]).increment()
+    }
+
     func jobEnded(state: String) {
         counter("sluice_jobs_total", [("state", state)]).increment()
     }
