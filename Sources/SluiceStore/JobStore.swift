@@ -124,6 +124,11 @@ public protocol SharedJobQueue: Sendable {
     /// Calls `wake` on every notification that work is waiting, listening again after the connection
     /// drops, until the task is cancelled; `onListening` is called each time listening (re)starts.
     func listenForWork(onListening: @escaping @Sendable () -> Void, onLost: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async
+    /// Records that a deployment (a provider account) is to be left alone until `until` — its
+    /// `Retry-After`, or an open breaker — keeping the later time when one is already recorded.
+    func coolDown(deployment: String, until: Date) async throws
+    /// The deployments kept aside now, with the time each comes back.
+    func coolDowns() async throws -> [String: Date]
 }
 
 /// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.

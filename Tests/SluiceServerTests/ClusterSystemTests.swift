@@ -42,6 +42,52 @@ import Testing
         }
     }
 
+    static func ask(_ node: SluiceProcess, _ question: String) async throws -> HTTPTestClient.Reply {
+        try await node.client.post("/v1/chat/completions", json: ["model": "tutor", "messages": [["role": "user", "content": question]]])
+    }
+
+    @Test func aProvidersRetryAfterHoldsOnEveryNode() async throws {
+        try await FakeUpstream.with { fake in
+            fake.script([.throttled(retryAfter: "6")])
+            fake.fallback(.answer(tokens: 3))
+            let config = """
+                cluster: {leaseSeconds: 2, pollSeconds: 0.2}
+                deployments:
+                  names: [account]
+                  account: {provider: openai, baseURL: "\(fake.openAIBaseURL)", model: up, timeouts: {firstToken: 60, idle: 60, total: 120}}
+                models:
+                  aliases: [tutor]
+                  tutor: {deployments: [account]}
+
+                """
+            let nodes = try await ClusterTests.nodes(2, config: config)
+            defer { nodes.forEach { $0.kill() } }
+            // Node A's call is told to wait six seconds.
+            async let first = Self.ask(nodes[0], "first question")
+            var waited = 0
+            while fake.received.isEmpty {
+                waited += 1
+                guard waited < 300 else { throw TestFailure("the provider was never called") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let throttledAt = fake.received[0].at
+            // Node B hears of it through the store…
+            var cooling = 0.0
+            for _ in 0..<50 where cooling <= 0 {
+                let status = try await nodes[1].client.get("/admin/api/status", headers: ["X-Sluice-Role": "admin"]).json
+                cooling = ((status["deployments"] as? [[String: Any]])?.first?["cooling_seconds"] as? Double) ?? 0
+                if cooling <= 0 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(cooling > 0, "node B never heard that the account cools down")
+            // …and leaves the account alone until then, though it had never called it.
+            #expect(try await Self.ask(nodes[1], "second question").status == 200)
+            #expect(try await first.status == 200)
+            let later = fake.received.dropFirst().map { $0.at.timeIntervalSince(throttledAt) }
+            #expect(later.count == 2)
+            #expect(later.allSatisfy { $0 >= 5 }, "calls after the 429 came \(later) seconds after it")
+        }
+    }
+
     @Test func theTierFollowsTheWholeClustersWork() async throws {
         let nodes = try await ClusterTests.nodes(2, config: "cluster: {leaseSeconds: 2, pollSeconds: 0.2}\ntiers: {highAt: 3}\n")
         defer { nodes.forEach { $0.kill() } }

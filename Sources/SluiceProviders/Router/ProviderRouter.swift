@@ -41,6 +41,8 @@ public final class ProviderRouter: Sendable {
         public var inFlight: Int
         /// 0 closed, 1 half-open, 2 open.
         public var breaker: Int
+        /// Until when it is kept aside (a provider's `Retry-After`, or a cool-down another node heard).
+        public var coolingUntil: Date?
     }
 
     struct Slot {
@@ -93,6 +95,13 @@ public final class ProviderRouter: Sendable {
     }
 
     private let onCapacity = Mutex<Handler?>(nil)
+    /// Told of a deployment set aside until a time (its `Retry-After`, its breaker opening), to share it.
+    private let onCoolDown = Mutex<CoolDownHandler?>(nil)
+
+    private final class CoolDownHandler: Sendable {
+        let call: @Sendable (String, Date) -> Void
+        init(_ call: @escaping @Sendable (String, Date) -> Void) { self.call = call }
+    }
     private let names: [String]
 
     /// - Parameters:
@@ -224,11 +233,27 @@ public final class ProviderRouter: Sendable {
         return slot.breaker.canAdmit(now: now)
     }
 
+    /// Calls `handler` with a deployment and the time until which this node keeps it aside, whenever a
+    /// provider's `Retry-After` or an opening breaker sets it aside (a cluster shares these).
+    public func whenCoolingDown(_ handler: @escaping @Sendable (_ deployment: String, _ until: Date) -> Void) {
+        onCoolDown.withLock { $0 = CoolDownHandler(handler) }
+    }
+
+    /// Keeps a deployment aside until `until` (a cool-down another node heard from the same account).
+    public func coolDown(_ deployment: String, until: Date) {
+        state.withLock { state in
+            guard var slot = state.slots[deployment], until > (slot.coolUntil ?? .distantPast) else { return }
+            slot.coolUntil = until
+            state.slots[deployment] = slot
+        }
+    }
+
     /// Ends a call: frees its slot and records its outcome.
     public func release(_ lease: Lease, outcome: Outcome, now: Date = Date()) {
-        state.withLock { state in
+        let aside = state.withLock { state -> Date? in
             let name = lease.deployment.name
-            guard let route = state.routes[lease.alias], var slot = state.slots[name] else { return }
+            guard let route = state.routes[lease.alias], var slot = state.slots[name] else { return nil }
+            let before = max(slot.coolUntil ?? .distantPast, slot.breaker.reopensAt ?? .distantPast)
             let ejected = route.names.filter { $0 != name && state.slots[$0]?.breaker.reopensAt.map { $0 > now } == true }.count
             let mayOpen = Double(ejected + 1) <= route.alias.maxEjectedShare * Double(route.names.count)
             slot.inFlight = max(0, slot.inFlight - 1)
@@ -243,7 +268,10 @@ public final class ProviderRouter: Sendable {
                 slot.breaker.release()
             }
             state.slots[name] = slot
+            let after = max(slot.coolUntil ?? .distantPast, slot.breaker.reopensAt ?? .distantPast)
+            return after > before && after > now ? after : nil
         }
+        if let aside { onCoolDown.withLock { $0 }?.call(lease.deployment.name, aside) }
         onCapacity.withLock { $0 }?.call()
     }
 
@@ -272,7 +300,9 @@ public final class ProviderRouter: Sendable {
                 state.routes[alias]!.names.compactMap { name -> Status? in
                     guard var breaker = state.slots[name]?.breaker, let slot = state.slots[name] else { return nil }
                     breaker.refresh(now: now)
-                    return Status(alias: alias, deployment: name, inFlight: slot.inFlight, breaker: breaker.state.level)
+                    return Status(
+                        alias: alias, deployment: name, inFlight: slot.inFlight, breaker: breaker.state.level,
+                        coolingUntil: slot.coolUntil.flatMap { $0 > now ? $0 : nil })
                 }
             }
         }

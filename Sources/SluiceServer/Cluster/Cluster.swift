@@ -87,6 +87,7 @@ final class Cluster: Sendable {
 
     /// The loops, until the node shuts down.
     func run(jobs: JobService) async {
+        shareCoolDowns(of: jobs.router)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.heartbeats() }
             group.addTask { await self.rescues() }
@@ -117,6 +118,26 @@ final class Cluster: Sendable {
         }
     }
 
+    /// Records every deployment this node sets aside in the store, where the other nodes read it (a write
+    /// that fails is retried, and counted as a failed store write).
+    private func shareCoolDowns(of router: ProviderRouter) {
+        let (queue, metrics, logger) = (queue, metrics, logger)
+        router.whenCoolingDown { deployment, until in
+            Task {
+                for attempt in 0..<5 {
+                    do {
+                        try await queue.coolDown(deployment: deployment, until: until)
+                        return
+                    } catch {
+                        metrics.storeWriteFailed()
+                        try? await Task.sleep(for: .milliseconds(100 << attempt))
+                    }
+                }
+                logger.warning("other nodes were not told a deployment cools down", metadata: ["sluice.deployment": "\(deployment)"])
+            }
+        }
+    }
+
     private func heartbeats() async {
         var lastSuccess = ContinuousClock.now
         while !Task.isCancelled {
@@ -135,14 +156,17 @@ final class Cluster: Sendable {
     }
 
     /// Every poll interval: counts the cluster's unfinished jobs, so that every node's tier (simple mode,
-    /// overload) follows the whole cluster's work, the shared queue included; and the live nodes, so that
-    /// this node takes its share of every deployment's caps (the account sees no more than its caps).
+    /// overload) follows the whole cluster's work, the shared queue included; the live nodes, so that
+    /// this node takes its share of every deployment's caps (the account sees no more than its caps); and
+    /// the deployments other nodes keep aside (a provider's `Retry-After`, an open breaker), so that an
+    /// account told to wait is left alone by every node.
     private func countLoad(router: ProviderRouter) async {
         while !Task.isCancelled {
             load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
             if let live = try? await queue.liveNodes(leaseSeconds: leaseSeconds), let rank = live.firstIndex(of: nodeID) {
                 router.share(nodes: live.count, rank: rank)
             }
+            for (deployment, until) in (try? await queue.coolDowns()) ?? [:] { router.coolDown(deployment, until: until) }
             try? await Task.sleep(for: pollInterval)
         }
     }

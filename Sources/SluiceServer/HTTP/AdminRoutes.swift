@@ -88,9 +88,15 @@ struct AdminRoutes {
         let now = jobs.admission.clock()
         let (queued, running) = jobs.scheduler.counts
         let mode = jobs.admission.mode(at: now)
+        let deployments = jobs.router.status(now: now).map { status -> [String: Any] in
+            [
+                "alias": status.alias, "deployment": status.deployment, "in_flight": status.inFlight, "breaker": status.breaker,
+                "cooling_seconds": status.coolingUntil.map { $0.timeIntervalSince(now) } ?? 0,
+            ]
+        }
         return JSONResponse.make([
             "tier": jobs.admission.tier(at: now).name, "mode": mode?.name ?? NSNull(), "mode_source": jobs.admission.modeSource,
-            "queued": queued, "running": running,
+            "queued": queued, "running": running, "deployments": deployments,
         ] as [String: Any])
     }
 }

@@ -83,6 +83,9 @@ extension PostgresStore {
         (4, "when each node's current run of heartbeats began", [
             "ALTER TABLE sluice_node ADD COLUMN heartbeat_since timestamptz NOT NULL DEFAULT now()",
         ]),
+        (5, "provider accounts kept aside, shared by every node", [
+            "CREATE TABLE sluice_cooldown (deployment text PRIMARY KEY, until_at double precision NOT NULL)",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so

@@ -157,6 +157,23 @@ extension PostgresStore {
         throw BadURL(description: "the cluster secret could not be read")
     }
 
+    public func coolDown(deployment: String, until: Date) async throws {
+        try await client.query(
+            """
+            INSERT INTO sluice_cooldown (deployment, until_at) VALUES (\(deployment), \(until.timeIntervalSince1970))
+            ON CONFLICT (deployment) DO UPDATE SET until_at = GREATEST(sluice_cooldown.until_at, EXCLUDED.until_at)
+            """,
+            logger: logger)
+    }
+
+    public func coolDowns() async throws -> [String: Date] {
+        let rows = try await client.query(
+            "SELECT deployment, until_at FROM sluice_cooldown WHERE until_at > extract(epoch FROM now())", logger: logger)
+        var found: [String: Date] = [:]
+        for try await (deployment, until) in rows.decode((String, Double).self) { found[deployment] = Date(timeIntervalSince1970: until) }
+        return found
+    }
+
     public func notifyQueued() async throws {
         try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
     }
