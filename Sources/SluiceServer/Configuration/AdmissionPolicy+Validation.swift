@@ -52,8 +52,14 @@ extension AdmissionPolicy {
         }
     }
 
-    /// A mode the calendar switches on must be one the configuration defines.
-    private func checkCalendarModes(_ names: Set<String>, key: String, lines: String, _ list: inout ProblemList) {
+    /// A mode the calendar switches on must be one the configuration defines (the global calendar's,
+    /// or a tenant's).
+    /// - Parameters:
+    ///   - names: the modes the calendar's lines switch on.
+    ///   - key: the setting naming the mode (`calendar.examMode`), where a problem goes.
+    ///   - lines: the setting holding the lines (`calendar.examPeriods`).
+    ///   - list: where a problem goes.
+    func checkCalendarModes(_ names: Set<String>, key: String, lines: String, _ list: inout ProblemList) {
         for name in names.sorted() where modes[name] == nil {
             let defined = modes.keys.sorted()
             list.add(key, defined.isEmpty

@@ -23,6 +23,15 @@ extension ConfigReader {
         return lowered
     }
 
+    /// Reads text that may be left out: nil when absent, empty or only spaces; otherwise the text
+    /// without surrounding spaces.
+    func nonEmptyString(forKey key: String, isSecret: Bool = false) -> String? {
+        guard let text = string(forKey: ConfigKey(key), isSecret: isSecret)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            return nil
+        }
+        return text
+    }
+
     /// Reads a list of names (`deployments.names`, `plans.names`, …): an empty or repeated name is a
     /// problem, and is left out.
     func names(forKey key: String, problems: inout [ConfigurationProblem]) -> [String] {

@@ -18,7 +18,11 @@ extension SluiceConfiguration {
     /// Reads the configuration, adding to `problems` each value it cannot use (an unknown choice, a
     /// malformed calendar line, a negative limit); such a value keeps its default. The keys read here are
     /// the keys Sluice knows: the check compares a file's keys with them.
-    init(config: ConfigReader, problems: inout [ConfigurationProblem]) {
+    /// - Parameters:
+    ///   - config: the reader.
+    ///   - environment: where the variables named by `…Env` settings (tenants' keys, the JWT secret) are read.
+    ///   - problems: where a problem goes.
+    init(config: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment, problems: inout [ConfigurationProblem]) {
         self.init()
         server.host = config.string(forKey: "server.host", default: server.host)
         server.port = config.int(forKey: "server.port", default: server.port)
@@ -28,8 +32,11 @@ extension SluiceConfiguration {
         server.idleTimeoutSeconds = config.double(forKey: "server.idleTimeoutSeconds", default: server.idleTimeoutSeconds)
         server.maxConnections = config.int(forKey: "server.maxConnections", default: server.maxConnections)
         server.maxConnectionsPerAddress = config.int(forKey: "server.maxConnectionsPerAddress", default: server.maxConnectionsPerAddress)
-        server.maxBufferedEvents = config.int(forKey: "server.maxBufferedEvents", default: server.maxBufferedEvents)
+        server.writeStallSeconds = config.double(forKey: "server.writeStallSeconds", default: server.writeStallSeconds)
+        server.trustedProxies = config.stringArray(forKey: "server.trustedProxies", default: server.trustedProxies)
         auth.apiKeys = config.stringArray(forKey: "auth.apiKeys", isSecret: true, default: auth.apiKeys)
+        auth.adminKeys = config.stringArray(forKey: "auth.adminKeys", isSecret: true, default: auth.adminKeys)
+        auth.jwt = JWTSettings(config: config.scoped(to: "auth.jwt"), environment: environment)
         storage.directory = config.string(forKey: "storage.dataDir", default: storage.directory)
         storage.synchronous = config.choice(
             forKey: "storage.synchronous", default: storage.synchronous, allowed: ["full", "normal"], problems: &problems)
@@ -61,6 +68,11 @@ extension SluiceConfiguration {
             aliases.append(ModelAlias(config: config.scoped(to: ["models", name]), name: name, problems: &problems))
         }
         admission = AdmissionPolicy(config: config, problems: &problems)
+        for name in config.names(forKey: "tenants.names", problems: &problems) {
+            tenants.append(Tenant(
+                config: config.scoped(to: ["tenants", name]), name: name, timeZone: admission.calendar.timeZone.identifier,
+                environment: environment, problems: &problems))
+        }
         cache.enabled = config.bool(forKey: "cache.enabled", default: cache.enabled)
         cache.ttlSeconds = config.double(forKey: "cache.ttlSeconds", default: cache.ttlSeconds)
         cache.maxEntries = config.int(forKey: "cache.maxEntries", default: cache.maxEntries)
@@ -121,36 +133,52 @@ extension AdmissionPolicy {
             mode.simpleMode = section.bool(forKey: "simpleMode", default: false)
             modes[name] = mode
         }
-        readCalendar(config: config, problems: &problems)
+        calendar = SchoolCalendar(config: config.scoped(to: "calendar"), path: "calendar", timeZone: "UTC", problems: &problems)
         reservedBypassWorkers = config.int(forKey: "queue.reservedBypassWorkers")
     }
+}
 
-    /// Reads `calendar`: the time zone, exam periods and peak hours, each line checked.
-    private mutating func readCalendar(config: ConfigReader, problems: inout [ConfigurationProblem]) {
-        let zone = config.string(forKey: "calendar.timeZone", default: "UTC")
+extension SchoolCalendar {
+    /// Reads a calendar section (the global `calendar`, or a tenant's): the time zone, exam periods and
+    /// peak hours, each line checked.
+    /// - Parameters:
+    ///   - config: the reader of the section.
+    ///   - path: the section's key path, for problems (`calendar`, `tenants.school-a.calendar`).
+    ///   - timeZone: the time zone when the section names none.
+    ///   - problems: where a problem goes.
+    init(config: ConfigReader, path: String, timeZone defaultZone: String, problems: inout [ConfigurationProblem]) {
+        self.init()
+        let zone = config.string(forKey: "timeZone", default: defaultZone)
         if let timeZone = TimeZone(identifier: zone) {
-            calendar.timeZone = timeZone
+            self.timeZone = timeZone
         } else {
             problems.append(ConfigurationProblem(
-                "calendar.timeZone", "\(ConfigurationProblem.quoted(zone)) is not a time zone; use a name like UTC, Asia/Ulaanbaatar or Europe/London"))
+                path + ".timeZone", "\(ConfigurationProblem.quoted(zone)) is not a time zone; use a name like UTC, Asia/Ulaanbaatar or Europe/London"))
         }
-        let examMode = config.string(forKey: "calendar.examMode", default: "exam")
-        for text in config.stringArray(forKey: "calendar.examPeriods", default: []) {
+        let examMode = config.string(forKey: "examMode", default: "exam")
+        for text in config.stringArray(forKey: "examPeriods", default: []) {
             if let message = CalendarLines.periodProblem(text) {
-                problems.append(ConfigurationProblem("calendar.examPeriods", "\(ConfigurationProblem.quoted(text)) \(message)"))
+                problems.append(ConfigurationProblem(path + ".examPeriods", "\(ConfigurationProblem.quoted(text)) \(message)"))
                 continue
             }
             let days = CalendarLines.dayRange(text)
-            calendar.periods.append(SchoolCalendar.Period(first: days[0], last: days[days.count - 1], mode: examMode))
+            periods.append(Period(first: days[0], last: days[days.count - 1], mode: examMode))
         }
-        let peakMode = config.string(forKey: "calendar.peakMode", default: "peak-hours")
-        for text in config.stringArray(forKey: "calendar.peakHours", default: []) {
+        let peakMode = config.string(forKey: "peakMode", default: "peak-hours")
+        for text in config.stringArray(forKey: "peakHours", default: []) {
             if let message = CalendarLines.hoursProblem(text) {
-                problems.append(ConfigurationProblem("calendar.peakHours", "\(ConfigurationProblem.quoted(text)) \(message)"))
-            } else if let hours = SchoolCalendar.Hours(text, mode: peakMode) {
-                calendar.hours.append(hours)
+                problems.append(ConfigurationProblem(path + ".peakHours", "\(ConfigurationProblem.quoted(text)) \(message)"))
+            } else if let hours = Hours(text, mode: peakMode) {
+                self.hours.append(hours)
             }
         }
+    }
+
+    /// Whether a calendar section sets anything (a tenant without one follows the global calendar).
+    static func isSet(in config: ConfigReader) -> Bool {
+        config.string(forKey: "timeZone") != nil || config.string(forKey: "examMode") != nil
+            || config.stringArray(forKey: "examPeriods") != nil || config.string(forKey: "peakMode") != nil
+            || config.stringArray(forKey: "peakHours") != nil
     }
 }
 

@@ -55,7 +55,8 @@ extension SluiceConfiguration {
         ]
         if let file { providers.append(file) }
         let log = ConfigurationReadLog()
-        let configuration = SluiceConfiguration(config: ConfigReader(providers: providers, accessReporter: log), problems: &problems)
+        let configuration = SluiceConfiguration(
+            config: ConfigReader(providers: providers, accessReporter: log), environment: environment, problems: &problems)
         problems += log.problems
         problems += configuration.validationProblems()
         if let file {

@@ -24,9 +24,10 @@ extension SluiceConfiguration {
         number("server.idleTimeoutSeconds", server.idleTimeoutSeconds)
         whole("server.maxConnections", server.maxConnections)
         whole("server.maxConnectionsPerAddress", server.maxConnectionsPerAddress)
-        whole("server.maxBufferedEvents", server.maxBufferedEvents)
+        number("server.writeStallSeconds", server.writeStallSeconds)
         number("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
-        add("auth.apiKeys", auth.apiKeys.isEmpty ? "<not set>" : "<set> (\(auth.apiKeys.count))")
+        list("server.trustedProxies", server.trustedProxies)
+        settings += authSettings
         add("storage.dataDir", storage.directory)
         add("storage.synchronous", storage.synchronous)
         add("storage.postgres.url", databaseURL.map { Self.redacted(databaseURL: $0) } ?? "<not set>")
@@ -128,6 +129,7 @@ extension SluiceConfiguration {
         add("calendar.timeZone", calendar.timeZone.identifier)
         list("calendar.examPeriods", calendar.periods.map { "\($0.first)..\($0.last) (\($0.mode))" })
         list("calendar.peakHours", calendar.hours.map { Self.describe($0) })
+        settings += tenantSettings
 
         flag("cache.enabled", cache.enabled)
         number("cache.ttlSeconds", cache.ttlSeconds)
@@ -142,6 +144,77 @@ extension SluiceConfiguration {
         }
         number("cache.semantic.namespaceThreshold", semantic.namespaceThreshold)
         number("cache.semantic.globalThreshold", semantic.globalThreshold)
+        return settings
+    }
+
+    /// `auth`: how many keys, never the keys; the JWT secret only as set or not.
+    private var authSettings: [(key: String, value: String)] {
+        var settings: [(key: String, value: String)] = []
+        func add(_ key: String, _ value: String) { settings.append((key: key, value: value)) }
+        add("auth.apiKeys", auth.apiKeys.isEmpty ? "<not set>" : "<set> (\(auth.apiKeys.count))")
+        let operators = keyEntries.filter { $0.keyPath == "auth.adminKeys" && $0.holder == .operator }.count
+        add("auth.adminKeys", auth.adminKeys.isEmpty
+            ? "<not set>" : "<set> (\(auth.adminKeys.count): \(operators) operator, \(auth.adminKeys.count - operators) of tenants)")
+        let jwt = auth.jwt
+        guard jwt.isConfigured else {
+            add("auth.jwt", "<not configured>")
+            return settings
+        }
+        add("auth.jwt.issuer", jwt.issuer ?? "<not checked>")
+        add("auth.jwt.audience", jwt.audience ?? "<not checked>")
+        add("auth.jwt.jwksFile", jwt.jwksFile ?? "<not set>")
+        add("auth.jwt.jwksURL", jwt.jwksURL ?? "<not set>")
+        add("auth.jwt.secretEnv", jwt.secretEnv.map { "\($0) (\(jwt.secret == nil ? "<not set>" : "<set>"))" } ?? "<not set>")
+        add("auth.jwt.leewaySeconds", ProblemList.show(jwt.leewaySeconds))
+        if let claim = jwt.tenantClaim {
+            add("auth.jwt.tenantClaim", claim)
+        } else {
+            add("auth.jwt.tenant", jwt.fixedTenant ?? "default")
+        }
+        add("auth.jwt.userClaim", jwt.userClaim)
+        add("auth.jwt.roleClaim", jwt.roleClaim)
+        add("auth.jwt.planClaim", jwt.planClaim)
+        return settings
+    }
+
+    /// Each tenant's settings, with the global defaults filled in; its keys only counted.
+    private var tenantSettings: [(key: String, value: String)] {
+        var settings: [(key: String, value: String)] = []
+        func add(_ key: String, _ value: String) { settings.append((key: key, value: value)) }
+        func list(_ values: [String]) -> String { "[" + values.joined(separator: ", ") + "]" }
+        func keys(_ variable: String?, _ count: Int) -> String {
+            guard let variable else { return "<not set>" }
+            return "\(variable) (\(count == 0 ? "<not set>" : "<set> (\(count))"))"
+        }
+        func ceiling(_ value: Int?) -> String {
+            value.map { $0 == 0 ? "0 (none allowed)" : String($0) } ?? "no ceiling"
+        }
+        let all = effectiveTenants
+        let keyOnly = all.dropFirst(tenants.count).map(\.name)
+        add("tenants.names", list(tenants.map(\.name)) + (keyOnly.isEmpty ? "" : " (and, named by keys only, with the defaults: \(keyOnly.joined(separator: ", ")))"))
+        for tenant in all {
+            let path = "tenants.\(tenant.name)."
+            let resolved = policy(of: tenant)
+            add(path + "apiKeysEnv", keys(tenant.apiKeysEnv, tenant.apiKeys.count))
+            add(path + "adminKeysEnv", keys(tenant.adminKeysEnv, tenant.adminKeys.count))
+            add(path + "roles", list(tenant.roles))
+            add(path + "plans", list(resolved.plans.sorted()) + (tenant.plans == nil ? " (every plan)" : ""))
+            add(path + "defaultPlan", resolved.defaultPlan)
+            add(path + "ceilings.requestsPerMinute", ceiling(tenant.ceilings.requestsPerMinute))
+            add(path + "ceilings.runningJobs", ceiling(tenant.ceilings.runningJobs))
+            add(path + "ceilings.tokensPerDay", ceiling(tenant.ceilings.tokensPerDay))
+            add(path + "ceilings.spendPerMonthUSD", tenant.ceilings.spendPerMonthUSD.map {
+                $0 == 0 ? "0 (none allowed)" : ProblemList.show($0)
+            } ?? "no ceiling")
+            add(path + "corsOrigins", tenant.corsOrigins.isEmpty ? "[] (no cross-origin access)" : list(tenant.corsOrigins))
+            if let calendar = tenant.calendar {
+                add(path + "calendar.timeZone", calendar.timeZone.identifier)
+                add(path + "calendar.examPeriods", list(calendar.periods.map { "\($0.first)..\($0.last) (\($0.mode))" }))
+                add(path + "calendar.peakHours", list(calendar.hours.map { Self.describe($0) }))
+            } else {
+                add(path + "calendar", "<the global calendar>")
+            }
+        }
         return settings
     }
 

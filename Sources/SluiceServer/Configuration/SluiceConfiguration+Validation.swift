@@ -11,6 +11,7 @@ extension SluiceConfiguration {
     public func validationProblems() -> [ConfigurationProblem] {
         var list = ProblemList()
         checkServer(&list)
+        checkAuth(&list)
         checkStorage(&list)
         list.atLeast("queue.workers", queue.workers, 1)
         list.atLeast("queue.maxRunningPerUser", queue.maxRunningPerUser, 1)
@@ -43,19 +44,17 @@ extension SluiceConfiguration {
         list.positive("server.idleTimeoutSeconds", server.idleTimeoutSeconds)
         list.atLeast("server.maxConnections", server.maxConnections, 1)
         list.atLeast("server.maxConnectionsPerAddress", server.maxConnectionsPerAddress, 1)
-        list.atLeast("server.maxBufferedEvents", server.maxBufferedEvents, 16)
+        list.positive("server.writeStallSeconds", server.writeStallSeconds)
         list.notNegative("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
-        if auth.apiKeys.isEmpty, !bindsLoopbackOnly, !server.host.isEmpty {
+        if !hasCredentials, !bindsLoopbackOnly, !server.host.isEmpty {
             list.add("server.host", """
                 \(ConfigurationProblem.quoted(server.host)) is beyond loopback, and Sluice does not listen there without API keys: \
-                set auth.apiKeys (SLUICE_AUTH_API_KEYS) or bind 127.0.0.1
+                set auth.apiKeys (SLUICE_AUTH_API_KEYS), a tenant's apiKeysEnv, auth.adminKeys or auth.jwt, or bind 127.0.0.1
                 """)
         }
-        // The keys themselves are secrets: a problem names an entry by its place only.
-        for (index, entry) in auth.apiKeys.enumerated() where !entry.isEmpty {
-            let parts = entry.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts.count == 2, parts[0].isEmpty || parts[1].isEmpty {
-                list.add("auth.apiKeys", "entry \(index + 1) must be \"tenant:key\" or a bare key, with neither part empty")
+        for entry in server.trustedProxies {
+            if let problem = AddressRange.problem(cidr: entry) {
+                list.add("server.trustedProxies", "\(ConfigurationProblem.quoted(entry)) \(problem)")
             }
         }
     }

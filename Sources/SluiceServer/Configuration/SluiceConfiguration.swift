@@ -23,17 +23,27 @@ public struct SluiceConfiguration: Sendable {
         public var maxConnections = 10_000
         /// Connections open at once from one address (default 1,000).
         public var maxConnectionsPerAddress = 1_000
-        /// Events a stream client may fall behind before it is dropped (it resumes with `Last-Event-ID`;
-        /// default 4,096).
-        public var maxBufferedEvents = 4_096
+        /// Seconds a stream client may leave a write unaccepted — the connection's bounded write buffer
+        /// full, the client not reading — before it is dropped (it resumes with `Last-Event-ID`; default 20).
+        public var writeStallSeconds = 20.0
+        /// Proxies whose forwarded client addresses (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) are
+        /// believed, for logs and per-address limits, when keys are configured: CIDRs (`10.0.0.0/8`,
+        /// `fd00::/8`) or single addresses, IPv4 or IPv6 (default none: the peer is the caller).
+        public var trustedProxies: [String] = []
         /// Creates the defaults.
         public init() {}
     }
 
-    /// Who may call.
+    /// Who may call. With no app key, admin key or JWT key source: anonymous use, on loopback only.
     public struct Auth: Sendable {
-        /// App keys as `tenant:key` (a bare key belongs to tenant `default`). Empty: anonymous on loopback only.
+        /// App keys as `tenant:key` (a bare key belongs to tenant `default`): the short form of a tenant's
+        /// `apiKeysEnv`. Secrets.
         public var apiKeys: [String] = []
+        /// Admin keys: `tenant:key` is that tenant's admin (its mode, usage and cache), a bare key the
+        /// operator (every tenant, the node). Secrets.
+        public var adminKeys: [String] = []
+        /// End users' own tokens.
+        public var jwt = JWTSettings()
         /// Creates the defaults.
         public init() {}
     }
@@ -80,6 +90,9 @@ public struct SluiceConfiguration: Sendable {
     public var server = Server()
     /// Who may call.
     public var auth = Auth()
+    /// The tenants of `tenants.names`, each with its section (a tenant named only by a key is not here:
+    /// it has the defaults; `effectiveTenants` lists both).
+    public var tenants: [Tenant] = []
     /// The embedded store.
     public var storage = EmbeddedStore.Configuration()
     /// Nodes sharing a PostgreSQL store.

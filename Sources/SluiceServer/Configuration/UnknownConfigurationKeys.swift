@@ -3,7 +3,10 @@
 /// once, not once per setting under it.
 enum UnknownConfigurationKeys {
     /// Sections whose entries are named by a list: an entry the list does not name is never read.
-    static let namedSections = ["deployments": "deployments.names", "models": "models.aliases", "plans": "plans.names", "modes": "modes.names"]
+    static let namedSections = [
+        "deployments": "deployments.names", "models": "models.aliases", "plans": "plans.names", "modes": "modes.names",
+        "tenants": "tenants.names",
+    ]
 
     /// The problems of a file's keys.
     /// - Parameters:

@@ -31,7 +31,7 @@ struct IdentityMiddleware: RouterMiddleware {
     }
 
     static func digest(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        Credentials.digest(key)
     }
 
     static let roles: Set<String> = ["student", "teacher", "admin"]
