@@ -129,6 +129,10 @@ public protocol SharedJobQueue: Sendable {
     func coolDown(deployment: String, until: Date) async throws
     /// The deployments kept aside now, with the time each comes back.
     func coolDowns() async throws -> [String: Date]
+    /// A setting every node shares (the modes set by hand), nil when never set.
+    func setting(_ name: String) async throws -> String?
+    /// Sets a shared setting.
+    func setSetting(_ name: String, to value: String) async throws
 }
 
 /// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.

@@ -12,7 +12,10 @@ final class AdmissionController: Sendable {
     let load: @Sendable () -> Int
     let metrics: SluiceMetrics
     private let ledger = Mutex(AdmissionLedger())
-    private let forcedMode = Mutex<String??>(nil)
+    /// Modes set by hand, by tenant ("" for every tenant): a mode's name, or nil for "no mode".
+    private let forcedModes = Mutex<[String: String?]>([:])
+    /// Tenants with a calendar of their own (their exam weeks, their peak hours).
+    let calendars: [String: SchoolCalendar]
     private let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
     private let today = Mutex<(day: String, start: Date, end: Date)?>(nil)
 
@@ -24,8 +27,12 @@ final class AdmissionController: Sendable {
         return (bounds.day, bounds.end)
     }
 
-    init(policy: AdmissionPolicy, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date, load: @escaping @Sendable () -> Int) {
+    init(
+        policy: AdmissionPolicy, calendars: [String: SchoolCalendar] = [:], metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date,
+        load: @escaping @Sendable () -> Int
+    ) {
         self.policy = policy
+        self.calendars = calendars
         self.metrics = metrics
         self.clock = clock
         self.load = load
@@ -43,32 +50,49 @@ final class AdmissionController: Sendable {
 
     // MARK: Tier and mode
 
-    /// The mode in force: the admin's, else the calendar's.
-    func mode(at now: Date) -> Mode? {
+    /// The mode in force for `tenant`: set by hand for that tenant (its admin's), else set by hand for
+    /// every tenant (the operator's), else the tenant's own calendar, else the calendar.
+    func mode(at now: Date, tenant: String = "") -> Mode? {
+        let forced = forcedModes.withLock { $0[tenant] ?? $0[""] }
         let name: String?
-        switch forcedMode.withLock({ $0 }) {
+        switch forced {
         case .some(let forced): name = forced
-        case .none: name = policy.calendar.mode(at: now)
+        case .none: name = (calendars[tenant] ?? policy.calendar).mode(at: now)
         }
         return name.flatMap { policy.modes[$0] ?? Mode(name: $0) }
     }
 
-    /// Sets the mode by hand (nil: no mode), or gives it back to the calendar.
-    func force(mode: String??) {
-        forcedMode.withLock { $0 = mode }
+    /// Sets the mode of a tenant ("": every tenant) by hand (nil: no mode), or gives it back to the calendar.
+    func force(mode: String??, tenant: String = "") {
+        forcedModes.withLock { modes in
+            switch mode {
+            case .some(let name): modes[tenant] = .some(name)
+            case .none: modes[tenant] = nil
+            }
+        }
     }
 
-    /// Where the mode comes from.
-    var modeSource: String { forcedMode.withLock { $0 == nil ? "calendar" : "admin" } }
+    /// Every mode set by hand, by tenant ("" for every tenant).
+    var forced: [String: String?] { forcedModes.withLock { $0 } }
 
-    /// The tier now.
-    func tier(at now: Date) -> Tier {
-        policy.tiers.tier(load: load(), mode: mode(at: now))
+    /// Takes the modes set by hand on any node (a cluster keeps them in its store).
+    func adopt(forced: [String: String?]) {
+        forcedModes.withLock { $0 = forced }
+    }
+
+    /// Where a tenant's mode comes from.
+    func modeSource(tenant: String = "") -> String {
+        forcedModes.withLock { $0[tenant] != nil || $0[""] != nil ? "admin" : "calendar" }
+    }
+
+    /// The tier now (for a tenant, whose mode may differ).
+    func tier(at now: Date, tenant: String = "") -> Tier {
+        policy.tiers.tier(load: load(), mode: mode(at: now, tenant: tenant))
     }
 
     /// The semantic-cache threshold the mode or the tier sets now, if either does.
-    func semanticThreshold(at now: Date) -> Double? {
-        let mode = mode(at: now)
+    func semanticThreshold(at now: Date, tenant: String = "") -> Double? {
+        let mode = mode(at: now, tenant: tenant)
         if let threshold = mode?.semanticThreshold { return threshold }
         return policy.tiers.semanticThreshold[policy.tiers.tier(load: load(), mode: mode)]
     }
@@ -91,7 +115,7 @@ final class AdmissionController: Sendable {
     {
         let now = clock()
         let plan = try plan(for: principal)
-        let mode = mode(at: now)
+        let mode = mode(at: now, tenant: principal.tenant)
         let tier = policy.tiers.tier(load: load(), mode: mode)
         let bypass = principal.priorityClass == .bypass
         if tier == .overload, !bypass {
@@ -171,7 +195,7 @@ final class AdmissionController: Sendable {
             throw quotaExceeded(reset: reset, limit: limit, now: now)
         }
         metrics.charged(plan: plan.name, messages: 1, tokens: 0)
-        let mode = mode(at: now)
+        let mode = mode(at: now, tenant: principal.tenant)
         let limit = plan.requestLimit(tier: policy.tiers.tier(load: load(), mode: mode), mode: principal.priorityClass == .bypass ? nil : mode)
         let headroom = ledger.withLock { $0.headroom(user: principal.userKey, limit: limit, now: now) }
         return (DailyCounterDelta(user: principal.userKey, day: day, messages: 1, tokens: 0), Self.headers(headroom))

@@ -1,4 +1,5 @@
 public import Foundation
+import AsyncHTTPClient
 import Hummingbird
 public import Logging
 public import ServiceLifecycle
@@ -17,6 +18,10 @@ public final class SluiceNode: Sendable {
     let jobs: JobService
     let catalog: ProviderCatalog
     let metrics = SluiceMetrics()
+    /// Admin actions and refused credentials.
+    let audit = AuditTrail()
+    /// Verifies end users' tokens (`auth.jwt`).
+    let verifier: TokenVerifier?
     /// The caps on open connections.
     let connections: ConnectionLimiter
     let logger: Logger
@@ -36,14 +41,23 @@ public final class SluiceNode: Sendable {
     public init(configuration: SluiceConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) async throws {
         connections = ConnectionLimiter(
             maxConnections: configuration.server.maxConnections, maxPerAddress: configuration.server.maxConnectionsPerAddress)
-        guard !configuration.auth.apiKeys.isEmpty || configuration.bindsLoopbackOnly else {
+        guard configuration.hasCredentials || configuration.bindsLoopbackOnly else {
             throw StartupError(description: """
                 refusing to listen on \(configuration.server.host) without API keys: anonymous use is allowed on loopback only. \
-                Set auth.apiKeys (SLUICE_AUTH_API_KEYS) or bind 127.0.0.1.
+                Set auth.apiKeys (SLUICE_AUTH_API_KEYS), auth.adminKeys, tenants or auth.jwt, or bind 127.0.0.1.
                 """)
         }
         self.configuration = configuration
         self.logger = logger
+        let jwt = configuration.auth.jwt
+        verifier = jwt.isConfigured
+            ? TokenVerifier(
+                settings: .init(
+                    issuer: jwt.issuer, audience: jwt.audience, jwksFile: jwt.jwksFile, jwksURL: jwt.jwksURL, hmacSecret: jwt.secret,
+                    leewaySeconds: jwt.leewaySeconds, tenant: jwt.tenant, tenantClaim: jwt.tenantClaim, userClaim: jwt.userClaim,
+                    roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
+                httpClient: .shared, logger: logger)
+            : nil
         let store: any JobStore & StreamLog & CacheStore
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
@@ -77,19 +91,25 @@ public final class SluiceNode: Sendable {
             let recovered = try await jobs.recover()
             if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
         }
-        if configuration.auth.apiKeys.isEmpty {
+        if !configuration.hasCredentials {
             logger.notice("no API keys configured: serving anonymous users on loopback only, told apart by X-Sluice-User")
         }
         let router = Router(context: SluiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
+        let directory = configuration.tenantDirectory
+        router.add(middleware: CORSPreflight(origins: Set(directory.policies.values.flatMap { $0.corsOrigins.map { $0.lowercased() } })))
+        let identity = IdentityMiddleware(
+            directory: directory, verifier: verifier, tokenTenant: configuration.auth.jwt.fixedTenant, anonymous: !configuration.hasCredentials,
+            defaultPlan: configuration.admission.defaultPlan, trustedProxies: configuration.server.trustedProxies.compactMap { AddressRange(cidr: $0) },
+            audit: audit)
         HealthRoutes(jobs: jobs).register(on: router)
-        MetricsRoutes(jobs: jobs).register(on: router)
+        MetricsRoutes(jobs: jobs).register(on: router.group("metrics").add(middleware: identity))
         WebRoutes().register(on: router)
         if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: router) }
-        let v1 = router.group("v1").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys, defaultPlan: configuration.admission.defaultPlan))
+        let v1 = router.group("v1").add(middleware: identity)
         ChatRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
-        AdminRoutes(jobs: jobs).register(on: router.group("admin/api").add(middleware: IdentityMiddleware(apiKeys: configuration.auth.apiKeys, defaultPlan: configuration.admission.defaultPlan)))
+        AdminRoutes(jobs: jobs, audit: audit).register(on: router.group("admin/api").add(middleware: identity))
         let logger = logger
         let cluster = jobs.cluster
         let host = configuration.server.host

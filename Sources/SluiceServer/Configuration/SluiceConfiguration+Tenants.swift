@@ -1,3 +1,5 @@
+import SluiceCore
+
 extension SluiceConfiguration {
     /// Whether callers must prove who they are: some app key, admin key or JWT key source is configured.
     /// When not, Sluice serves anonymous callers on this machine only.
@@ -21,6 +23,11 @@ extension SluiceConfiguration {
         TenantDirectory(
             credentials: Credentials(entries: keyEntries), policies: effectiveTenants.map { policy(of: $0) },
             fallback: policy(of: Tenant(name: "")))
+    }
+
+    /// The tenants with a calendar of their own.
+    var tenantCalendars: [String: SchoolCalendar] {
+        Dictionary(tenants.compactMap { tenant in tenant.calendar.map { (tenant.name, $0) } }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A tenant's settings with the global defaults filled in: every plan when it lists none, and

@@ -7,33 +7,39 @@ import SluiceCore
 import SluiceProviders
 import SluiceStore
 
-/// `/admin/api`: the tier and mode, and setting a mode by hand. Needs the admin role.
+/// `/admin/api`: the tier and mode, setting a mode by hand, the cache, the audit trail. Needs an admin
+/// key: a tenant's admin acts on its own tenant (its mode, its cache, its audit records), the operator
+/// on every tenant (a mode set without `?tenant=` or `X-Sluice-Tenant` applies to all of them).
 struct AdminRoutes {
     let jobs: JobService
+    let audit: AuditTrail
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
-        group.get("status") { _, context in
-            try Self.requireAdmin(context)
-            return status()
+        group.get("status") { request, context in
+            let scope = try Self.requireAdmin(context, request: request)
+            return status(tenant: scope.tenant)
         }
         group.put("mode") { request, context in
-            try Self.requireAdmin(context)
+            let scope = try Self.requireAdmin(context, request: request)
             var request = request
             let body = try await request.collectBody(upTo: 64 * 1024)
             let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
             guard let object, object.keys.contains("mode") else {
                 throw SluiceError(.missingField, details: ["field": "mode"])
             }
-            jobs.admission.force(mode: .some(object["mode"] as? String))
-            return status()
+            let mode = object["mode"] as? String
+            try await jobs.setMode(.some(mode), tenant: scope.tenant ?? "")
+            await audit.record(action: "mode set", caller: scope.caller, tenant: scope.tenant, from: context.clientAddress, detail: mode ?? "none")
+            return status(tenant: scope.tenant)
         }
-        group.delete("mode") { _, context in
-            try Self.requireAdmin(context)
-            jobs.admission.force(mode: nil)
-            return status()
+        group.delete("mode") { request, context in
+            let scope = try Self.requireAdmin(context, request: request)
+            try await jobs.setMode(nil, tenant: scope.tenant ?? "")
+            await audit.record(action: "mode cleared", caller: scope.caller, tenant: scope.tenant, from: context.clientAddress, detail: "calendar")
+            return status(tenant: scope.tenant)
         }
         group.delete("cache") { request, context in
-            try Self.requireAdmin(context)
+            let scope = try Self.requireAdmin(context, request: request)
             let query = request.uri.queryParameters
             let namespace = query["namespace"].map(String.init)
             let tag = query["tag"].map(String.init)
@@ -41,13 +47,67 @@ struct AdminRoutes {
             guard namespace != nil || tag != nil || key != nil else {
                 throw SluiceError(.missingField, details: ["field": "namespace, tag or key"])
             }
-            let removed = try await jobs.cache.invalidate(tenant: try context.requirePrincipal().tenant, namespace: namespace, tag: tag, key: key)
+            let tenant = try scope.tenant ?? context.requirePrincipal().tenant
+            let removed = try await jobs.cache.invalidate(tenant: tenant, namespace: namespace, tag: tag, key: key)
+            await audit.record(
+                action: "cache invalidated", caller: scope.caller, tenant: tenant, from: context.clientAddress,
+                detail: "namespace=\(namespace ?? "-") tag=\(tag ?? "-") key=\(key ?? "-") removed=\(removed)")
             return JSONResponse.make(["removed": removed])
         }
         group.post("cache") { request, context in
-            try Self.requireAdmin(context)
-            return try await importEntry(request, principal: try context.requirePrincipal())
+            let scope = try Self.requireAdmin(context, request: request)
+            var principal = try context.requirePrincipal()
+            principal.tenant = scope.tenant ?? principal.tenant
+            let response = try await importEntry(request, principal: principal)
+            await audit.record(action: "cache imported", caller: scope.caller, tenant: principal.tenant, from: context.clientAddress, detail: "one entry")
+            return response
         }
+        group.get("audit") { request, context in
+            let scope = try Self.requireAdmin(context, request: request)
+            let query = request.uri.queryParameters
+            let after = query["after"].flatMap { Int($0) } ?? 0
+            let limit = min(1000, max(1, query["limit"].flatMap { Int($0) } ?? 100))
+            let records = audit.records(after: after, limit: limit + 1, tenant: scope.tenant)
+            return JSONResponse.make([
+                "object": "list", "data": records.prefix(limit).map(\.json), "has_more": records.count > limit,
+                "last_seq": records.prefix(limit).last?.seq ?? after,
+            ] as [String: Any])
+        }
+    }
+
+    /// Who an admin request acts as, and on which tenant (nil: every tenant, the operator's).
+    struct Scope {
+        var caller: String
+        var tenant: String?
+    }
+
+    /// Refuses callers that may not administer; a tenant's admin is limited to its tenant, the operator
+    /// (and local development) may name one with `?tenant=` or `X-Sluice-Tenant`.
+    static func requireAdmin(_ context: SluiceRequestContext, request: Request) throws -> Scope {
+        let principal = try context.requirePrincipal()
+        guard let caller = context.caller, caller.administers(principal.tenant, role: principal.role) else {
+            throw IdentityMiddleware.forbidden("this needs an admin key", "үүнд админы түлхүүр шаардлагатай")
+        }
+        if let own = caller.adminTenant { return Scope(caller: caller.description, tenant: own) }
+        let named = request.uri.queryParameters["tenant"].map(String.init) ?? request.headers[.sluiceTenant]
+        return Scope(caller: caller.description, tenant: named)
+    }
+
+    func status(tenant: String?) -> Response {
+        let now = jobs.admission.clock()
+        let (queued, running) = jobs.scheduler.counts
+        let mode = jobs.admission.mode(at: now, tenant: tenant ?? "")
+        let deployments = jobs.router.status(now: now).map { status -> [String: Any] in
+            [
+                "alias": status.alias, "deployment": status.deployment, "in_flight": status.inFlight, "breaker": status.breaker,
+                "cooling_seconds": status.coolingUntil.map { $0.timeIntervalSince(now) } ?? 0,
+            ]
+        }
+        return JSONResponse.make([
+            "tier": jobs.admission.tier(at: now, tenant: tenant ?? "").name, "mode": mode?.name ?? NSNull(),
+            "mode_source": jobs.admission.modeSource(tenant: tenant ?? ""), "tenant": tenant ?? NSNull(),
+            "queued": queued, "running": running, "deployments": deployments,
+        ] as [String: Any])
     }
 
     /// Imports an answered question (cache warming): `{"question" | "messages", "model", "namespace", "answer", "tags"}`.
@@ -78,25 +138,5 @@ struct AdminRoutes {
             finishReason: "stop", usage: usage)
         try await jobs.cache.store(entry)
         return JSONResponse.make(["key": key, "namespace": namespace], status: .created)
-    }
-
-    static func requireAdmin(_ context: SluiceRequestContext) throws {
-        guard try context.requirePrincipal().role == "admin" else { throw SluiceError(.forbidden) }
-    }
-
-    func status() -> Response {
-        let now = jobs.admission.clock()
-        let (queued, running) = jobs.scheduler.counts
-        let mode = jobs.admission.mode(at: now)
-        let deployments = jobs.router.status(now: now).map { status -> [String: Any] in
-            [
-                "alias": status.alias, "deployment": status.deployment, "in_flight": status.inFlight, "breaker": status.breaker,
-                "cooling_seconds": status.coolingUntil.map { $0.timeIntervalSince(now) } ?? 0,
-            ]
-        }
-        return JSONResponse.make([
-            "tier": jobs.admission.tier(at: now).name, "mode": mode?.name ?? NSNull(), "mode_source": jobs.admission.modeSource,
-            "queued": queued, "running": running, "deployments": deployments,
-        ] as [String: Any])
     }
 }

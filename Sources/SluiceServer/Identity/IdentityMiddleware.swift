@@ -1,63 +1,168 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import SluiceCore
 
-/// Establishes who is calling: an app key (`Authorization: Bearer …`, compared by its SHA-256 so keys are
-/// never held in the clear), or, with no keys configured, an anonymous caller on loopback. The end user,
-/// role and plan come from `X-Sluice-User`, `X-Sluice-Role`, `X-Sluice-Plan`.
+/// Establishes who is calling and what they may assert. With credentials configured: an app key (its
+/// tenant's server, asserting a user, and a role and plan its tenant allows), a tenant's admin key, the
+/// operator's key, or an end user's own token (JWT) whose claims name the user, role and plan. Keys are
+/// looked up by their SHA-256, never held in the clear. With none configured: anonymous callers on this
+/// machine only (local development). The end user comes from `X-Sluice-User`, except for a token, whose
+/// subject is the user.
 struct IdentityMiddleware: RouterMiddleware {
     typealias Context = SluiceRequestContext
 
-    /// Tenant by SHA-256 of the key; empty means anonymous use.
-    let tenants: [String: String]
-    /// The plan of callers who name none.
+    /// Who each key belongs to and what each tenant allows.
+    let directory: TenantDirectory
+    /// Verifies end users' tokens, when `auth.jwt` is configured.
+    let verifier: TokenVerifier?
+    /// The tenant of tokens that name none (`auth.jwt.tenant`).
+    let tokenTenant: String?
+    /// No credentials at all: anonymous local use.
+    let anonymous: Bool
+    /// The plan of anonymous callers who name none.
     let defaultPlan: String
+    /// Proxies whose `X-Forwarded-For` is believed for the client's address.
+    let trustedProxies: [AddressRange]
+    /// Records refused credentials.
+    let audit: AuditTrail?
 
-    /// - Parameters:
-    ///   - apiKeys: entries `tenant:key` or bare keys (tenant `default`).
-    ///   - defaultPlan: the plan of callers who name none.
-    init(apiKeys: [String], defaultPlan: String = "free") {
+    init(
+        directory: TenantDirectory, verifier: TokenVerifier? = nil, tokenTenant: String? = nil, anonymous: Bool, defaultPlan: String,
+        trustedProxies: [AddressRange] = [], audit: AuditTrail? = nil
+    ) {
+        self.directory = directory
+        self.verifier = verifier
+        self.tokenTenant = tokenTenant
+        self.anonymous = anonymous
         self.defaultPlan = defaultPlan
-        var tenants: [String: String] = [:]
-        for entry in apiKeys where !entry.isEmpty {
-            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
-            let (tenant, key) = parts.count == 2 ? (parts[0], parts[1]) : ("default", parts[0])
-            tenants[Self.digest(key)] = tenant
-        }
-        self.tenants = tenants
+        self.trustedProxies = trustedProxies
+        self.audit = audit
     }
 
-    static func digest(_ key: String) -> String {
-        Credentials.digest(key)
+    /// App keys only (`tenant:key` or bare keys of tenant `default`), as tests and the short form use.
+    init(apiKeys: [String], defaultPlan: String = "free") {
+        var configuration = SluiceConfiguration()
+        configuration.auth.apiKeys = apiKeys
+        configuration.admission.defaultPlan = defaultPlan
+        self.init(directory: configuration.tenantDirectory, anonymous: apiKeys.isEmpty, defaultPlan: defaultPlan)
     }
+
+    static func digest(_ key: String) -> String { Credentials.digest(key) }
 
     static let roles: Set<String> = ["student", "teacher", "admin"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let tenant: String
-        if tenants.isEmpty {
+        context.clientAddress = Self.clientAddress(request, peer: context.remoteAddress, trusting: anonymous ? [] : trustedProxies)
+        do {
+            (context.caller, context.principal) = try await identify(request, context: context)
+        } catch let error as SluiceError where [.invalidAPIKey, .invalidToken, .forbidden, .localOnly].contains(error.code) {
+            await audit?.record(action: "refused", caller: "none", tenant: nil, from: context.clientAddress, detail: error.code.rawValue)
+            throw error
+        }
+        var response = try await next(request, context)
+        if let origin = request.headers[.origin], let tenant = context.principal?.tenant, directory.policy(for: tenant).allowsOrigin(origin) {
+            response.headers[.accessControlAllowOrigin] = origin
+            response.headers[.vary] = "Origin"
+        }
+        return response
+    }
+
+    /// The caller and the principal a request proves.
+    func identify(_ request: Request, context: Context) async throws -> (Caller, Principal) {
+        let user = try Self.identifier(request.headers[.sluiceUser], field: "X-Sluice-User", limit: 256)
+        let plan = try Self.identifier(request.headers[.sluicePlan], field: "X-Sluice-Plan", limit: 64)
+        if anonymous {
             // Anonymous use is for local development: a loopback peer, a loopback Host (not a page doing
             // DNS rebinding against localhost), and no proxy in front (its callers are not local).
             guard Self.isLocal(request, peer: context.remoteAddress) else { throw SluiceError(.localOnly) }
-            tenant = "local"
-        } else {
-            guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-                  let found = tenants[Self.digest(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))]
-            else { throw SluiceError(.invalidAPIKey) }
-            tenant = found
+            let role = try Self.role(request) ?? "student"
+            return (.local, Principal(tenant: "local", user: user ?? "anonymous", role: role, plan: plan ?? defaultPlan))
         }
-        let user = try Self.identifier(request.headers[.sluiceUser], field: "X-Sluice-User", limit: 256) ?? "anonymous"
-        let role = request.headers[.sluiceRole]?.lowercased() ?? "student"
-        guard Self.roles.contains(role) else {
+        guard let token = Self.bearer(request) else { throw SluiceError(.invalidAPIKey) }
+        switch directory.holder(ofKey: token) {
+        case .app(let tenant):
+            let policy = directory.policy(for: tenant)
+            let role = try Self.role(request) ?? "student"
+            guard role != "admin" else {
+                throw Self.forbidden("an app key cannot assert the admin role: use an admin key", "апп-ын түлхүүрээр админ эрх авах боломжгүй: админы түлхүүр ашиглана уу")
+            }
+            try Self.check(role: role, plan: plan ?? policy.defaultPlan, against: policy)
+            return (.app(tenant: tenant), Principal(tenant: tenant, user: user ?? "anonymous", role: role, plan: plan ?? policy.defaultPlan))
+        case .admin(let tenant):
+            let policy = directory.policy(for: tenant)
+            return (.tenantAdmin(tenant: tenant), Principal(tenant: tenant, user: user ?? "admin", role: "admin", plan: plan ?? policy.defaultPlan))
+        case .operator:
+            let tenant = try Self.identifier(request.headers[.sluiceTenant], field: "X-Sluice-Tenant", limit: 128) ?? "operator"
+            return (.operator, Principal(tenant: tenant, user: user ?? "operator", role: "admin", plan: plan ?? directory.policy(for: tenant).defaultPlan))
+        case nil:
+            guard let verifier, token.split(separator: ".", omittingEmptySubsequences: false).count == 3 else {
+                throw SluiceError(.invalidAPIKey)
+            }
+            let verified = try await verifier.verify(token)
+            guard let tenant = verified.tenant ?? tokenTenant, tenant == tokenTenant || directory.policies[tenant] != nil else {
+                throw SluiceError(.invalidToken, details: [
+                    "reason": "it names no tenant this server knows", "reason_mn": "энэ сервер мэдэхгүй түрээслэгчийг заасан байна",
+                ])
+            }
+            let policy = directory.policy(for: tenant)
+            let role = verified.role ?? "student"
+            let tokenPlan = verified.plan ?? policy.defaultPlan
+            try Self.check(role: role, plan: tokenPlan, against: policy)
+            return (.user(tenant: tenant), Principal(tenant: tenant, user: verified.user, role: role, plan: tokenPlan))
+        }
+    }
+
+    /// Refuses a role or plan the tenant does not allow, naming what it allows.
+    static func check(role: String, plan: String, against policy: TenantPolicy) throws {
+        guard policy.roles.contains(role) else {
+            let allowed = policy.roles.sorted().joined(separator: ", ")
+            throw forbidden(
+                "tenant '\(policy.name)' may assert the roles \(allowed), not '\(role)'",
+                "'\(policy.name)' зөвхөн \(allowed) үүргийг зааж болно, '\(role)' биш")
+        }
+        guard policy.plans.contains(plan) else {
+            let allowed = policy.plans.sorted().joined(separator: ", ")
+            throw forbidden(
+                "tenant '\(policy.name)' may assert the plans \(allowed), not '\(plan)'",
+                "'\(policy.name)' зөвхөн \(allowed) багцыг зааж болно, '\(plan)' биш")
+        }
+    }
+
+    static func forbidden(_ english: String, _ mongolian: String) -> SluiceError {
+        SluiceError(.forbidden, details: ["reason": english, "reason_mn": mongolian])
+    }
+
+    /// `X-Sluice-Role`, checked to be a role at all.
+    static func role(_ request: Request) throws -> String? {
+        guard let role = request.headers[.sluiceRole]?.lowercased() else { return nil }
+        guard roles.contains(role) else {
             throw SluiceError(.invalidParameter, details: ["field": "X-Sluice-Role", "reason": "one of student, teacher, admin"])
         }
-        let plan = try Self.identifier(request.headers[.sluicePlan], field: "X-Sluice-Plan", limit: 64) ?? defaultPlan
-        context.principal = Principal(tenant: tenant, user: user, role: role, plan: plan)
-        return try await next(request, context)
+        return role
+    }
+
+    /// The credential of `Authorization: Bearer …`.
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    /// The client's address: the peer's, or — when the peer is a trusted proxy — the nearest address in
+    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    static func clientAddress(_ request: Request, peer: SocketAddress?, trusting proxies: [AddressRange]) -> String? {
+        guard let peerIP = peer?.ipAddress else { return nil }
+        guard !proxies.isEmpty, proxies.contains(where: { $0.contains(peerIP) }),
+              let forwarded = HTTPField.Name("X-Forwarded-For").flatMap({ request.headers[$0] })
+        else { return peerIP }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for hop in hops.reversed() where !proxies.contains(where: { $0.contains(hop) }) {
+            return AddressRange(cidr: hop) != nil ? hop : peerIP
+        }
+        return hops.first ?? peerIP
     }
 
     /// Whether a request comes from this machine, straight: its peer is a loopback address, its `Host`
@@ -91,6 +196,7 @@ extension HTTPField.Name {
     static let sluiceUser = Self("X-Sluice-User")!
     static let sluiceRole = Self("X-Sluice-Role")!
     static let sluicePlan = Self("X-Sluice-Plan")!
+    static let sluiceTenant = Self("X-Sluice-Tenant")!
     static let sluiceJobID = Self("X-Sluice-Job-Id")!
     static let sluiceCache = Self("X-Sluice-Cache")!
     static let accelBuffering = Self("X-Accel-Buffering")!

@@ -53,7 +53,7 @@ extension JobService {
                 let started = ContinuousClock.now
                 semanticKey = try? await semantic.probe(chat, tenant: owner.tenant)
                 if let semanticKey,
-                   let match = semantic.lookup(semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock())),
+                   let match = semantic.lookup(semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock(), tenant: owner.tenant)),
                    let entry = cache.entry(key: match.key, tenant: owner.tenant)
                 {
                     let admitted = try admission.admitLight(principal: owner)

@@ -52,7 +52,9 @@ final class JobService: Sendable {
         let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
         let scheduler = Scheduler(
             maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
-        self.admission = AdmissionController(policy: configuration.admission, metrics: metrics, clock: clock) {
+        self.admission = AdmissionController(
+            policy: configuration.admission, calendars: configuration.tenantCalendars, metrics: metrics, clock: clock
+        ) {
             // On a shared store the tier follows the whole cluster's work, this node's included.
             let (queued, running) = scheduler.counts
             return max(queued + running, cluster?.load.load(ordering: .relaxed) ?? 0)

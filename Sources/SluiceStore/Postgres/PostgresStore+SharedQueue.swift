@@ -174,6 +174,18 @@ extension PostgresStore {
         return found
     }
 
+    public func setting(_ name: String) async throws -> String? {
+        let rows = try await client.query("SELECT value FROM sluice_setting WHERE name = \(name)", logger: logger)
+        for try await value in rows.decode(String.self) { return value }
+        return nil
+    }
+
+    public func setSetting(_ name: String, to value: String) async throws {
+        try await client.query(
+            "INSERT INTO sluice_setting (name, value) VALUES (\(name), \(value)) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            logger: logger)
+    }
+
     public func notifyQueued() async throws {
         try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
     }

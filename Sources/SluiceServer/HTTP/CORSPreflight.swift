@@ -1,0 +1,26 @@
+import HTTPTypes
+import Hummingbird
+
+/// Answers browsers' CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) for
+/// the origins some tenant allows (`tenants.<name>.corsOrigins`; none by default). A preflight carries no
+/// credentials, so it is answered for any tenant's origin; the request itself gets
+/// `Access-Control-Allow-Origin` only when its caller's tenant allows that origin (`IdentityMiddleware`).
+struct CORSPreflight: RouterMiddleware {
+    typealias Context = SluiceRequestContext
+    /// Every origin some tenant allows (`*` for any).
+    let origins: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .options, let origin = request.headers[.origin], request.headers[.accessControlRequestMethod] != nil,
+              origins.contains("*") || origins.contains(origin.lowercased())
+        else { return try await next(request, context) }
+        return Response(status: .noContent, headers: [
+            .accessControlAllowOrigin: origin,
+            .accessControlAllowMethods: "GET, POST, PUT, DELETE, OPTIONS",
+            .accessControlAllowHeaders: "Authorization, Content-Type, Last-Event-ID, X-Sluice-User, X-Sluice-Role, X-Sluice-Plan, X-Sluice-Namespace, X-Sluice-Cache-Tags, X-Sluice-Tenant",
+            .accessControlExposeHeaders: "X-Sluice-Job-Id, X-Sluice-Cache, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After",
+            .accessControlMaxAge: "600",
+            .vary: "Origin",
+        ])
+    }
+}
