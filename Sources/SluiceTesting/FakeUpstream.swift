@@ -60,6 +60,7 @@ public final class FakeUpstream: Sendable {
         var maxInFlight = 0
         var parked: [CheckedContinuation<Void, Never>] = []
         var released = false
+        var jwks = #"{"keys": []}"#
     }
 
     private let state = Mutex(State())
@@ -71,6 +72,12 @@ public final class FakeUpstream: Sendable {
     /// The OpenAI-compatible base URL (`http(s)://127.0.0.1:PORT/v1`).
     public var openAIBaseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)/v1" }
     /// The Anthropic base URL (`http(s)://127.0.0.1:PORT`).
+    /// Where it serves the JSON Web Key Set given to `serve(jwks:)` (an identity provider's keys).
+    public var jwksURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)/.well-known/jwks.json" }
+
+    /// Serves `jwks` at `jwksURL` from now on (a key rotation).
+    public func serve(jwks: String) { state.withLock { $0.jwks = jwks } }
+
     public var anthropicBaseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
     /// The test certificate authority's file (the self-signed certificate itself).
@@ -105,6 +112,9 @@ public final class FakeUpstream: Sendable {
         router.post("v1/chat/completions") { request, _ in try await fake.handle(request, anthropic: false) }
         router.post("v1/messages") { request, _ in try await fake.handle(request, anthropic: true) }
         router.post("v1/embeddings") { request, _ in try await fake.embeddings(request) }
+        router.get(".well-known/jwks.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: fake.state.withLock { $0.jwks })))
+        }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server: HTTPServerBuilder = tls
             ? try .tls(tlsConfiguration: .makeServerConfiguration(

@@ -230,7 +230,8 @@ import Testing
             let unknownPlan = try await node.client.post("/v1/jobs", json: Self.job("hi"), headers: ["X-Sluice-Plan": "platinum"])
             #expect(unknownPlan.status == 400)
             #expect(node.node.mock.totalCalls == 0)
-            let id = try await node.client.submit(Self.job("long", extra: ["mock": ["tokens": 50, "tokens_per_second": 20]]))
+            // Slow enough that the three streams below stay open together, waiting for new events.
+            let id = try await node.client.submit(Self.job("long", extra: ["mock": ["tokens": 50, "tokens_per_second": 2]]))
             async let one = node.client.events("/v1/jobs/\(id)/stream", limit: 2)
             async let two = node.client.events("/v1/jobs/\(id)/stream", limit: 2)
             _ = try await (one, two)
@@ -246,7 +247,7 @@ import Testing
             }
             try await streamsClosed()
             let streams = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<3 { group.addTask { try await node.client.events("/v1/jobs/\(id)/stream", limit: 3).status } }
+                for _ in 0..<3 { group.addTask { try await node.client.events("/v1/jobs/\(id)/stream", limit: 12).status } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(streams.sorted() == [200, 200, 429])

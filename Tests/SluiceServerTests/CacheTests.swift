@@ -170,6 +170,7 @@ import Testing
         try await TestNode.with(configure: { $0.cache.ttlSeconds = 3 }) { node in
             _ = try await node.client.post("/v1/chat/completions", json: Self.ask("fleeting"))
             #expect(try await node.client.post("/v1/chat/completions", json: Self.ask("fleeting")).headers["x-sluice-cache"] == "exact")
+            // Time itself: the entry must outlive its 3 s TTL.
             try await Task.sleep(for: .milliseconds(3100))
             #expect(try await node.client.post("/v1/chat/completions", json: Self.ask("fleeting")).headers["x-sluice-cache"] == "miss")
         }

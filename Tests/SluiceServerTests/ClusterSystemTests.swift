@@ -22,10 +22,16 @@ import Testing
                   grader: {deployments: [account]}
 
                 """
-            let nodes = try await ClusterTests.nodes(3, config: config)
+            let url = try await TestPostgres.makeDatabase()
+            let nodes = try await ClusterTests.nodes(3, on: url, config: config)
             defer { nodes.forEach { $0.kill() } }
-            // Every node has heard of the others (each takes its share of the cap).
-            try await Task.sleep(for: .seconds(1))
+            // Every node has heard of the others: each takes its share of the cap.
+            for node in nodes {
+                try await eventually("every node counts three live nodes", every: .milliseconds(100)) {
+                    let status = try await node.client.get("/admin/api/status", headers: ["X-Sluice-Role": "admin"]).json
+                    return (status["cluster"] as? [String: Any])?["nodes"] as? Int == 3
+                }
+            }
             let replies = try await withThrowingTaskGroup(of: Int.self) { group in
                 for n in 0..<24 {
                     group.addTask {

@@ -61,7 +61,7 @@ import Testing
         defer { nodes.forEach { $0.kill() } }
         let id = try await nodes[0].client.submit(chatBody("the water cycle, slowly", mock: ["tokens": 400, "tokens_per_second": 40]))
         async let followed = nodes[1].client.events("/v1/jobs/\(id)/stream", timeout: .seconds(60))
-        for _ in 0..<200 where try await Self.relayedChunks(nodes[1]) < 5 { try await Task.sleep(for: .milliseconds(25)) }
+        try await eventually("node B relays node A's stream") { try await Self.relayedChunks(nodes[1]) >= 5 }
         nodes[0].kill()
         let stream = try await followed
         let names = stream.events.map(\.name)
@@ -163,6 +163,7 @@ import Testing
             cache: {enabled: false}
             """)
         defer { nodes.forEach { $0.kill() } }
+        // The shared window is a calendar minute: start well inside one.
         let second = Int(Date().timeIntervalSince1970) % 60
         if second > 50 { try await Task.sleep(for: .seconds(61 - second)) }
         let replies = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
@@ -293,6 +294,7 @@ import Testing
         #expect(try await logged("heartbeats fail; this node stops claiming work"))
         // Work it accepts now waits for a node whose heartbeats reach the store: not this one.
         let id = try await node.client.submit(chatBody("patience", mock: ["tokens": 3]))
+        // A check that nothing happens needs time: a node that claimed would run it within a poll (0.2 s).
         try await Task.sleep(for: .seconds(2))
         #expect(try await node.client.get("/v1/jobs/\(id)").json["state"] as? String == "queued")
 

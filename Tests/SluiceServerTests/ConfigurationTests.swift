@@ -200,8 +200,10 @@ struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
         let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
         let blocks = readme.components(separatedBy: "```yaml\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
         #expect(blocks.count >= 3)
+        // The README's examples name variables that hold keys; here they are set.
+        let environment = ["SCHOOL_A_KEYS": "sk-a-1,sk-a-2", "SCHOOL_A_ADMIN_KEYS": "sk-a-admin", "SCHOOL_B_KEYS": "sk-b-1"]
         for block in blocks {
-            let check = try await checked(block)
+            let check = try await checked(block, environment: environment)
             #expect(check.problems == [], "\(block)")
         }
     }

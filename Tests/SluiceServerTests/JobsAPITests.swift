@@ -84,6 +84,7 @@ import Testing
             #expect(reply.json["state"] as? String == "cancelled")
             #expect(node.node.mock.activeCalls == 0)
             let tokensAfterCancel = node.node.mock.totalTokens
+            // A check that nothing happens needs time: a call that went on would add ten tokens in it.
             try await Task.sleep(for: .milliseconds(200))
             #expect(node.node.mock.totalTokens == tokensAfterCancel)
             let stream = try await node.client.events("/v1/jobs/\(id)/stream")
@@ -104,7 +105,11 @@ import Testing
             let reply = try await node.client.delete("/v1/jobs/\(queued)")
             #expect(reply.json["state"] as? String == "cancelled")
             _ = try await node.client.delete("/v1/jobs/\(blocker)")
-            try await Task.sleep(for: .milliseconds(100))
+            // Once the blocker's worker is free and nothing waits, the cancelled job would have run by now.
+            try await eventually("the node is idle after the cancels") {
+                let ready = try await node.client.get("/readyz").json
+                return ready["queued"] as? Int == 0 && ready["running"] as? Int == 0
+            }
             #expect(node.node.mock.totalCalls == calls)
             let job = try await node.client.get("/v1/jobs/\(queued)").json
             #expect(job["attempt"] as? Int == 0)

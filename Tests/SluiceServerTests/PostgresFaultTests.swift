@@ -31,6 +31,7 @@ import Testing
         let refused = try await node.client.post("/v1/chat/completions", json: chatBody("asked while the database is down"))
         #expect([503, 507].contains(refused.status), "\(refused.status) \(refused.text)")
         #expect(refused.headers["retry-after"] != nil)
+        // Time itself: the database stays down a while (2 s), as after a real crash, before it is back.
         try await Task.sleep(for: .seconds(2))
         try await server.start()
 

@@ -71,6 +71,7 @@ import Testing
         #expect(try await store.rescueExpired().isEmpty, "the lease still holds")
         // The node's last renewal grants a moment only, then it falls silent.
         _ = try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 0.001)
+        // Time itself: the 1 ms lease must lapse.
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await store.rescueExpired() == ["job_r"])
         let new = try #require(try await store.claim(node: "node-b", limit: 1, leaseSeconds: 30, now: Date()).first)
@@ -94,6 +95,7 @@ import Testing
         job.state = .succeeded
         job.finishedAt = Date()
         try await store.save(job, appending: [StreamChunk(seq: 1, event: .done(finishReason: "stop", usage: Usage(promptTokens: 1, completionTokens: 1), cache: "miss"))])
+        // Time itself: the 1 ms lease must lapse, so that only the completion keeps the rescue away.
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await store.rescueExpired().isEmpty)
         #expect(try await store.job(id: "job_c")?.state == .succeeded)
@@ -105,6 +107,7 @@ import Testing
         let store = try await Self.store()
         try await store.insert(storeJob("job_h"))
         _ = try await store.claim(node: "node-a", limit: 1, leaseSeconds: 1, now: Date())
+        // Time itself: renewals every 0.4 s carry the job well past its first 1 s lease.
         for _ in 0..<4 {
             try await Task.sleep(for: .milliseconds(400))
             #expect(try await store.renewLeases(node: "node-a", address: "http://127.0.0.1:9001", leaseSeconds: 5) == 1)

@@ -318,6 +318,7 @@ import Testing
                     #expect(try await node.client.get("/metrics").text.contains(#"sluice_breaker_state{alias="gpt",deployment="main"} 2"#))
                     #expect(try await Self.ask(node, "c").status == 200)
                     #expect(fake.received.count == 2)
+                    // Time itself: the breaker stays open for its 10 s before it lets a probe through.
                     try await Task.sleep(for: .milliseconds(10100))
                     #expect(try await Self.ask(node, "d").status == 200)
                     #expect(fake.received.count == 3)

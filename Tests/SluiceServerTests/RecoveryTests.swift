@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import SluiceCore
 import SluiceProviders
@@ -9,6 +11,21 @@ import Testing
 
 /// Kills and restarts real `sluice serve` processes on one data folder.
 @Suite struct RecoveryTests {
+    /// The events of a stream, read to its end; `served` hears when the first has come.
+    static func follow(_ url: String, served: AsyncStream<Void>.Continuation) async throws -> [SSEEvent] {
+        defer { served.finish() }
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+        var parser = SSEParser()
+        var events: [SSEEvent] = []
+        for try await buffer in response.body {
+            for case .event(let event) in parser.feed(buffer.readableBytesView) {
+                events.append(event)
+                if events.count == 1 { served.yield() }
+            }
+        }
+        return events
+    }
+
     @Test func aJobRunningAtKill9IsReRunAfterRestartAndTheClientResumesWithoutGapOrDuplicate() async throws {
         let data = TemporaryDirectory.make()
         let environment = ["SLUICE_QUEUE_WORKERS": "1", "SLUICE_QUEUE_BACKOFF_BASE_MS": "10"]
@@ -68,13 +85,16 @@ import Testing
         let id = try await first.client.submit(chatBody("interrupted by a deploy", mock: ["tokens": 80, "tokens_per_second": 40]))
         let seen = try await first.client.events("/v1/jobs/\(id)/stream", limit: 4)
         #expect(seen.events.count == 4)
-        // A client still following when the node stops sees its stream end, not an error.
-        async let follower = first.client.events("/v1/jobs/\(id)/stream?after=4")
-        try await Task.sleep(for: .milliseconds(100))
+        // A client still following when the node stops sees its stream end, not an error: the node stops
+        // once the client has had an event (it is being served).
+        let (served, signal) = AsyncStream.makeStream(of: Void.self)
+        async let follower = Self.follow(first.client.baseURL + "/v1/jobs/\(id)/stream?after=4", served: signal)
+        var firstEvent = served.makeAsyncIterator()
+        guard await firstEvent.next() != nil else { throw TestFailure("the follower had no event before the shutdown") }
         #expect(await first.terminate() == 0, "a graceful shutdown exits cleanly")
         let followed = try await follower
-        #expect(!followed.events.contains { $0.name == "done" || $0.name == "error" })
-        let lastSeen = followed.ids.last ?? 4
+        #expect(!followed.contains { $0.name == "done" || $0.name == "error" })
+        let lastSeen = followed.compactMap(\.seq).last ?? 4
 
         let second = try await SluiceProcess(dataDirectory: data, environment: environment)
         defer { second.kill() }

@@ -49,3 +49,22 @@ extension HTTPTestClient {
         throw TestFailure("job \(id) did not reach \(states)")
     }
 }
+
+/// Waits for something the test can observe, instead of for a time it hopes is long enough: checks
+/// `condition` every `interval` until it holds, and fails with `what` when it still does not after `seconds`.
+/// - Parameters:
+///   - what: what the test waits for, as the failure says it ("node B relays the stream").
+///   - seconds: how long before giving up; generous, for a busy machine.
+///   - interval: the pause between checks.
+///   - condition: whether it has happened.
+func eventually(
+    _ what: String, seconds: Double = 20, every interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: interval)
+    }
+    if try await condition() { return }
+    throw TestFailure("within \(seconds) s, this never happened: \(what)")
+}

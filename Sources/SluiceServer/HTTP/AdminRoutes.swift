@@ -107,6 +107,7 @@ struct AdminRoutes {
             "tier": jobs.admission.tier(at: now, tenant: tenant ?? "").name, "mode": mode?.name ?? NSNull(),
             "mode_source": jobs.admission.modeSource(tenant: tenant ?? ""), "tenant": tenant ?? NSNull(),
             "queued": queued, "running": running, "deployments": deployments,
+            "cluster": ["nodes": jobs.router.currentShare.nodes, "rank": jobs.router.currentShare.rank],
         ] as [String: Any])
     }
 

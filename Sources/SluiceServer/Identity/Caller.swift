@@ -25,6 +25,13 @@ enum Caller: Sendable, Equatable {
         }
     }
 
+    /// Whether the request may name its end user (`X-Sluice-User`, the body's `user`): not with an end
+    /// user's own token, whose subject is the user.
+    var namesItsUser: Bool {
+        if case .user = self { return false }
+        return true
+    }
+
     /// The tenant its admin powers are limited to; nil for the operator (and local development).
     var adminTenant: String? {
         switch self {

@@ -26,7 +26,7 @@ extension JobService {
         if health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         var owner = try context.requirePrincipal()
         var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
-        if request.headers[.sluiceUser] == nil, let user = chat.user, !user.isEmpty {
+        if request.headers[.sluiceUser] == nil, context.caller?.namesItsUser ?? true, let user = chat.user, !user.isEmpty {
             owner.user = String(user.prefix(256))
         }
         let cacheControl = (request.headers[.cacheControl] ?? "").lowercased()

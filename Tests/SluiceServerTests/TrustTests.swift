@@ -1,0 +1,189 @@
+import Foundation
+import NIOHTTP1
+@testable import SluiceServer
+import SluiceCore
+import SluiceTesting
+import Testing
+
+/// Every public and admin route against every kind of caller: no credential, app keys of two tenants,
+/// a tenant's admin key, the operator's key, and end users' tokens — valid, expired, forged, `alg: none`,
+/// algorithm-confused, for another audience, with an unknown key — each with the status it must get.
+@Suite struct TrustTests {
+    static let issuer = "https://idp.example"
+    static let audience = "sluice"
+
+    /// Two schools with their app and admin keys, an operator key, and tokens of school A's users
+    /// verified with the keys the fake identity provider serves.
+    static func withNode(_ body: (TestNode, TestTokens, FakeUpstream) async throws -> Void) async throws {
+        let tokens = try TestTokens()
+        try await FakeUpstream.with { idp in
+            idp.serve(jwks: tokens.jwks())
+            try await TestNode.with(configure: { configuration in
+                var a = SluiceConfiguration.Tenant(name: "school-a")
+                a.apiKeys = ["app-key-a"]
+                a.adminKeys = ["admin-key-a"]
+                a.plans = ["free"]
+                var b = SluiceConfiguration.Tenant(name: "school-b")
+                b.apiKeys = ["app-key-b"]
+                b.adminKeys = ["admin-key-b"]
+                configuration.tenants = [a, b]
+                configuration.auth.adminKeys = ["operator-key"]
+                configuration.auth.jwt.jwksURL = idp.jwksURL
+                configuration.auth.jwt.issuer = issuer
+                configuration.auth.jwt.audience = audience
+                configuration.auth.jwt.tenant = "school-a"
+            }) { node in
+                try await body(node, tokens, idp)
+            }
+        }
+    }
+
+    static func bearer(_ credential: String) -> [String: String] { ["Authorization": "Bearer \(credential)"] }
+
+    static func claims(_ subject: String = "alice", audience: String = audience, expiresIn: Int64 = 300, extra: [String: JSONValue] = [:]) -> [String: JSONValue] {
+        TestTokens.claims(subject: subject, issuer: issuer, audience: audience, expiresIn: expiresIn, extra: extra)
+    }
+
+    static func chat(_ node: TestNode, _ headers: [String: String], _ question: String = "hello") async throws -> HTTPTestClient.Reply {
+        try await node.client.post("/v1/chat/completions", json: chatBody(question), headers: headers)
+    }
+
+    @Test func everyRouteRefusesOrServesEachKindOfCaller() async throws {
+        try await Self.withNode { node, tokens, _ in
+            let valid = try await tokens.token(claims: Self.claims())
+            let callers: [(name: String, headers: [String: String], chat: Int, status: Int, metrics: Int)] = [
+                ("no credential", [:], 401, 401, 401),
+                ("unknown key", Self.bearer("not-a-key"), 401, 401, 401),
+                ("app key of A", Self.bearer("app-key-a"), 200, 403, 403),
+                ("app key of B", Self.bearer("app-key-b"), 200, 403, 403),
+                ("app key of A asserting admin", Self.bearer("app-key-a").merging(["X-Sluice-Role": "admin"]) { $1 }, 403, 403, 403),
+                ("app key of A asserting an unlisted plan", Self.bearer("app-key-a").merging(["X-Sluice-Plan": "paid"]) { $1 }, 403, 403, 403),
+                ("admin key of A", Self.bearer("admin-key-a"), 200, 200, 403),
+                ("operator key", Self.bearer("operator-key"), 200, 200, 200),
+                ("valid token", Self.bearer(valid), 200, 403, 403),
+                ("expired token", Self.bearer(try await tokens.token(claims: Self.claims(expiresIn: -600))), 401, 401, 401),
+                ("forged token", Self.bearer(try await tokens.forged(claims: Self.claims())), 401, 401, 401),
+                ("alg none", Self.bearer(tokens.unsigned(claims: Self.claims(), kid: tokens.rsaKid)), 401, 401, 401),
+                ("algorithm confusion", Self.bearer(try await tokens.confused(claims: Self.claims())), 401, 401, 401),
+                ("wrong audience", Self.bearer(try await tokens.token(claims: Self.claims(audience: "another-app"))), 401, 401, 401),
+                ("unknown kid", Self.bearer(try await tokens.token(kid: "nobody-knows", claims: Self.claims())), 401, 401, 401),
+                ("token asserting admin", Self.bearer(try await tokens.token(claims: Self.claims(extra: ["role": "admin"]))), 403, 403, 403),
+            ]
+            for caller in callers {
+                let chat = try await Self.chat(node, caller.headers)
+                #expect(chat.status == caller.chat, "\(caller.name): /v1/chat/completions \(chat.status) \(chat.text.prefix(200))")
+                let status = try await node.client.get("/admin/api/status", headers: caller.headers)
+                #expect(status.status == caller.status, "\(caller.name): /admin/api/status \(status.status)")
+                let metrics = try await node.client.get("/metrics", headers: caller.headers)
+                #expect(metrics.status == caller.metrics, "\(caller.name): /metrics \(metrics.status)")
+                if caller.chat == 401 {
+                    #expect(["invalid_api_key", "invalid_token"].contains(chat.errorCode ?? ""), "\(caller.name): \(chat.text.prefix(200))")
+                }
+            }
+            // Health is open to all; the refusals are in the audit trail, with no key or token in it.
+            #expect(try await node.client.get("/healthz").status == 200)
+            let audit = try await node.client.get("/admin/api/audit", headers: Self.bearer("operator-key"))
+            #expect(audit.status == 200)
+            #expect(audit.text.contains("refused"))
+            #expect(!audit.text.contains("not-a-key") && !audit.text.contains(valid))
+        }
+    }
+
+    @Test func aRefusedTokenSaysWhyInBothLanguages() async throws {
+        try await Self.withNode { node, tokens, _ in
+            let expired = try await tokens.token(claims: Self.claims(expiresIn: -600))
+            let english = try await Self.chat(node, Self.bearer(expired))
+            #expect(english.errorCode == "invalid_token")
+            #expect(english.text.contains("expired"), "\(english.text)")
+            let mongolian = try await Self.chat(node, Self.bearer(expired).merging(["Accept-Language": "mn"]) { $1 })
+            #expect(mongolian.errorCode == "invalid_token")
+            #expect(mongolian.text.contains("Токен"), "\(mongolian.text)")
+        }
+    }
+
+    @Test func aTenantsAdminActsOnItsOwnTenantOnly() async throws {
+        try await Self.withNode { node, _, _ in
+            // A's admin sets a mode, naming B: it applies to A.
+            let set = try await node.client.send(
+                .PUT, "/admin/api/mode?tenant=school-b", body: Data(#"{"mode": "exam"}"#.utf8), headers: Self.bearer("admin-key-a"))
+            #expect(set.status == 200)
+            let operatorKey = Self.bearer("operator-key")
+            #expect(try await node.client.get("/admin/api/status?tenant=school-a", headers: operatorKey).json["mode"] as? String == "exam")
+            #expect(try await node.client.get("/admin/api/status?tenant=school-b", headers: operatorKey).json["mode"] as? String != "exam")
+            // B's admin sees B, not A's mode.
+            #expect(try await node.client.get("/admin/api/status?tenant=school-a", headers: Self.bearer("admin-key-b")).json["tenant"] as? String == "school-b")
+            // A's admin cannot clear the cache of B: its invalidation is of A's entries.
+            let cached = try await Self.chat(node, Self.bearer("app-key-b"), "what B asked")
+            #expect(cached.status == 200)
+            let removed = try await node.client.delete("/admin/api/cache?namespace=&tenant=school-b", headers: Self.bearer("admin-key-a")).json["removed"] as? Int
+            #expect(removed == 0)
+            #expect(try await Self.chat(node, Self.bearer("app-key-b"), "what B asked").headers["x-sluice-cache"] == "exact")
+            // A's audit records are A's alone.
+            let audit = try await node.client.get("/admin/api/audit", headers: Self.bearer("admin-key-b")).json
+            #expect((audit["data"] as? [[String: Any]])?.allSatisfy { $0["tenant"] as? String == "school-b" } == true)
+        }
+    }
+
+    @Test func aUsersTokenNamesTheUserAndReadsOnlyTheirJobs() async throws {
+        try await Self.withNode { node, tokens, _ in
+            let alice = Self.bearer(try await tokens.token(claims: Self.claims("alice")))
+            let bob = Self.bearer(try await tokens.token(claims: Self.claims("bob")))
+            // Alice claims to be bob in the header: her token's subject wins.
+            let id = try await node.client.submit(chatBody("alice's question"), headers: alice.merging(["X-Sluice-User": "bob"]) { $1 })
+            #expect(try await node.client.get("/v1/jobs/\(id)", headers: alice).status == 200)
+            #expect(try await node.client.get("/v1/jobs/\(id)", headers: bob).status == 404)
+            #expect(try await node.client.get("/v1/jobs/\(id)", headers: Self.bearer("app-key-b")).status == 404)
+            // Nor does OpenAI's `user` field in the body.
+            var body = chatBody("alice's other question")
+            body["user"] = "bob"
+            let other = try await node.client.submit(body, headers: alice)
+            #expect(try await node.client.get("/v1/jobs/\(other)", headers: alice).status == 200)
+            #expect(try await node.client.get("/v1/jobs/\(other)", headers: bob).status == 404)
+        }
+    }
+
+    @Test func aRotatedKeySetIsPickedUpWithoutARestart() async throws {
+        try await Self.withNode { node, tokens, idp in
+            #expect(try await Self.chat(node, Self.bearer(try await tokens.token(claims: Self.claims()))).status == 200)
+            // The identity provider rotates to a new key; a token signed with it is accepted once the
+            // key set is fetched again (refetches after an unknown key are spaced a few seconds apart).
+            let rotated = try TestTokens(rsaKid: "rotated-rsa", ecKid: "rotated-ec")
+            idp.serve(jwks: rotated.jwks())
+            let token = try await rotated.token(claims: Self.claims())
+            try await eventually("a token of the rotated key is accepted", seconds: 30) {
+                try await Self.chat(node, Self.bearer(token)).status == 200
+            }
+        }
+    }
+
+    @Test func aBrowserOnAnAllowedOriginGetsCORSAndOthersDoNot() async throws {
+        let tokens = try TestTokens()
+        try await FakeUpstream.with { idp in
+            idp.serve(jwks: tokens.jwks())
+            try await TestNode.with(configure: { configuration in
+                var a = SluiceConfiguration.Tenant(name: "school-a")
+                a.corsOrigins = ["https://tutor.school-a.example"]
+                configuration.tenants = [a]
+                configuration.auth.jwt.jwksURL = idp.jwksURL
+                configuration.auth.jwt.tenant = "school-a"
+            }) { node in
+                let preflight = try await node.client.send(.OPTIONS, "/v1/chat/completions", headers: [
+                    "Origin": "https://tutor.school-a.example", "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                ])
+                #expect(preflight.status == 204)
+                #expect(preflight.headers["access-control-allow-origin"] == "https://tutor.school-a.example")
+                let foreign = try await node.client.send(.OPTIONS, "/v1/chat/completions", headers: [
+                    "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+                ])
+                #expect(foreign.headers["access-control-allow-origin"] == nil)
+                let token = Self.bearer(try await tokens.token(claims: TestTokens.claims()))
+                let allowed = try await Self.chat(node, token.merging(["Origin": "https://tutor.school-a.example"]) { $1 })
+                #expect(allowed.status == 200)
+                #expect(allowed.headers["access-control-allow-origin"] == "https://tutor.school-a.example")
+                let other = try await Self.chat(node, token.merging(["Origin": "https://evil.example"]) { $1 })
+                #expect(other.headers["access-control-allow-origin"] == nil)
+            }
+        }
+    }
+}
