@@ -186,4 +186,38 @@ import Testing
             }
         }
     }
+
+    @Test func aTenantsCeilingsHoldWhileItsAppNamesANewUserOnEveryRequest() async throws {
+        try await TestNode.with(configure: { configuration in
+            var a = SluiceConfiguration.Tenant(name: "school-a")
+            a.apiKeys = ["app-key-a"]
+            a.ceilings = .init(requestsPerMinute: 5)
+            var b = SluiceConfiguration.Tenant(name: "school-b")
+            b.apiKeys = ["app-key-b"]
+            b.ceilings = .init(runningJobs: 2)
+            configuration.tenants = [a, b]
+        }) { node in
+            // Per minute, across users: five of ten requests, each from a "new" student.
+            var statuses: [Int] = []
+            for n in 0..<10 {
+                let reply = try await Self.chat(node, Self.bearer("app-key-a").merging(["X-Sluice-User": "student-\(n)"]) { $1 }, "question \(n)")
+                statuses.append(reply.status)
+                if reply.status == 429 { #expect(reply.errorCode == "rate_limited") }
+            }
+            #expect(statuses.filter { $0 == 200 }.count == 5, "\(statuses)")
+            // Jobs at once: two long jobs run, a third waits for one to end.
+            let slow = ["tokens": 200, "tokens_per_second": 20] as [String: Any]
+            var ids: [String] = []
+            for n in 0..<2 {
+                ids.append(try await node.client.submit(chatBody("long \(n)", mock: slow), headers: Self.bearer("app-key-b").merging(["X-Sluice-User": "s\(n)"]) { $1 }))
+            }
+            let third = try await node.client.post("/v1/jobs", json: chatBody("long 2", mock: slow), headers: Self.bearer("app-key-b").merging(["X-Sluice-User": "s2"]) { $1 })
+            #expect(third.status == 429, "\(third.text)")
+            _ = try await node.client.delete("/v1/jobs/\(ids[0])", headers: Self.bearer("app-key-b").merging(["X-Sluice-User": "s0"]) { $1 })
+            try await eventually("a third job is admitted once one ends") {
+                try await node.client.post("/v1/jobs", json: chatBody("long 3", mock: ["tokens": 2]), headers: Self.bearer("app-key-b").merging(["X-Sluice-User": "s3"]) { $1 }).status == 202
+            }
+            _ = try await node.client.delete("/v1/jobs/\(ids[1])", headers: Self.bearer("app-key-b").merging(["X-Sluice-User": "s1"]) { $1 })
+        }
+    }
 }

@@ -16,6 +16,13 @@ final class AdmissionController: Sendable {
     private let forcedModes = Mutex<[String: String?]>([:])
     /// Tenants with a calendar of their own (their exam weeks, their peak hours).
     let calendars: [String: SchoolCalendar]
+    /// Tenants' ceilings across all their users (requests per minute, jobs at once, tokens per day).
+    let ceilings: [String: TenantPolicy.Ceilings]
+    /// Each tenant's admitted jobs that have not ended, under a `runningJobs` ceiling, by id with the
+    /// time admitted. A job another node ends (a cluster) is forgotten after `jobLifetime`.
+    private let tenantJobs = Mutex<[String: [String: Date]]>([:])
+    /// Longer than any job lives (queue deadline and attempts included).
+    static let jobLifetime: TimeInterval = 3600
     private let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
     private let today = Mutex<(day: String, start: Date, end: Date)?>(nil)
 
@@ -28,11 +35,12 @@ final class AdmissionController: Sendable {
     }
 
     init(
-        policy: AdmissionPolicy, calendars: [String: SchoolCalendar] = [:], metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date,
-        load: @escaping @Sendable () -> Int
+        policy: AdmissionPolicy, calendars: [String: SchoolCalendar] = [:], ceilings: [String: TenantPolicy.Ceilings] = [:],
+        metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date, load: @escaping @Sendable () -> Int
     ) {
         self.policy = policy
         self.calendars = calendars
+        self.ceilings = ceilings.filter { !$0.value.isEmpty }
         self.metrics = metrics
         self.clock = clock
         self.load = load
@@ -145,7 +153,34 @@ final class AdmissionController: Sendable {
             tokensPerMinute: plan.tokensPerMinute, messagesPerDay: plan.messagesPerDay, tokensPerDay: plan.tokensPerDay)
         let (day, nextDay) = day(of: now)
         let reservation = AdmissionLedger.Reservation(user: principal.userKey, day: day, tokens: promptTokens + cap * (request.n ?? 1), at: now, id: jobID)
-        let outcome = ledger.withLock { $0.admit(reservation, limits: limits, nextDay: nextDay) }
+        let outcome = ledger.withLock { ledger -> Result<AdmissionLedger.Headroom, AdmissionLedger.Refusal> in
+            let admitted = ledger.admit(reservation, limits: limits, nextDay: nextDay)
+            guard case .success = admitted, let ceiling = ceilings[principal.tenant] else { return admitted }
+            // The tenant's ceilings hold across all its users, however many names its app makes up.
+            let whole = ledger.admit(Self.tenantShare(of: reservation, tenant: principal.tenant), limits: ceiling.limits, nextDay: nextDay)
+            if case .failure(let refusal) = whole {
+                ledger.settle(reservation, usedTokens: nil, refundMessage: true)
+                return .failure(refusal)
+            }
+            return admitted
+        }
+        if case .success = outcome, let cap = ceilings[principal.tenant]?.runningJobs {
+            let started = tenantJobs.withLock { jobs in
+                var open = jobs[principal.tenant, default: [:]].filter { now.timeIntervalSince($0.value) < Self.jobLifetime }
+                guard open.count < cap else { return false }
+                open[jobID] = now
+                jobs[principal.tenant] = open
+                return true
+            }
+            if !started {
+                ledger.withLock { ledger in
+                    ledger.settle(reservation, usedTokens: nil, refundMessage: true)
+                    ledger.settle(Self.tenantShare(of: reservation, tenant: principal.tenant), usedTokens: nil, refundMessage: true)
+                }
+                metrics.rejected(reason: "tenant_jobs")
+                throw SluiceError(.rateLimited, details: ["seconds": "5"], retryAfter: 5)
+            }
+        }
         switch outcome {
         case .success(let headroom):
             metrics.charged(plan: plan.name, messages: 1, tokens: reservation.tokens)
@@ -215,12 +250,35 @@ final class AdmissionController: Sendable {
         let used: Int? = job.state == .succeeded ? job.result?.usage.totalTokens ?? 0 : nil
         let refund = job.state == .failed || job.state == .expired
         ledger.withLock { $0.settle(reservation, usedTokens: used, refundMessage: refund) }
+        settleTenant(reservation, tenant: job.owner.tenant, usedTokens: used, refund: refund)
         return DailyCounterDelta(user: reservation.user, day: reservation.day, messages: refund ? -1 : 0, tokens: (used ?? 0) - reservation.tokens)
     }
 
     /// Undoes an admission whose job could not be stored.
     func release(_ reservation: AdmissionLedger.Reservation) {
         ledger.withLock { $0.settle(reservation, usedTokens: nil, refundMessage: true) }
+        if let tenant = reservation.user.split(separator: "\u{1F}", maxSplits: 1).first {
+            settleTenant(reservation, tenant: String(tenant), usedTokens: nil, refund: true)
+        }
+    }
+
+    /// The part of a user's reservation its tenant's ceilings count.
+    static func tenantShare(of reservation: AdmissionLedger.Reservation, tenant: String) -> AdmissionLedger.Reservation {
+        var share = reservation
+        share.user = "tenant\u{1E}" + tenant
+        return share
+    }
+
+    /// Settles the tenant's part of a reservation, and counts its job as ended.
+    private func settleTenant(_ reservation: AdmissionLedger.Reservation, tenant: String, usedTokens: Int?, refund: Bool) {
+        guard let ceiling = ceilings[tenant] else { return }
+        ledger.withLock { $0.settle(Self.tenantShare(of: reservation, tenant: tenant), usedTokens: usedTokens, refundMessage: refund) }
+        if ceiling.runningJobs != nil {
+            tenantJobs.withLock { jobs in
+                jobs[tenant]?[reservation.id] = nil
+                if jobs[tenant]?.isEmpty == true { jobs[tenant] = nil }
+            }
+        }
     }
 
     // MARK: Streams

@@ -29,6 +29,11 @@ public struct TenantPolicy: Sendable, Hashable {
         }
 
         /// Whether there is no ceiling at all.
+        /// The limits the admission ledger applies to the tenant as a whole.
+        public var limits: AdmissionLedger.Limits {
+            AdmissionLedger.Limits(requestsPerMinute: requestsPerMinute, tokensPerDay: tokensPerDay)
+        }
+
         public var isEmpty: Bool {
             requestsPerMinute == nil && runningJobs == nil && tokensPerDay == nil && spendPerMonthUSD == nil
         }

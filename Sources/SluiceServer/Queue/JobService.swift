@@ -53,7 +53,8 @@ final class JobService: Sendable {
         let scheduler = Scheduler(
             maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
         self.admission = AdmissionController(
-            policy: configuration.admission, calendars: configuration.tenantCalendars, metrics: metrics, clock: clock
+            policy: configuration.admission, calendars: configuration.tenantCalendars,
+            ceilings: configuration.tenantDirectory.policies.mapValues(\.ceilings), metrics: metrics, clock: clock
         ) {
             // On a shared store the tier follows the whole cluster's work, this node's included.
             let (queued, running) = scheduler.counts
