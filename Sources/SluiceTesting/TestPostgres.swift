@@ -92,11 +92,13 @@ public enum TestPostgres {
         }
 
         /// A new cluster (`initdb`, `pg_ctl start`) in a temporary folder on a free port.
-        public static func start() async throws -> Server {
-            try await offload { try create() }
+        /// - Parameter tls: serve TLS too (`ssl=on`) with the test certificate of `Tests/Fixtures` (for
+        ///   127.0.0.1 and localhost); plain connections are still accepted.
+        public static func start(tls: Bool = false) async throws -> Server {
+            try await offload { try create(tls: tls) }
         }
 
-        static func create() throws(TestFailure) -> Server {
+        static func create(tls: Bool = false) throws(TestFailure) -> Server {
             guard let bin = TestPostgres.binaries() else {
                 throw TestFailure("""
                     PostgreSQL is needed for this test and was not found: install the server binaries \
@@ -121,13 +123,44 @@ public enum TestPostgres {
             // No fsync (the tests crash PostgreSQL, never the machine: what reached the kernel survives), but
             // commits written before they are acknowledged, as in production: with `synchronous_commit=off`
             // an immediate stop loses the last acknowledged transactions, and a crash test its jobs.
-            let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=on -c max_connections=300"
+            var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=on -c max_connections=300"
+            if tls { options += try tlsOptions(in: directory, asPostgres: asPostgres) }
             let server = Server(
                 url: "postgres://sluice@127.0.0.1:\(port)", binaries: bin, directory: directory, data: data, options: options, asPostgres: asPostgres)
             try server.control("start")
             TestPostgres.stopsAtExit
             TestPostgres.running.withLock { $0.append(server) }
             return server
+        }
+
+        /// The server's options for TLS: the test certificate and key, copied into its folder, where
+        /// PostgreSQL accepts them (the key owned by the server's user, readable by it alone).
+        static func tlsOptions(in directory: String, asPostgres: Bool) throws(TestFailure) -> String {
+            let certificate = directory + "/server.crt", key = directory + "/server.key"
+            do {
+                try FileManager.default.copyItem(atPath: FakeUpstream.certificateFile, toPath: certificate)
+                try FileManager.default.copyItem(atPath: FakeUpstream.keyFile, toPath: key)
+                for file in [certificate, key] {
+                    var attributes: [FileAttributeKey: Any] = [.posixPermissions: 0o600]
+                    if asPostgres {
+                        attributes[.ownerAccountName] = "postgres"
+                        attributes[.groupOwnerAccountName] = "postgres"
+                    }
+                    try FileManager.default.setAttributes(attributes, ofItemAtPath: file)
+                }
+            } catch {
+                throw TestFailure("could not give PostgreSQL the test certificate in \(directory): \(error)")
+            }
+            return " -c ssl=on -c ssl_cert_file=\(certificate) -c ssl_key_file=\(key)"
+        }
+
+        /// Runs SQL on one of its databases (a URL from `makeDatabase`) over a plain connection; returns
+        /// the rows, one string each (columns joined by `|`).
+        public func query(_ url: String, _ sql: String) async throws -> [String] {
+            let output = try await offload {
+                try TestPostgres.run(self.binaries + "/psql", [url + "?sslmode=disable", "-v", "ON_ERROR_STOP=1", "-tAq", "-c", sql], asPostgres: false)
+            }
+            return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         }
 
         /// A new, empty database on it; returns its URL.

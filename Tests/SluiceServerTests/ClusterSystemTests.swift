@@ -85,6 +85,7 @@ import Testing
                 if cooling <= 0 { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(cooling > 0, "node B never heard that the account cools down")
+            print("cluster cool-down: node B kept the account aside \(Int(Date().timeIntervalSince(throttledAt) * 1000)) ms after node A's 429 (poll 0.2 s)")
             // …and leaves the account alone until then, though it had never called it.
             #expect(try await Self.ask(nodes[1], "second question").status == 200)
             #expect(try await first.status == 200)

@@ -121,6 +121,9 @@ private func checked(_ yaml: String, environment: [String: String] = [:]) async 
 
 /// The folder of `Package.swift`.
 private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+/// The committed test certificate and its key.
+private let fixtureCertificate = packageRoot + "/Tests/Fixtures/test-upstream.cert.pem"
+private let fixtureKey = packageRoot + "/Tests/Fixtures/test-upstream.key.pem"
 
 /// One mistake in a configuration file, where it must be reported, and words the report must contain.
 struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
@@ -175,6 +178,21 @@ struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
         .init(yaml: "modes: {names: [exam], exam: {requestsPerMinute: -1}}", keyPath: "modes.exam.requestsPerMinute", says: "must be 0 or more, not -1"),
         .init(yaml: "server: {host: 0.0.0.0}", keyPath: "server.host", says: "without API keys"),
         .init(yaml: #"storage: {postgres: {url: "mysql://root:hunter2@db/x"}}"#, keyPath: "storage.postgres.url", says: "postgres://user:password@host"),
+        .init(yaml: #"storage: {postgres: {url: "postgres://u:hunter2@db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"}}"#,
+              keyPath: "storage.postgres.url", says: "there is no file at /nonexistent/ca.pem"),
+        // The cluster's own listener and its TLS.
+        .init(yaml: "cluster: {internalPort: 70000}", keyPath: "cluster.internalPort", says: "from 0 to 65535"),
+        .init(yaml: "server: {port: 8080}\ncluster: {internalPort: 8080}", keyPath: "cluster.internalPort", says: "need a port of their own"),
+        .init(yaml: #"cluster: {tls: {certFile: "\#(fixtureCertificate)", keyFile: "\#(fixtureKey)"}}"#, keyPath: "cluster.tls", says: "set cluster.internalPort"),
+        .init(yaml: #"cluster: {internalPort: 0, tls: {certFile: "\#(fixtureCertificate)"}}"#, keyPath: "cluster.tls.keyFile", says: "is required"),
+        .init(yaml: #"cluster: {internalPort: 0, tls: {certFile: "/nonexistent/node.pem", keyFile: "\#(fixtureKey)"}}"#,
+              keyPath: "cluster.tls.certFile", says: "there is no file at /nonexistent/node.pem"),
+        .init(yaml: #"cluster: {internalPort: 0, tls: {certFile: "\#(fixtureKey)", keyFile: "\#(fixtureKey)"}}"#,
+              keyPath: "cluster.tls.certFile", says: "holds no PEM certificate"),
+        .init(yaml: #"cluster: {internalPort: 0, tls: {certFile: "\#(fixtureCertificate)", keyFile: "\#(fixtureCertificate)"}}"#,
+              keyPath: "cluster.tls.keyFile", says: "holds no PEM private key"),
+        .init(yaml: #"cluster: {internalPort: 0, tls: {certFile: "\#(fixtureCertificate)", keyFile: "\#(fixtureKey)"}, advertiseURL: "http://10.0.0.5:8443"}"#,
+              keyPath: "cluster.advertiseURL", says: "write https://"),
         // Keys the reader never reads, and values of the wrong type.
         .init(yaml: "server: {prot: 8080}", keyPath: "server.prot", says: #""prot" is not a setting of server; allowed: host, port"#),
         .init(yaml: "srever: {port: 8080, host: 127.0.0.1}", keyPath: "srever", says: "did you mean server?"),

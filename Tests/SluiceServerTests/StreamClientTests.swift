@@ -68,6 +68,7 @@ import Testing
                 let id = try await node.client.submit(["model": "gpt", "messages": [["role": "user", "content": "answer [endless]"]]])
                 let fd = try Self.connection(to: node.port, sending: "GET /v1/jobs/\(id)/stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 defer { close(fd) }
+                let opened = Date()
                 // It reads nothing: once the socket's buffers and 16 events are full, the server drops it.
                 var waited = 0
                 while try await !Self.dropped(node) {
@@ -75,6 +76,7 @@ import Testing
                     guard waited < 600 else { throw TestFailure("a reader that stopped reading was never dropped") }
                     try await Task.sleep(for: .milliseconds(100))
                 }
+                print("slow reader: dropped \(Int(Date().timeIntervalSince(opened) * 1000)) ms after it stopped reading (write stall limit 1 s, after the socket buffers filled)")
                 // Meanwhile, and after, others are served.
                 #expect(try await node.client.get("/healthz").status == 200)
                 // What it was sent before the drop is whole and in order, and ends without a last event.
@@ -110,7 +112,9 @@ import Testing
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0 {}
             close(fd)
+            let closed = Date()
             let left = try await ConnectionTests.waitUntil(seconds: 10) { node.node.jobs.admission.openStreams(of: user) == 0 }
+            print("departed client: its stream released \(Int(Date().timeIntervalSince(closed) * 1000)) ms after it closed (heartbeat every 60 s)")
             #expect(left, "the stream was still counted open after its client left")
             #expect(node.node.jobs.hub.subscriberCount(id) == 0)
             _ = try await node.client.delete("/v1/jobs/\(id)")

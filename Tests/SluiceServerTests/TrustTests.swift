@@ -220,4 +220,30 @@ import Testing
             _ = try await node.client.delete("/v1/jobs/\(ids[1])", headers: Self.bearer("app-key-b").merging(["X-Sluice-User": "s1"]) { $1 })
         }
     }
+
+    @Test func theAuditTrailOutlivesARestartAndAFloodOfBadKeysStaysSmall() async throws {
+        let directory = TemporaryDirectory.make()
+        let configure = { (configuration: inout SluiceConfiguration) in
+            var a = SluiceConfiguration.Tenant(name: "school-a")
+            a.apiKeys = ["app-key-a"]
+            a.adminKeys = ["admin-key-a"]
+            configuration.tenants = [a]
+            configuration.auth.adminKeys = ["operator-key"]
+        }
+        try await TestNode.with(dataDirectory: directory, configure: configure) { node in
+            for n in 0..<50 { _ = try await Self.chat(node, Self.bearer("bad-key-\(n)")) }
+            let set = try await node.client.send(.PUT, "/admin/api/mode", body: Data(#"{"mode": "exam"}"#.utf8), headers: Self.bearer("admin-key-a"))
+            #expect(set.status == 200)
+        }
+        try await TestNode.with(dataDirectory: directory, configure: configure) { node in
+            let data = try await node.client.get("/admin/api/audit", headers: Self.bearer("operator-key")).json["data"] as? [[String: Any]] ?? []
+            let refused = data.filter { $0["action"] as? String == "refused" }
+            #expect((1...2).contains(refused.count), "\(refused)")
+            #expect(data.contains { $0["action"] as? String == "mode set" && $0["tenant"] as? String == "school-a" && $0["caller"] as? String == "admin key of school-a" })
+            #expect(!String(describing: data).contains("bad-key"))
+            // A tenant's admin reads its own records only.
+            let own = try await node.client.get("/admin/api/audit", headers: Self.bearer("admin-key-a")).json["data"] as? [[String: Any]] ?? []
+            #expect(!own.isEmpty && own.allSatisfy { $0["tenant"] as? String == "school-a" })
+        }
+    }
 }

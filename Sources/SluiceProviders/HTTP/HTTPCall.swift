@@ -162,11 +162,20 @@ extension HTTPClient {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, deployment.maxInFlight))
         // A refused connection fails the call at once, so that the router fails over instead of waiting.
         configuration.connectionPool.retryConnectionEstablishment = false
-        if let caFile = deployment.caFile {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(caFile)
-            configuration.tlsConfiguration = tls
-        }
+        configuration.trust(caFile: deployment.caFile)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}
+
+extension HTTPClient.Configuration {
+    /// Checks servers' certificates against the authorities in `caFile` (PEM) alone, instead of the
+    /// system's (a provider behind a private CA, the nodes of a cluster); nil keeps the system's. The
+    /// host name is checked either way.
+    /// - Parameter caFile: the PEM file of the certificate authorities to trust.
+    public mutating func trust(caFile: String?) {
+        guard let caFile else { return }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(caFile)
+        tlsConfiguration = tls
     }
 }

@@ -1,7 +1,10 @@
 public import Foundation
 import AsyncHTTPClient
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
+import NIOSSL
 public import ServiceLifecycle
 import SluiceCore
 public import SluiceProviders
@@ -19,7 +22,7 @@ public final class SluiceNode: Sendable {
     let catalog: ProviderCatalog
     let metrics = SluiceMetrics()
     /// Admin actions and refused credentials.
-    let audit = AuditTrail()
+    let audit: AuditTrail
     /// Verifies end users' tokens (`auth.jwt`).
     let verifier: TokenVerifier?
     /// The caps on open connections.
@@ -58,7 +61,7 @@ public final class SluiceNode: Sendable {
                     roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
                 httpClient: .shared, logger: logger)
             : nil
-        let store: any JobStore & StreamLog & CacheStore
+        let store: any JobStore & StreamLog & CacheStore & AuditLog
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
@@ -70,6 +73,7 @@ public final class SluiceNode: Sendable {
         mock = MockProvider(configuration: configuration.mock)
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
         jobs = JobService(store: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
+        audit = AuditTrail(log: store, metrics: metrics, logger: logger)
     }
 
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
@@ -105,7 +109,10 @@ public final class SluiceNode: Sendable {
         HealthRoutes(jobs: jobs).register(on: router)
         MetricsRoutes(jobs: jobs).register(on: router.group("metrics").add(middleware: identity))
         WebRoutes().register(on: router)
-        if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: router) }
+        // The routes nodes call on each other: on a listener of their own when cluster.internalPort is set.
+        let internalRouter = configuration.cluster.internalPort == nil ? router : Router(context: SluiceRequestContext.self)
+        if internalRouter !== router { internalRouter.add(middleware: ErrorMiddleware()) }
+        if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: internalRouter) }
         let v1 = router.group("v1").add(middleware: identity)
         ChatRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
@@ -115,20 +122,50 @@ public final class SluiceNode: Sendable {
         let host = configuration.server.host
         let advertised = configuration.cluster.advertiseURL
         let limiter = connections
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [limiter.handler(), StreamDeparture()],
+            idleTimeout: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)))
+        // Without a listener of their own, the nodes reach each other on the public port.
+        let advertisesPublicPort = configuration.cluster.internalPort == nil
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [limiter.handler(), StreamDeparture()],
-                idleTimeout: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)))),
+            server: .http1(configuration: http1),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                let reachable = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
-                cluster?.advertise(advertised ?? "http://\(reachable):\(port)")
+                if advertisesPublicPort { cluster?.advertise(advertised ?? SluiceNode.url(scheme: "http", host: host, port: port)) }
                 logger.notice("sluice is listening", metadata: ["sluice.address": "http://\(channel.localAddress?.ipAddress ?? "?"):\(port)"])
                 await onListening(port)
             },
             logger: logger)
+        let internalServer: Application<RouterResponder<SluiceRequestContext>>?
+        if let cluster, let port = configuration.cluster.internalPort {
+            let server: HTTPServerBuilder
+            let scheme: String
+            if let tls = configuration.cluster.tls {
+                let tlsConfiguration = try Self.serverTLS(tls)
+                server = try .tls(.http1(configuration: http1), tlsConfiguration: tlsConfiguration)
+                scheme = "https"
+            } else {
+                server = .http1(configuration: http1)
+                scheme = "http"
+            }
+            internalServer = Application(
+                router: internalRouter,
+                server: server,
+                configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? 0
+                    cluster.advertise(advertised ?? SluiceNode.url(scheme: scheme, host: host, port: port))
+                    // Not "sluice is listening": that line names the public port, and tests read it.
+                    logger.notice(
+                        "the cluster's internal routes are listening",
+                        metadata: ["sluice.internalAddress": "\(scheme)://\(channel.localAddress?.ipAddress ?? "?"):\(port)"])
+                },
+                logger: logger)
+        } else {
+            internalServer = nil
+        }
         let workers = WorkerPool(
             jobs: jobs, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds,
             sweepInterval: configuration.retention.sweepSeconds)
@@ -138,11 +175,43 @@ public final class SluiceNode: Sendable {
         ]
         // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
         if jobs.cluster != nil { services.append(.init(service: ClusterService(jobs: jobs))) }
+        // The internal listener stops after the public one, so that other nodes relaying this node's
+        // streams hear them to the end.
+        if let internalServer {
+            services.append(.init(service: ServerService(server: internalServer, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)))
+        }
         services += [
             .init(service: ServerService(server: app, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         return services
+    }
+
+    /// Where other nodes reach a listener on `host` (this machine's name when it binds every interface).
+    static func url(scheme: String, host: String, port: Int) -> String {
+        let reachable = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+        // An IPv6 address is written in brackets in a URL.
+        return "\(scheme)://\(reachable.contains(":") ? "[\(reachable)]" : reachable):\(port)"
+    }
+
+    /// The internal listener's TLS: the certificate chain and key of `cluster.tls`.
+    static func serverTLS(_ tls: SluiceConfiguration.Cluster.TLS) throws -> TLSConfiguration {
+        guard let certFile = tls.certFile, let keyFile = tls.keyFile else {
+            throw StartupError(description: "cluster.tls needs both certFile and keyFile: the internal listener's certificate and its key")
+        }
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certFile)
+        } catch {
+            throw StartupError(description: "cluster.tls.certFile: \(certFile) could not be read as a PEM certificate (\(error))")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw StartupError(description: "cluster.tls.keyFile: \(keyFile) could not be read as a PEM private key (\(error))")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

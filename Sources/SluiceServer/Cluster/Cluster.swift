@@ -40,7 +40,12 @@ final class Cluster: Sendable {
     /// The first cache invalidation this node has to apply (taken before it loads the cache).
     let invalidationCursor = Atomic<Int64>(0)
 
-    init(queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, metrics: SluiceMetrics, logger: Logger) {
+    /// - Parameter peerCAFile: the authority other nodes' certificates are checked against when they
+    ///   speak HTTPS (`cluster.tls.caFile`); nil: the system's.
+    init(
+        queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, metrics: SluiceMetrics,
+        peerCAFile: String? = nil, logger: Logger
+    ) {
         nodeID = "node-" + UUID().uuidString.prefix(8).lowercased()
         self.queue = queue
         self.cacheFeed = cacheFeed
@@ -57,6 +62,7 @@ final class Cluster: Sendable {
         // Each followed job holds a connection for its whole stream: AHC's default of 8 per host would
         // make the ninth remote stream wait for one of the first eight to end.
         settings.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 100_000
+        settings.trust(caFile: peerCAFile)
         peers = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
     }
 

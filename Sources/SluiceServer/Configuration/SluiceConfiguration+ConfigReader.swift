@@ -47,6 +47,12 @@ extension SluiceConfiguration {
         cluster.leaseSeconds = config.double(forKey: "cluster.leaseSeconds", default: cluster.leaseSeconds)
         cluster.pollSeconds = config.double(forKey: "cluster.pollSeconds", default: cluster.pollSeconds)
         cluster.advertiseURL = config.string(forKey: "cluster.advertiseURL").flatMap { $0.isEmpty ? nil : $0 }
+        cluster.internalPort = config.int(forKey: "cluster.internalPort")
+        // All three are read, so that all three are known keys; any of them set makes a TLS block.
+        let clusterTLS = SluiceConfiguration.Cluster.TLS(
+            certFile: config.nonEmptyString(forKey: "cluster.tls.certFile"), keyFile: config.nonEmptyString(forKey: "cluster.tls.keyFile"),
+            caFile: config.nonEmptyString(forKey: "cluster.tls.caFile"))
+        if clusterTLS.certFile != nil || clusterTLS.keyFile != nil || clusterTLS.caFile != nil { cluster.tls = clusterTLS }
         queue.workers = config.int(forKey: "queue.workers", default: queue.workers)
         queue.maxRunningPerUser = config.int(forKey: "queue.maxRunningPerUser", default: queue.maxRunningPerUser)
         queue.deadlineSeconds = config.double(forKey: "queue.deadlineSeconds", default: queue.deadlineSeconds)

@@ -33,7 +33,15 @@ extension SluiceConfiguration {
         add("storage.postgres.url", databaseURL.map { Self.redacted(databaseURL: $0) } ?? "<not set>")
         number("cluster.leaseSeconds", cluster.leaseSeconds)
         number("cluster.pollSeconds", cluster.pollSeconds)
-        add("cluster.advertiseURL", cluster.advertiseURL ?? "<the bound address>")
+        add("cluster.advertiseURL", cluster.advertiseURL ?? (cluster.internalPort == nil ? "<the bound address>" : "<the internal listener's address>"))
+        add("cluster.internalPort", cluster.internalPort.map { $0 == 0 ? "0 (a free port)" : String($0) } ?? "<none: the internal routes are on server.port>")
+        if let tls = cluster.tls {
+            add("cluster.tls.certFile", tls.certFile ?? "<not set>")
+            add("cluster.tls.keyFile", tls.keyFile ?? "<not set>")
+            add("cluster.tls.caFile", tls.caFile ?? "<the system's>")
+        } else {
+            add("cluster.tls", "<not set: plain HTTP between nodes>")
+        }
         whole("queue.workers", queue.workers)
         add("queue.reservedBypassWorkers", admission.reservedBypassWorkers.map { String($0) } ?? "<a tenth of the workers, at least 1>")
         whole("queue.maxRunningPerUser", queue.maxRunningPerUser)

@@ -60,16 +60,12 @@ extension SluiceConfiguration {
     }
 
     private func checkStorage(_ list: inout ProblemList) {
-        list.positive("cluster.leaseSeconds", cluster.leaseSeconds)
-        list.positive("cluster.pollSeconds", cluster.pollSeconds)
         if let url = databaseURL {
             if let problem = Self.databaseURLProblem(url) { list.add("storage.postgres.url", problem) }
         } else {
             list.notEmpty("storage.dataDir", storage.directory, "the folder of the embedded store, like .sluice")
         }
-        if let advertised = cluster.advertiseURL {
-            list.webURL("cluster.advertiseURL", advertised, example: "http://10.0.0.5:8080")
-        }
+        checkCluster(&list)
     }
 
     /// What is wrong with a PostgreSQL URL, or nil; never quotes it (it may hold a password).
@@ -81,6 +77,11 @@ extension SluiceConfiguration {
         let modes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
         if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value, !modes.contains(mode) {
             return "has sslmode=\(mode), which is not one of \(modes.joined(separator: ", "))"
+        }
+        // libpq's name for the authority the server's certificate is checked against ("system": the system's).
+        if let file = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value, file != "system" {
+            if file.isEmpty { return "has an empty sslrootcert: name the PEM file of the authority that signed the server's certificate" }
+            if let problem = pemFileProblem(file, holding: .certificates) { return "has sslrootcert=\(file), but \(problem)" }
         }
         return nil
     }

@@ -102,9 +102,36 @@ public struct SluiceConfiguration: Sendable {
         /// Seconds between looks for waiting work when no notification came (the bound on a missed one).
         public var pollSeconds = 1.0
         /// The URL other nodes reach this one at (relays of streams, cancels); from the bound address
-        /// when nil, with this machine's host name when it binds every interface.
+        /// when nil (the internal listener's, when `internalPort` is set), with this machine's host name
+        /// when it binds every interface.
         public var advertiseURL: String?
+        /// The port of a listener of its own for the routes nodes call on each other (`/internal/v1/*`),
+        /// on `server.host`; 0 picks a free one. Nil: they are served on `server.port` with the rest.
+        public var internalPort: Int?
+        /// TLS for the internal listener, and the authority nodes trust when they call each other; nil:
+        /// plain HTTP.
+        public var tls: TLS?
         public init() {}
+
+        /// The internal listener's certificate and key, and the authority its peers are checked against
+        /// (`cluster.tls`). Paths of PEM files.
+        public struct TLS: Sendable {
+            /// The certificate (chain) the internal listener presents.
+            public var certFile: String?
+            /// Its private key.
+            public var keyFile: String?
+            /// The certificate authority a node trusts when it calls another (nil: the system's).
+            public var caFile: String?
+            /// - Parameters:
+            ///   - certFile: the certificate.
+            ///   - keyFile: its key.
+            ///   - caFile: the authority peers are checked against.
+            public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil) {
+                self.certFile = certFile
+                self.keyFile = keyFile
+                self.caFile = caFile
+            }
+        }
     }
 
     /// The cluster settings.

@@ -47,7 +47,7 @@ struct AdminRoutes {
             guard namespace != nil || tag != nil || key != nil else {
                 throw SluiceError(.missingField, details: ["field": "namespace, tag or key"])
             }
-            let tenant = try scope.tenant ?? context.requirePrincipal().tenant
+            guard let tenant = scope.cacheTenant(try context.requirePrincipal()) else { throw SluiceError(.missingField, details: ["field": "tenant"]) }
             let removed = try await jobs.cache.invalidate(tenant: tenant, namespace: namespace, tag: tag, key: key)
             await audit.record(
                 action: "cache invalidated", caller: scope.caller, tenant: tenant, from: context.clientAddress,
@@ -57,7 +57,8 @@ struct AdminRoutes {
         group.post("cache") { request, context in
             let scope = try Self.requireAdmin(context, request: request)
             var principal = try context.requirePrincipal()
-            principal.tenant = scope.tenant ?? principal.tenant
+            guard let tenant = scope.cacheTenant(principal) else { throw SluiceError(.missingField, details: ["field": "tenant"]) }
+            principal.tenant = tenant
             let response = try await importEntry(request, principal: principal)
             await audit.record(action: "cache imported", caller: scope.caller, tenant: principal.tenant, from: context.clientAddress, detail: "one entry")
             return response
@@ -65,9 +66,9 @@ struct AdminRoutes {
         group.get("audit") { request, context in
             let scope = try Self.requireAdmin(context, request: request)
             let query = request.uri.queryParameters
-            let after = query["after"].flatMap { Int($0) } ?? 0
+            let after = query["after"].flatMap { Int64($0) } ?? 0
             let limit = min(1000, max(1, query["limit"].flatMap { Int($0) } ?? 100))
-            let records = audit.records(after: after, limit: limit + 1, tenant: scope.tenant)
+            let records = try await audit.records(after: after, limit: limit + 1, tenant: scope.tenant)
             return JSONResponse.make([
                 "object": "list", "data": records.prefix(limit).map(\.json), "has_more": records.count > limit,
                 "last_seq": records.prefix(limit).last?.seq ?? after,
@@ -79,6 +80,13 @@ struct AdminRoutes {
     struct Scope {
         var caller: String
         var tenant: String?
+        var local = false
+
+        /// Whose cache an action touches: the scope's tenant (the operator must name one); in local
+        /// development, the local tenant.
+        func cacheTenant(_ principal: Principal) -> String? {
+            tenant ?? (local ? principal.tenant : nil)
+        }
     }
 
     /// Refuses callers that may not administer; a tenant's admin is limited to its tenant, the operator
@@ -90,7 +98,7 @@ struct AdminRoutes {
         }
         if let own = caller.adminTenant { return Scope(caller: caller.description, tenant: own) }
         let named = request.uri.queryParameters["tenant"].map(String.init) ?? request.headers[.sluiceTenant]
-        return Scope(caller: caller.description, tenant: named)
+        return Scope(caller: caller.description, tenant: named, local: caller == .local)
     }
 
     func status(tenant: String?) -> Response {

@@ -59,7 +59,7 @@ struct IdentityMiddleware: RouterMiddleware {
         do {
             (context.caller, context.principal) = try await identify(request, context: context)
         } catch let error as SluiceError where [.invalidAPIKey, .invalidToken, .forbidden, .localOnly].contains(error.code) {
-            await audit?.record(action: "refused", caller: "none", tenant: nil, from: context.clientAddress, detail: error.code.rawValue)
+            await audit?.refused(code: error.code.rawValue, from: context.clientAddress)
             throw error
         }
         var response = try await next(request, context)
@@ -93,6 +93,7 @@ struct IdentityMiddleware: RouterMiddleware {
             return (.app(tenant: tenant), Principal(tenant: tenant, user: user ?? "anonymous", role: role, plan: plan ?? policy.defaultPlan))
         case .admin(let tenant):
             let policy = directory.policy(for: tenant)
+            if let plan, !policy.plans.contains(plan) { try Self.check(role: "student", plan: plan, against: policy) }
             return (.tenantAdmin(tenant: tenant), Principal(tenant: tenant, user: user ?? "admin", role: "admin", plan: plan ?? policy.defaultPlan))
         case .operator:
             let tenant = try Self.identifier(request.headers[.sluiceTenant], field: "X-Sluice-Tenant", limit: 128) ?? "operator"

@@ -39,7 +39,8 @@ final class JobService: Sendable {
         if let queue = store as? any SharedJobQueue {
             cluster = Cluster(
                 queue: queue, cacheFeed: store as? any SharedCacheFeed, leaseSeconds: configuration.cluster.leaseSeconds,
-                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), metrics: metrics, logger: logger)
+                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), metrics: metrics,
+                peerCAFile: configuration.cluster.tls?.caFile, logger: logger)
         } else {
             cluster = nil
         }

@@ -161,6 +161,20 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
                 );
                 """)
         }
+        migrator.registerMigration("v6-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at REAL NOT NULL,
+                    action TEXT NOT NULL,
+                    caller TEXT NOT NULL,
+                    tenant TEXT,
+                    origin TEXT,
+                    detail TEXT NOT NULL
+                );
+                CREATE INDEX audit_at ON audit(at);
+                """)
+        }
         return migrator
     }
 

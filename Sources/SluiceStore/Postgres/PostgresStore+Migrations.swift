@@ -86,6 +86,15 @@ extension PostgresStore {
         (5, "provider accounts kept aside, shared by every node", [
             "CREATE TABLE sluice_cooldown (deployment text PRIMARY KEY, until_at double precision NOT NULL)",
         ]),
+        (6, "the audit trail", [
+            """
+            CREATE TABLE sluice_audit (
+                seq bigserial PRIMARY KEY, at double precision NOT NULL, action text NOT NULL, caller text NOT NULL,
+                tenant text, origin text, detail text NOT NULL
+            )
+            """,
+            "CREATE INDEX sluice_audit_at ON sluice_audit (at)",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so

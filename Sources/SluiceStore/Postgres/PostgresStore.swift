@@ -10,7 +10,10 @@ public import SluiceCore
 public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueue, SharedCacheFeed, SharedCounters {
     /// Where the database is and how to reach it.
     public struct Configuration: Sendable {
-        /// `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
+        /// `postgres://user:password@host:port/database[?sslmode=…&sslrootcert=…]`: `sslmode` is one of
+        /// `disable` (the default), `allow`, `prefer`, `require`, `verify-ca` or `verify-full`, and
+        /// `sslrootcert` the PEM file of the authority the server's certificate is checked against, with
+        /// libpq's meanings (see `TLSPolicy`).
         public var url: String
         /// Connections in the pool.
         public var maxConnections: Int
@@ -48,7 +51,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     ///   - configuration: the database.
     ///   - logger: for the pool's background events.
     public init(configuration: Configuration, logger: Logger) async throws {
-        var settings = try Self.clientConfiguration(url: configuration.url)
+        let endpoint = try Endpoint(url: configuration.url)
+        try await endpoint.probe(logger: logger)
+        var settings = endpoint.clientConfiguration
         settings.options.maximumConnections = configuration.maxConnections
         let client = PostgresClient(configuration: settings, backgroundLogger: logger)
         self.client = client
@@ -89,25 +94,6 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     }
 
     deinit { runner.cancel() }
-
-    /// The client settings for a URL.
-    static func clientConfiguration(url: String) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let host = components.host, !host.isEmpty
-        else {
-            throw BadURL(description: "the database URL must look like postgres://user:password@host:5432/database")
-        }
-        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
-        let tls: PostgresClient.Configuration.TLS = switch mode {
-        case "require", "verify-full", "verify-ca": .require(.makeClientConfiguration())
-        case "prefer": .prefer(.makeClientConfiguration())
-        default: .disable
-        }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        return PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
-            database: database.isEmpty ? nil : database, tls: tls)
-    }
 
     /// Runs `body` in a transaction; an error the body threw comes out as itself (PostgresNIO wraps it).
     func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
