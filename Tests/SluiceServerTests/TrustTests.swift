@@ -183,6 +183,10 @@ import Testing
                 #expect(allowed.headers["access-control-allow-origin"] == "https://tutor.school-a.example")
                 let other = try await Self.chat(node, token.merging(["Origin": "https://evil.example"]) { $1 })
                 #expect(other.headers["access-control-allow-origin"] == nil)
+                // A refusal on an allowed origin is readable by the page (it holds no answer).
+                let refused = try await Self.chat(node, ["Authorization": "Bearer expired.or.bad", "Origin": "https://tutor.school-a.example"])
+                #expect(refused.status == 401)
+                #expect(refused.headers["access-control-allow-origin"] == "https://tutor.school-a.example")
             }
         }
     }
@@ -244,6 +248,23 @@ import Testing
             // A tenant's admin reads its own records only.
             let own = try await node.client.get("/admin/api/audit", headers: Self.bearer("admin-key-a")).json["data"] as? [[String: Any]] ?? []
             #expect(!own.isEmpty && own.allSatisfy { $0["tenant"] as? String == "school-a" })
+        }
+    }
+
+    @Test func eachTenantKeepsItsOwnCalendar() async throws {
+        let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        try await TestNode.with(configure: { configuration in
+            var a = SluiceConfiguration.Tenant(name: "school-a")
+            a.apiKeys = ["app-key-a"]
+            a.calendar = SchoolCalendar(periods: [.init(first: today, last: today, mode: "exam")])
+            var b = SluiceConfiguration.Tenant(name: "school-b")
+            b.apiKeys = ["app-key-b"]
+            configuration.tenants = [a, b]
+            configuration.auth.adminKeys = ["operator-key"]
+        }) { (node: TestNode) async throws in
+            let operatorKey = Self.bearer("operator-key")
+            #expect(try await node.client.get("/admin/api/status?tenant=school-a", headers: operatorKey).json["mode"] as? String == "exam")
+            #expect(try await node.client.get("/admin/api/status?tenant=school-b", headers: operatorKey).json["mode"] is NSNull)
         }
     }
 }

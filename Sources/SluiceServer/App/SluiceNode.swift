@@ -99,9 +99,9 @@ public final class SluiceNode: Sendable {
             logger.notice("no API keys configured: serving anonymous users on loopback only, told apart by X-Sluice-User")
         }
         let router = Router(context: SluiceRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
         let directory = configuration.tenantDirectory
         router.add(middleware: CORSPreflight(origins: Set(directory.policies.values.flatMap { $0.corsOrigins.map { $0.lowercased() } })))
+        router.add(middleware: ErrorMiddleware())
         let identity = IdentityMiddleware(
             directory: directory, verifier: verifier, tokenTenant: configuration.auth.jwt.fixedTenant, anonymous: !configuration.hasCredentials,
             defaultPlan: configuration.admission.defaultPlan, trustedProxies: configuration.server.trustedProxies.compactMap { AddressRange(cidr: $0) },
