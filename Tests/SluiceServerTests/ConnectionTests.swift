@@ -9,10 +9,12 @@ import Testing
 /// Connection hygiene: stalled connections are closed after the idle timeout, and past the caps new ones
 /// are closed as they arrive, while a normal client goes on being served.
 @Suite struct ConnectionTests {
-    /// A raw TCP connection from `source` (another loopback address) to the node, with half a request sent.
-    static func stalledConnection(to port: Int, from source: String) throws -> Int32 {
+    /// A raw TCP connection to the node on loopback, from `source` (another loopback address), with a
+    /// receive buffer of `receiveBuffer` bytes when given, that has sent `request`.
+    static func rawConnection(to port: Int, from source: String = "127.0.0.1", receiveBuffer: Int32? = nil, sending request: String) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed") }
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         func address(_ host: String, _ port: Int) -> sockaddr_in {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -28,9 +30,14 @@ import Testing
             close(fd)
             throw TestFailure("could not connect from \(source)")
         }
-        let half = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"model\""
-        _ = half.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         return fd
+    }
+
+    /// A connection from `source` that sent half a request and stalls.
+    static func stalledConnection(to port: Int, from source: String) throws -> Int32 {
+        let half = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"model\""
+        return try rawConnection(to: port, from: source, sending: half)
     }
 
     /// Whether the server closed the connection (a read finds its end, or it was reset).

@@ -12,26 +12,10 @@ import Testing
 /// events behind (and resumes where it was); one that leaves is noticed when its connection closes, not at
 /// the next heartbeat; one that half-closes after an ordinary request still gets its answer.
 @Suite struct StreamClientTests {
-    /// A raw connection to the node on loopback, with a small receive buffer (so a client that does not
-    /// read pushes back at once), that has sent `request`.
+    /// A raw connection to the node with a small receive buffer (so a client that does not read pushes
+    /// back at once), that has sent `request`.
     static func connection(to port: Int, sending request: String) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket failed") }
-        var size: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw TestFailure("could not connect")
-        }
-        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-        return fd
+        try ConnectionTests.rawConnection(to: port, receiveBuffer: 4096, sending: request)
     }
 
     /// Everything the server sends until it closes the connection (at most `seconds`). Polls without
