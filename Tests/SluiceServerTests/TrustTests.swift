@@ -267,4 +267,32 @@ import Testing
             #expect(try await node.client.get("/admin/api/status?tenant=school-b", headers: operatorKey).json["mode"] is NSNull)
         }
     }
+
+    @Test func aTenantsDayOfTokensOutlivesARestart() async throws {
+        let directory = TemporaryDirectory.make()
+        let configure = { (configuration: inout SluiceConfiguration) in
+            var a = SluiceConfiguration.Tenant(name: "school-a")
+            a.apiKeys = ["app-key-a"]
+            a.ceilings = .init(tokensPerDay: 80)
+            configuration.tenants = [a]
+        }
+        let ask = { (node: TestNode, n: Int) in
+            try await node.client.post(
+                "/v1/chat/completions", json: chatBody("question \(n)", extra: ["max_tokens": 20]),
+                headers: Self.bearer("app-key-a").merging(["X-Sluice-User": "student-\(n)"]) { $1 })
+        }
+        try await TestNode.with(dataDirectory: directory, configure: configure) { (node: TestNode) async throws in
+            var n = 0
+            while try await ask(node, n).status == 200 {
+                n += 1
+                guard n < 40 else { throw TestFailure("the tenant's tokens per day never ran out") }
+            }
+            #expect(n > 1)
+            #expect(try await ask(node, 100).errorCode == "quota_exceeded")
+        }
+        try await TestNode.with(dataDirectory: directory, configure: configure) { (node: TestNode) async throws in
+            let reply = try await ask(node, 200)
+            #expect(reply.status == 429 && reply.errorCode == "quota_exceeded", "\(reply.status) \(reply.text.prefix(200))")
+        }
+    }
 }

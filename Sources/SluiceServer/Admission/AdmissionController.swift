@@ -245,13 +245,24 @@ final class AdmissionController: Sendable {
 
     /// Settles a job's reservation when it ends: to its real use when it answered; released (and the
     /// message given back) when it failed or expired; released, the message kept, when it was cancelled.
-    func settle(_ job: Job) -> DailyCounterDelta? {
-        guard let reservation = job.reservation else { return nil }
+    /// Returns the changes to the stored day counters: the user's, and its tenant's under a ceiling.
+    func settle(_ job: Job) -> [DailyCounterDelta] {
+        guard let reservation = job.reservation else { return [] }
         let used: Int? = job.state == .succeeded ? job.result?.usage.totalTokens ?? 0 : nil
         let refund = job.state == .failed || job.state == .expired
         ledger.withLock { $0.settle(reservation, usedTokens: used, refundMessage: refund) }
         settleTenant(reservation, tenant: job.owner.tenant, usedTokens: used, refund: refund)
-        return DailyCounterDelta(user: reservation.user, day: reservation.day, messages: refund ? -1 : 0, tokens: (used ?? 0) - reservation.tokens)
+        let change = { (user: String) in
+            DailyCounterDelta(user: user, day: reservation.day, messages: refund ? -1 : 0, tokens: (used ?? 0) - reservation.tokens)
+        }
+        return [change(reservation.user)] + (ceilings[job.owner.tenant] == nil ? [] : [change(Self.tenantShare(of: reservation, tenant: job.owner.tenant).user)])
+    }
+
+    /// The stored day counters' change for a tenant's part of an admission (nil without ceilings), kept
+    /// with the job so that the tenant's day outlives a restart like its users' days.
+    func tenantDelta(of reservation: AdmissionLedger.Reservation, tenant: String) -> DailyCounterDelta? {
+        guard ceilings[tenant] != nil else { return nil }
+        return DailyCounterDelta(user: Self.tenantShare(of: reservation, tenant: tenant).user, day: reservation.day, messages: 1, tokens: reservation.tokens)
     }
 
     /// Undoes an admission whose job could not be stored.

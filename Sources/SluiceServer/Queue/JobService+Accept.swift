@@ -80,7 +80,7 @@ extension JobService {
         do {
             let admitted = try admission.admit(&chat, principal: owner, jobID: id)
             do {
-                try await takeSharedWindows(admitted.limits, reservation: admitted.reservation)
+                try await takeSharedWindows(admitted.limits, reservation: admitted.reservation, tenant: owner.tenant)
             } catch {
                 admission.release(admitted.reservation)
                 throw error
@@ -105,7 +105,8 @@ extension JobService {
             do {
                 let job = try await submit(
                     chat, owner: owner, id: id, priority: priority,
-                    reservation: admitted.reservation, cache: plan, counters: sharedDay ? [] : [admitted.delta])
+                    reservation: admitted.reservation, cache: plan,
+                    counters: (sharedDay ? [] : [admitted.delta]) + [admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant)].compactMap { $0 })
                 return (chat, .job(job), headers)
             } catch {
                 admission.release(admitted.reservation)
@@ -123,11 +124,17 @@ extension JobService {
 
     /// On a store the nodes share, counts the request and its reserved tokens in the minute's shared
     /// windows, so that together the nodes admit at most the per-minute limits (calendar minutes).
-    func takeSharedWindows(_ limits: AdmissionLedger.Limits, reservation: AdmissionLedger.Reservation) async throws {
+    func takeSharedWindows(_ limits: AdmissionLedger.Limits, reservation: AdmissionLedger.Reservation, tenant: String) async throws {
         guard let counters = sharedCounters else { return }
         let now = admission.clock().timeIntervalSince1970
         let window = Int64(now / 60)
         let retryAfter = max(1, 60 - Int(now) % 60)
+        // A tenant's ceiling holds across the nodes too, whoever its users are.
+        if let limit = admission.ceilings[tenant]?.requestsPerMinute,
+           try await !counters.take(key: AdmissionController.tenantShare(of: reservation, tenant: tenant).user, window: window, amount: 1, limit: limit)
+        {
+            throw admission.rateLimited(retryAfter: retryAfter, limit: limit)
+        }
         if let limit = limits.requestsPerMinute, try await !counters.take(key: reservation.user, window: window, amount: 1, limit: limit) {
             throw admission.rateLimited(retryAfter: retryAfter, limit: limit)
         }

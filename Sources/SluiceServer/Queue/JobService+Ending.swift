@@ -51,7 +51,7 @@ extension JobService {
         let settled = admission.settle(job)
         let ended = job
         try await durably(job, doing: "could not save the end of a job") {
-            try await store.save(ended, appending: pending + [chunk], counters: settled.map { [$0] } ?? [])
+            try await store.save(ended, appending: pending + [chunk], counters: settled)
         }
         if let plan = job.cache {
             if state == .succeeded, plan.store, let result = job.result {
