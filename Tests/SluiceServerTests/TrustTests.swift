@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 @testable import SluiceServer
 import SluiceCore
+import SluiceProviders
 import SluiceTesting
 import Testing
 
@@ -293,6 +294,34 @@ import Testing
         try await TestNode.with(dataDirectory: directory, configure: configure) { (node: TestNode) async throws in
             let reply = try await ask(node, 200)
             #expect(reply.status == 429 && reply.errorCode == "quota_exceeded", "\(reply.status) \(reply.text.prefix(200))")
+        }
+    }
+
+    @Test func aTenantsMonthlyBudgetStopsItsRequestsAndOutlivesARestart() async throws {
+        try await FakeUpstream.with { fake in
+            let directory = TemporaryDirectory.make()
+            let configure = { (configuration: inout SluiceConfiguration) in
+                ProviderTests.configure(&configuration, [ProviderTests.deployment("priced", fake) { $0.prices.inputPerMillion = 1; $0.prices.outputPerMillion = 2 }])
+                var a = SluiceConfiguration.Tenant(name: "school-a")
+                a.apiKeys = ["app-key-a"]
+                a.ceilings = .init(spendPerMonthUSD: 0.00001)
+                var b = SluiceConfiguration.Tenant(name: "school-b")
+                b.apiKeys = ["app-key-b"]
+                configuration.tenants = [a, b]
+            }
+            let ask = { (node: TestNode, key: String, n: Int) in
+                try await ProviderTests.ask(node, "question \(n)", headers: Self.bearer(key).merging(["X-Sluice-User": "student-\(n)"]) { $1 })
+            }
+            try await TestNode.with(dataDirectory: directory, configure: configure) { (node: TestNode) async throws in
+                #expect(try await ask(node, "app-key-a", 1).status == 200)
+                let refused = try await ask(node, "app-key-a", 2)
+                #expect(refused.status == 429 && refused.errorCode == "budget_exceeded", "\(refused.text)")
+                #expect(try await ask(node, "app-key-b", 3).status == 200)
+            }
+            try await TestNode.with(dataDirectory: directory, configure: configure) { (node: TestNode) async throws in
+                #expect(try await ask(node, "app-key-a", 4).errorCode == "budget_exceeded")
+            }
+            #expect(fake.received.count == 2)
         }
     }
 }

@@ -67,6 +67,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case storageUnavailable = "storage_unavailable"
         case storageFull = "storage_full"
         case storeUnavailable = "store_unavailable"
+        case budgetExceeded = "budget_exceeded"
         case internalError = "internal_error"
 
         /// The HTTP status.
@@ -75,7 +76,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .invalidJSON, .invalidEncoding, .missingField, .invalidMessages, .invalidMaxTokens, .invalidParameter, .unsupportedParameter, .upstreamRejected: 400
             case .invalidAPIKey, .invalidToken: 401
             case .forbidden, .localOnly: 403
-            case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects: 429
+            case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects, .budgetExceeded: 429
             case .promptTooLarge: 400
             case .systemBusy: 503
             case .modelNotFound, .jobNotFound, .notFound: 404
@@ -142,6 +143,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .storageUnavailable: "The server cannot save requests right now. Please retry in a second."
             case .storageFull: "The server's disk is full, so it cannot save requests. Please retry shortly."
             case .storeUnavailable: "The answer could not be saved yet. Resume this stream in a few seconds to get it."
+            case .budgetExceeded: "This month's budget of {limit} US dollars is used up. It resets at {reset}."
             case .internalError: "An internal error occurred."
             }
         }
@@ -179,6 +181,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .storageUnavailable: "Сервер одоогоор хүсэлт хадгалж чадахгүй байна. Нэг секундын дараа дахин оролдоно уу."
             case .storageFull: "Серверийн диск дүүрсэн тул хүсэлт хадгалж чадахгүй байна. Удалгүй дахин оролдоно уу."
             case .storeUnavailable: "Хариултыг хараахан хадгалж чадаагүй байна. Хэдэн секундын дараа энэ урсгалыг үргэлжлүүлж авна уу."
+            case .budgetExceeded: "Энэ сарын {limit} ам.долларын төсөв дууссан. {reset}-д шинэчлэгдэнэ."
             case .internalError: "Дотоод алдаа гарлаа."
             }
         }

@@ -23,6 +23,10 @@ final class AdmissionController: Sendable {
     private let tenantJobs = Mutex<[String: [String: Date]]>([:])
     /// Longer than any job lives (queue deadline and attempts included).
     static let jobLifetime: TimeInterval = 3600
+    /// Each tenant's spend this month (`yyyy-mm`) under a `spendPerMonthUSD` ceiling, in millionths of
+    /// a dollar: kept in the stored counters under the tenant's spend key with the month as the period,
+    /// written with each job's end, restored at start.
+    private let spend = Mutex<[String: (month: String, micros: Int)]>([:])
     private let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
     private let today = Mutex<(day: String, start: Date, end: Date)?>(nil)
 
@@ -46,8 +50,24 @@ final class AdmissionController: Sendable {
         self.load = load
     }
 
-    /// Restores today's counters from the store.
+    /// The stored counter key of a tenant's month of spend.
+    static func spendKey(_ tenant: String) -> String { "spend\u{1E}" + tenant }
+
+    /// The month (`yyyy-mm`) of a day (`yyyy-mm-dd`).
+    static func month(of day: String) -> String { String(day.prefix(7)) }
+
+    /// Restores today's counters, and this month's spend of tenants with a spend ceiling, from the store.
     func restore(from store: any JobStore) async throws {
+        let month = Self.month(of: policy.calendar.day(of: clock()))
+        let budgeted = ceilings.filter { $0.value.spendPerMonthUSD != nil }.keys
+        if !budgeted.isEmpty {
+            let stored = try await store.dailyCounters(day: month)
+            spend.withLock { spend in
+                for tenant in budgeted {
+                    spend[tenant] = (month, stored.first { $0.user == Self.spendKey(tenant) }?.tokens ?? 0)
+                }
+            }
+        }
         let now = clock()
         let day = policy.calendar.day(of: now)
         let counters = try await store.dailyCounters(day: day)
@@ -152,6 +172,7 @@ final class AdmissionController: Sendable {
             requestsPerMinute: plan.requestLimit(tier: tier, mode: bypass ? nil : mode),
             tokensPerMinute: plan.tokensPerMinute, messagesPerDay: plan.messagesPerDay, tokensPerDay: plan.tokensPerDay)
         let (day, nextDay) = day(of: now)
+        try checkBudget(of: principal.tenant, day: day, now: now)
         let reservation = AdmissionLedger.Reservation(user: principal.userKey, day: day, tokens: promptTokens + cap * (request.n ?? 1), at: now, id: jobID)
         let outcome = ledger.withLock { ledger -> Result<AdmissionLedger.Headroom, AdmissionLedger.Refusal> in
             let admitted = ledger.admit(reservation, limits: limits, nextDay: nextDay)
@@ -255,7 +276,40 @@ final class AdmissionController: Sendable {
         let change = { (user: String) in
             DailyCounterDelta(user: user, day: reservation.day, messages: refund ? -1 : 0, tokens: (used ?? 0) - reservation.tokens)
         }
-        return [change(reservation.user)] + (ceilings[job.owner.tenant] == nil ? [] : [change(Self.tenantShare(of: reservation, tenant: job.owner.tenant).user)])
+        var changes = [change(reservation.user)]
+        if ceilings[job.owner.tenant] != nil { changes.append(change(Self.tenantShare(of: reservation, tenant: job.owner.tenant).user)) }
+        if let spent = charge(job, month: Self.month(of: reservation.day)) { changes.append(spent) }
+        return changes
+    }
+
+    /// Refuses a tenant whose month's spend reached its ceiling (what a job will cost is known only when
+    /// it ends, so the last jobs admitted may pass the ceiling by their own cost).
+    func checkBudget(of tenant: String, day: String, now: Date) throws {
+        guard let budget = ceilings[tenant]?.spendPerMonthUSD else { return }
+        let month = Self.month(of: day)
+        let micros = spend.withLock { $0[tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0 }
+        guard Double(micros) / 1_000_000 >= budget else { return }
+        metrics.rejected(reason: "budget")
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = policy.calendar.timeZone
+        let reset = calendar.dateInterval(of: .month, for: now)?.end ?? now.addingTimeInterval(86_400)
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = policy.calendar.timeZone
+        throw SluiceError(
+            .budgetExceeded, details: ["limit": String(format: "%.2f", budget), "reset": formatter.string(from: reset)],
+            retryAfter: max(1, Int(reset.timeIntervalSince(now).rounded(.up))))
+    }
+
+    /// Adds what a job cost to its tenant's month, when the tenant has a spend ceiling; returns the
+    /// change to the stored counters.
+    private func charge(_ job: Job, month: String) -> DailyCounterDelta? {
+        guard ceilings[job.owner.tenant]?.spendPerMonthUSD != nil, let cost = job.result?.cost, cost > 0 else { return nil }
+        let micros = Int((cost * 1_000_000).rounded(.up))
+        spend.withLock { spend in
+            let current = spend[job.owner.tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0
+            spend[job.owner.tenant] = (month, current + micros)
+        }
+        return DailyCounterDelta(user: Self.spendKey(job.owner.tenant), day: month, messages: 0, tokens: micros)
     }
 
     /// The stored day counters' change for a tenant's part of an admission (nil without ceilings), kept
