@@ -45,6 +45,11 @@ public protocol JobStore: Sendable {
     func unfinishedJobs() async throws -> [Job]
     /// Deletes jobs, and their streams, that ended before `date`; returns how many.
     func deleteFinished(before date: Date) async throws -> Int
+    /// A setting kept across restarts and shared by the nodes of a cluster (the modes set by hand);
+    /// nil when never set.
+    func setting(_ name: String) async throws -> String?
+    /// Sets such a setting.
+    func setSetting(_ name: String, to value: String) async throws
 }
 
 /// Durable storage of the chunks of each job's stream.
@@ -129,10 +134,6 @@ public protocol SharedJobQueue: Sendable {
     func coolDown(deployment: String, until: Date) async throws
     /// The deployments kept aside now, with the time each comes back.
     func coolDowns() async throws -> [String: Date]
-    /// A setting every node shares (the modes set by hand), nil when never set.
-    func setting(_ name: String) async throws -> String?
-    /// Sets a shared setting.
-    func setSetting(_ name: String, to value: String) async throws
 }
 
 /// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.

@@ -226,7 +226,7 @@ import Testing
         }
     }
 
-    @Test func theAuditTrailOutlivesARestartAndAFloodOfBadKeysStaysSmall() async throws {
+    @Test func theAuditTrailAndModesOutliveARestartAndAFloodOfBadKeysStaysSmall() async throws {
         let directory = TemporaryDirectory.make()
         let configure = { (configuration: inout SluiceConfiguration) in
             var a = SluiceConfiguration.Tenant(name: "school-a")
@@ -246,6 +246,8 @@ import Testing
             #expect((1...2).contains(refused.count), "\(refused)")
             #expect(data.contains { $0["action"] as? String == "mode set" && $0["tenant"] as? String == "school-a" && $0["caller"] as? String == "admin key of school-a" })
             #expect(!String(describing: data).contains("bad-key"))
+            // The mode school-a's admin set is kept too.
+            #expect(try await node.client.get("/admin/api/status?tenant=school-a", headers: Self.bearer("operator-key")).json["mode"] as? String == "exam")
             // A tenant's admin reads its own records only.
             let own = try await node.client.get("/admin/api/audit", headers: Self.bearer("admin-key-a")).json["data"] as? [[String: Any]] ?? []
             #expect(!own.isEmpty && own.allSatisfy { $0["tenant"] as? String == "school-a" })

@@ -56,8 +56,10 @@ final class AdmissionController: Sendable {
     /// The month (`yyyy-mm`) of a day (`yyyy-mm-dd`).
     static func month(of day: String) -> String { String(day.prefix(7)) }
 
-    /// Restores today's counters, and this month's spend of tenants with a spend ceiling, from the store.
+    /// Restores the modes set by hand, today's counters, and this month's spend of tenants with a spend
+    /// ceiling, from the store.
     func restore(from store: any JobStore) async throws {
+        adopt(forced: try await ForcedModes.load(from: store))
         let month = Self.month(of: policy.calendar.day(of: clock()))
         let budgeted = ceilings.filter { $0.value.spendPerMonthUSD != nil }.keys
         if !budgeted.isEmpty {

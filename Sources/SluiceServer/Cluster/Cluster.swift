@@ -108,7 +108,7 @@ final class Cluster: Sendable {
                     wake: { self.wake() })
             }
             group.addTask { await self.claims(jobs: jobs) }
-            group.addTask { await self.countLoad(router: jobs.router, admission: jobs.admission) }
+            group.addTask { await self.countLoad(router: jobs.router, admission: jobs.admission, store: jobs.store) }
             if let feed = cacheFeed { group.addTask { await self.cacheSync(feed, cache: jobs.cache) } }
             try? await gracefulShutdown()
             group.cancelAll()
@@ -144,21 +144,6 @@ final class Cluster: Sendable {
         }
     }
 
-    /// The modes set by hand on any node, by tenant ("" for every tenant; a nil mode is "no mode").
-    func forcedModes() async throws -> [String: String?]? {
-        guard let text = try await queue.setting("forced_modes"),
-              let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-        else { return nil }
-        return object.mapValues { $0 as? String }
-    }
-
-    /// Records the modes set by hand, for every node.
-    func saveForcedModes(_ modes: [String: String?]) async throws {
-        let object = modes.mapValues { $0.map { $0 as Any } ?? NSNull() }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        try await queue.setSetting("forced_modes", to: String(decoding: data, as: UTF8.self))
-    }
-
     private func heartbeats() async {
         var lastSuccess = ContinuousClock.now
         while !Task.isCancelled {
@@ -181,14 +166,14 @@ final class Cluster: Sendable {
     /// this node takes its share of every deployment's caps (the account sees no more than its caps); and
     /// the deployments other nodes keep aside (a provider's `Retry-After`, an open breaker), so that an
     /// account told to wait is left alone by every node.
-    private func countLoad(router: ProviderRouter, admission: AdmissionController) async {
+    private func countLoad(router: ProviderRouter, admission: AdmissionController, store: any JobStore) async {
         while !Task.isCancelled {
             load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
             if let live = try? await queue.liveNodes(leaseSeconds: leaseSeconds), let rank = live.firstIndex(of: nodeID) {
                 router.share(nodes: live.count, rank: rank)
             }
             for (deployment, until) in (try? await queue.coolDowns()) ?? [:] { router.coolDown(deployment, until: until) }
-            if let modes = try? await forcedModes() { admission.adopt(forced: modes) }
+            if let modes = try? await ForcedModes.load(from: store) { admission.adopt(forced: modes) }
             try? await Task.sleep(for: pollInterval)
         }
     }
