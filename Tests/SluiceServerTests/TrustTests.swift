@@ -70,15 +70,39 @@ import Testing
                 ("unknown kid", Self.bearer(try await tokens.token(kid: "nobody-knows", claims: Self.claims())), 401, 401, 401),
                 ("token asserting admin", Self.bearer(try await tokens.token(claims: Self.claims(extra: ["role": "admin"]))), 403, 403, 403),
             ]
+            // Every route, by who may reach it: any caller proving an identity, an admin, the operator (the node's metrics).
+            enum Owner { case caller, admin, node }
+            let importBody = Data(#"{"question": "What is 2+2?", "answer": "4", "model": "default"}"#.utf8)
+            let routes: [(owner: Owner, method: HTTPMethod, path: String, body: Data?)] = [
+                (.caller, .GET, "/v1/models", nil),
+                (.caller, .POST, "/v1/chat/completions", try JSONSerialization.data(withJSONObject: chatBody("hello"))),
+                (.caller, .POST, "/v1/jobs", try JSONSerialization.data(withJSONObject: chatBody("a job"))),
+                (.admin, .GET, "/admin/api/status?tenant=school-a", nil),
+                (.admin, .PUT, "/admin/api/mode?tenant=school-a", Data(#"{"mode": null}"#.utf8)),
+                (.admin, .DELETE, "/admin/api/mode?tenant=school-a", nil),
+                (.admin, .POST, "/admin/api/cache?tenant=school-a", importBody),
+                (.admin, .DELETE, "/admin/api/cache?tenant=school-a&namespace=nothing", nil),
+                (.admin, .GET, "/admin/api/audit", nil),
+                (.node, .GET, "/metrics", nil),
+            ]
             for caller in callers {
-                let chat = try await Self.chat(node, caller.headers)
-                #expect(chat.status == caller.chat, "\(caller.name): /v1/chat/completions \(chat.status) \(chat.text.prefix(200))")
-                let status = try await node.client.get("/admin/api/status", headers: caller.headers)
-                #expect(status.status == caller.status, "\(caller.name): /admin/api/status \(status.status)")
-                let metrics = try await node.client.get("/metrics", headers: caller.headers)
-                #expect(metrics.status == caller.metrics, "\(caller.name): /metrics \(metrics.status)")
-                if caller.chat == 401 {
-                    #expect(["invalid_api_key", "invalid_token"].contains(chat.errorCode ?? ""), "\(caller.name): \(chat.text.prefix(200))")
+                for route in routes {
+                    var headers = caller.headers
+                    if route.body != nil { headers["Content-Type"] = "application/json" }
+                    let reply = try await node.client.send(route.method, route.path, body: route.body, headers: headers)
+                    let expected = switch route.owner {
+                    case .caller: caller.chat
+                    case .admin: caller.status
+                    case .node: caller.metrics
+                    }
+                    if expected == 200 {
+                        #expect((200..<300).contains(reply.status), "\(caller.name): \(route.method) \(route.path) \(reply.status) \(reply.text.prefix(200))")
+                    } else {
+                        #expect(reply.status == expected, "\(caller.name): \(route.method) \(route.path) \(reply.status) \(reply.text.prefix(200))")
+                    }
+                    if expected == 401 {
+                        #expect(["invalid_api_key", "invalid_token"].contains(reply.errorCode ?? ""), "\(caller.name): \(reply.text.prefix(200))")
+                    }
                 }
             }
             // Health is open to all; the refusals are in the audit trail, with no key or token in it.
