@@ -22,8 +22,9 @@ import Testing
             // Encrypted, not verified; with a CA file, as libpq does, the chain is checked.
             ("sslmode=require", .require, .unverified),
             ("sslmode=require&sslrootcert=/etc/ca.pem", .require, .chain),
-            // The chain, not the host name.
-            ("sslmode=verify-ca", .require, .chain),
+            // Against the system's authorities the host must match too: any site's certificate has a chain.
+            ("sslmode=verify-ca", .require, .chainAndHost),
+            ("sslmode=require&sslrootcert=system", .require, .chainAndHost),
             // Both.
             ("sslmode=verify-full", .require, .chainAndHost),
             ("sslmode=verify-full&sslrootcert=system", .require, .chainAndHost),

@@ -107,9 +107,11 @@ import Testing
             }
             // Health is open to all; the refusals are in the audit trail, with no key or token in it.
             #expect(try await node.client.get("/healthz").status == 200)
+            try await eventually("the refusals are in the audit trail") {
+                try await node.client.get("/admin/api/audit", headers: Self.bearer("operator-key")).text.contains("refused")
+            }
             let audit = try await node.client.get("/admin/api/audit", headers: Self.bearer("operator-key"))
             #expect(audit.status == 200)
-            #expect(audit.text.contains("refused"))
             #expect(!audit.text.contains("not-a-key") && !audit.text.contains(valid))
         }
     }
@@ -261,6 +263,10 @@ import Testing
         }
         try await TestNode.with(dataDirectory: directory, configure: configure) { node in
             for n in 0..<50 { _ = try await Self.chat(node, Self.bearer("bad-key-\(n)")) }
+            // Refusals are written in the background.
+            try await eventually("the refusal is in the audit trail") {
+                try await node.client.get("/admin/api/audit", headers: Self.bearer("operator-key")).text.contains("refused")
+            }
             let set = try await node.client.send(.PUT, "/admin/api/mode", body: Data(#"{"mode": "exam"}"#.utf8), headers: Self.bearer("admin-key-a"))
             #expect(set.status == 200)
         }
@@ -348,6 +354,30 @@ import Testing
                 #expect(try await ask(node, "app-key-a", 4).errorCode == "budget_exceeded")
             }
             #expect(fake.received.count == 2)
+        }
+    }
+
+    @Test func aJobCancelledMidAnswerIsChargedWhatItWasSent() async throws {
+        try await TestNode.with { (node: TestNode) async throws in
+            let id = try await node.client.submit(chatBody("a long answer", mock: ["tokens": 400, "tokens_per_second": 40]))
+            // Read part of the answer, then cancel before the end.
+            let seen = try await node.client.events("/v1/jobs/\(id)/stream", limit: 5)
+            #expect(seen.events.count == 5)
+            _ = try await node.client.delete("/v1/jobs/\(id)")
+            let job = try await node.client.waitForJob(id, states: ["cancelled"])
+            let usage = (job["result"] as? [String: Any])?["usage"] as? [String: Any]
+            #expect((usage?["completion_tokens"] as? Int ?? 0) >= 4, "\(job)")
+            #expect((job["result"] as? [String: Any])?["finish_reason"] as? String == "cancelled")
+        }
+    }
+
+    @Test func withoutCredentialsAPageFromAnotherSiteIsNotALocalCaller() async throws {
+        try await TestNode.with { (node: TestNode) async throws in
+            let foreign = try await Self.chat(node, ["Origin": "https://evil.example"])
+            #expect(foreign.status == 403 && foreign.errorCode == "local_only")
+            #expect(try await Self.chat(node, ["Sec-Fetch-Site": "cross-site"]).status == 403)
+            // The chat page served by this node is.
+            #expect(try await Self.chat(node, ["Origin": "http://127.0.0.1:\(node.port)", "Sec-Fetch-Site": "same-origin"]).status == 200)
         }
     }
 }

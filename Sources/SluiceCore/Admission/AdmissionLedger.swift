@@ -163,6 +163,15 @@ public struct AdmissionLedger: Sendable {
         return .success(())
     }
 
+    /// Undoes an admission entirely — its request in the minute's window, its tokens, its message — for
+    /// a request refused after it was counted (a ceiling further on, a job that could not be stored).
+    public mutating func withdraw(_ reservation: Reservation) {
+        settle(reservation, usedTokens: nil, refundMessage: true)
+        if let index = users[reservation.user]?.requests.lastIndex(of: reservation.at) {
+            users[reservation.user]?.requests.remove(at: index)
+        }
+    }
+
     /// Settles a reservation: to the tokens really used, or releases it (tokens nil) and, when
     /// `refundMessage`, gives the message back too.
     public mutating func settle(_ reservation: Reservation, usedTokens: Int?, refundMessage: Bool) {

@@ -14,9 +14,16 @@ public struct Usage: Codable, Sendable, Hashable {
     ///   - promptTokens: tokens in the prompt.
     ///   - completionTokens: tokens generated.
     public init(promptTokens: Int, completionTokens: Int) {
-        self.promptTokens = promptTokens
-        self.completionTokens = completionTokens
+        self.promptTokens = Self.count(promptTokens)
+        self.completionTokens = Self.count(completionTokens)
     }
+
+    /// The most tokens one count may hold: far beyond any answer, and small enough that sums and
+    /// prices of counts can never overflow (a provider's absurd number must not trap the process).
+    public static let maxCount = 1 << 40
+
+    /// A count from outside, bounded to 0…`maxCount`.
+    public static func count(_ value: Int?) -> Int { min(max(0, value ?? 0), maxCount) }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens"
@@ -26,8 +33,8 @@ public struct Usage: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        promptTokens = try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 0
-        completionTokens = try c.decodeIfPresent(Int.self, forKey: .completionTokens) ?? 0
+        promptTokens = Self.count(try c.decodeIfPresent(Int.self, forKey: .promptTokens))
+        completionTokens = Self.count(try c.decodeIfPresent(Int.self, forKey: .completionTokens))
         let all = try decoder.container(keyedBy: AnyKey.self)
         for key in all.allKeys where CodingKeys(rawValue: key.stringValue) == nil {
             details[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
@@ -49,8 +56,8 @@ public struct Usage: Codable, Sendable, Hashable {
 
     /// Usage read from a provider's JSON object (`prompt_tokens`, `completion_tokens` and the details).
     public init(json: JSONValue) {
-        promptTokens = max(0, json["prompt_tokens"]?.integer ?? 0)
-        completionTokens = max(0, json["completion_tokens"]?.integer ?? 0)
+        promptTokens = Self.count(json["prompt_tokens"]?.integer)
+        completionTokens = Self.count(json["completion_tokens"]?.integer)
         for (key, value) in json.object ?? [:] where CodingKeys(rawValue: key) == nil { details[key] = value }
     }
 

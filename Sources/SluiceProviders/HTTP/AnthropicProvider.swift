@@ -94,7 +94,7 @@ struct AnthropicDecoder: HTTPCall.Decoder {
             }
         case "message_delta":
             if let reason = object["delta"]?["stop_reason"]?.string { stopReason = reason }
-            if let output = object["usage"]?["output_tokens"]?.integer { outputTokens = output }
+            if let output = object["usage"]?["output_tokens"]?.integer { outputTokens = Usage.count(output) }
         case "message_stop":
             finished = true
         case "error":
@@ -126,7 +126,7 @@ struct AnthropicDecoder: HTTPCall.Decoder {
         guard object["type"]?.string == "message" else { throw ProviderError(.malformed, reason: "the provider's answer is not a message") }
         var decoder = self
         decoder.read(usage: object["usage"])
-        decoder.outputTokens = object["usage"]?["output_tokens"]?.integer ?? 0
+        decoder.outputTokens = Usage.count(object["usage"]?["output_tokens"]?.integer)
         decoder.stopReason = object["stop_reason"]?.string
         var events: [ProviderEvent] = []
         for (position, content) in (object["content"]?.array ?? []).enumerated() {
@@ -158,10 +158,10 @@ struct AnthropicDecoder: HTTPCall.Decoder {
 
     /// Prompt tokens including those read from or written to the prompt cache.
     mutating func read(usage: JSONValue?) {
-        let counts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map { max(0, usage?[$0]?.integer ?? 0) }
+        let counts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map { Usage.count(usage?[$0]?.integer) }
         inputTokens = counts.reduce(0, +)
         cachedTokens = counts[1]
-        outputTokens = usage?["output_tokens"]?.integer ?? outputTokens
+        outputTokens = usage?["output_tokens"]?.integer.map(Usage.count) ?? outputTokens
     }
 
     var finishReason: String {

@@ -80,10 +80,11 @@ final class AdmissionController: Sendable {
 
     // MARK: Tier and mode
 
-    /// The mode in force for `tenant`: set by hand for that tenant (its admin's), else set by hand for
-    /// every tenant (the operator's), else the tenant's own calendar, else the calendar.
+    /// The mode in force for `tenant`: set by hand for every tenant (the operator's: a tenant's admin
+    /// cannot lift it), else set by hand for that tenant (its admin's), else the tenant's own calendar,
+    /// else the calendar.
     func mode(at now: Date, tenant: String = "") -> Mode? {
-        let forced = forcedModes.withLock { $0[tenant] ?? $0[""] }
+        let forced = forcedModes.withLock { $0[""] ?? $0[tenant] }
         let name: String?
         switch forced {
         case .some(let forced): name = forced
@@ -182,23 +183,23 @@ final class AdmissionController: Sendable {
             // The tenant's ceilings hold across all its users, however many names its app makes up.
             let whole = ledger.admit(Self.tenantShare(of: reservation, tenant: principal.tenant), limits: ceiling.limits, nextDay: nextDay)
             if case .failure(let refusal) = whole {
-                ledger.settle(reservation, usedTokens: nil, refundMessage: true)
+                ledger.withdraw(reservation)
                 return .failure(refusal)
             }
             return admitted
         }
-        if case .success = outcome, let cap = ceilings[principal.tenant]?.runningJobs {
+        if case .success = outcome, let ceiling = ceilings[principal.tenant] {
             let started = tenantJobs.withLock { jobs in
                 var open = jobs[principal.tenant, default: [:]].filter { now.timeIntervalSince($0.value) < Self.jobLifetime }
-                guard open.count < cap else { return false }
+                if let cap = ceiling.runningJobs, open.count >= cap { return false }
                 open[jobID] = now
                 jobs[principal.tenant] = open
                 return true
             }
             if !started {
                 ledger.withLock { ledger in
-                    ledger.settle(reservation, usedTokens: nil, refundMessage: true)
-                    ledger.settle(Self.tenantShare(of: reservation, tenant: principal.tenant), usedTokens: nil, refundMessage: true)
+                    ledger.withdraw(reservation)
+                    ledger.withdraw(Self.tenantShare(of: reservation, tenant: principal.tenant))
                 }
                 metrics.rejected(reason: "tenant_jobs")
                 throw SluiceError(.rateLimited, details: ["seconds": "5"], retryAfter: 5)
@@ -271,7 +272,12 @@ final class AdmissionController: Sendable {
     /// Returns the changes to the stored day counters: the user's, and its tenant's under a ceiling.
     func settle(_ job: Job) -> [DailyCounterDelta] {
         guard let reservation = job.reservation else { return [] }
-        let used: Int? = job.state == .succeeded ? job.result?.usage.totalTokens ?? 0 : nil
+        let used: Int? = switch job.state {
+        case .succeeded: job.result?.usage.totalTokens ?? 0
+        // A cancelled job that had started is charged what it was sent (its result holds that).
+        case .cancelled: job.result?.usage.totalTokens
+        default: nil
+        }
         let refund = job.state == .failed || job.state == .expired
         ledger.withLock { $0.settle(reservation, usedTokens: used, refundMessage: refund) }
         settleTenant(reservation, tenant: job.owner.tenant, usedTokens: used, refund: refund)
@@ -306,7 +312,8 @@ final class AdmissionController: Sendable {
     /// change to the stored counters.
     private func charge(_ job: Job, month: String) -> DailyCounterDelta? {
         guard ceilings[job.owner.tenant]?.spendPerMonthUSD != nil, let cost = job.result?.cost, cost > 0 else { return nil }
-        let micros = Int((cost * 1_000_000).rounded(.up))
+        // A provider's absurd usage must not trap: at most a billion dollars per answer.
+        let micros = Int(exactly: (min(cost, 1e9) * 1_000_000).rounded(.up)) ?? 0
         spend.withLock { spend in
             let current = spend[job.owner.tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0
             spend[job.owner.tenant] = (month, current + micros)
@@ -323,9 +330,11 @@ final class AdmissionController: Sendable {
 
     /// Undoes an admission whose job could not be stored.
     func release(_ reservation: AdmissionLedger.Reservation) {
-        ledger.withLock { $0.settle(reservation, usedTokens: nil, refundMessage: true) }
-        if let tenant = reservation.user.split(separator: "\u{1F}", maxSplits: 1).first {
-            settleTenant(reservation, tenant: String(tenant), usedTokens: nil, refund: true)
+        ledger.withLock { $0.withdraw(reservation) }
+        if let tenant = reservation.user.split(separator: "\u{1F}", maxSplits: 1).first.map(String.init), ceilings[tenant] != nil,
+           forgetTenantJob(reservation.id, of: tenant)
+        {
+            ledger.withLock { $0.withdraw(Self.tenantShare(of: reservation, tenant: tenant)) }
         }
     }
 
@@ -337,14 +346,29 @@ final class AdmissionController: Sendable {
     }
 
     /// Settles the tenant's part of a reservation, and counts its job as ended.
+    /// Only a job this node admitted moves its tenant's counters here (in a cluster another node may
+    /// end it: the stored counters take that node's change, this node's ledger does not).
     private func settleTenant(_ reservation: AdmissionLedger.Reservation, tenant: String, usedTokens: Int?, refund: Bool) {
-        guard let ceiling = ceilings[tenant] else { return }
+        guard ceilings[tenant] != nil, forgetTenantJob(reservation.id, of: tenant) else { return }
         ledger.withLock { $0.settle(Self.tenantShare(of: reservation, tenant: tenant), usedTokens: usedTokens, refundMessage: refund) }
-        if ceiling.runningJobs != nil {
-            tenantJobs.withLock { jobs in
-                jobs[tenant]?[reservation.id] = nil
-                if jobs[tenant]?.isEmpty == true { jobs[tenant] = nil }
-            }
+    }
+
+    /// Stops counting a job among its tenant's jobs at once; false when it was not counted here.
+    @discardableResult
+    func forgetTenantJob(_ id: String, of tenant: String) -> Bool {
+        tenantJobs.withLock { jobs in
+            guard jobs[tenant]?.removeValue(forKey: id) != nil else { return false }
+            if jobs[tenant]?.isEmpty == true { jobs[tenant] = nil }
+            return true
+        }
+    }
+
+    /// Jobs this node admitted under a tenant's ceilings more than `age` ago and still counts, oldest
+    /// first (at most `limit`): a cluster looks them up, since another node may have ended them.
+    func countedTenantJobs(olderThan age: TimeInterval, limit: Int, now: Date) -> [(tenant: String, id: String)] {
+        tenantJobs.withLock { jobs in
+            jobs.flatMap { tenant, ids in ids.filter { now.timeIntervalSince($0.value) > age }.map { (tenant, $0.key, $0.value) } }
+                .sorted { $0.2 < $1.2 }.prefix(limit).map { (tenant: $0.0, id: $0.1) }
         }
     }
 

@@ -174,6 +174,15 @@ final class Cluster: Sendable {
             }
             for (deployment, until) in (try? await queue.coolDowns()) ?? [:] { router.coolDown(deployment, until: until) }
             if let modes = try? await ForcedModes.load(from: store) { admission.adopt(forced: modes) }
+            // Jobs this node admitted that another node ran and ended stop counting against their tenant here.
+            for (tenant, id) in admission.countedTenantJobs(olderThan: 5, limit: 50, now: Date()) {
+                do {
+                    // Ended, or swept already.
+                    if try await store.job(id: id)?.state.isTerminal ?? true { admission.forgetTenantJob(id, of: tenant) }
+                } catch {
+                    continue
+                }
+            }
             try? await Task.sleep(for: pollInterval)
         }
     }

@@ -27,7 +27,7 @@ struct AdminRoutes {
             guard let object, object.keys.contains("mode") else {
                 throw SluiceError(.missingField, details: ["field": "mode"])
             }
-            let mode = object["mode"] as? String
+            let mode = try IdentityMiddleware.identifier(object["mode"] as? String, field: "mode", limit: 64)
             try await jobs.setMode(.some(mode), tenant: scope.tenant ?? "")
             await audit.record(action: "mode set", caller: scope.caller, tenant: scope.tenant, from: context.clientAddress, detail: mode ?? "none")
             return status(tenant: scope.tenant)
@@ -41,9 +41,10 @@ struct AdminRoutes {
         group.delete("cache") { request, context in
             let scope = try Self.requireAdmin(context, request: request)
             let query = request.uri.queryParameters
-            let namespace = query["namespace"].map(String.init)
-            let tag = query["tag"].map(String.init)
-            let key = query["key"].map(String.init)
+            // An empty namespace is the default one.
+            let namespace = try query["namespace"].map { try IdentityMiddleware.identifier(String($0), field: "namespace", limit: 256) ?? "" }
+            let tag = try IdentityMiddleware.identifier(query["tag"].map(String.init), field: "tag", limit: 256)
+            let key = try IdentityMiddleware.identifier(query["key"].map(String.init), field: "key", limit: 256)
             guard namespace != nil || tag != nil || key != nil else {
                 throw SluiceError(.missingField, details: ["field": "namespace, tag or key"])
             }
@@ -97,7 +98,8 @@ struct AdminRoutes {
             throw IdentityMiddleware.forbidden("this needs an admin key", "үүнд админы түлхүүр шаардлагатай")
         }
         if let own = caller.adminTenant { return Scope(caller: caller.description, tenant: own) }
-        let named = request.uri.queryParameters["tenant"].map(String.init) ?? request.headers[.sluiceTenant]
+        let named = try IdentityMiddleware.identifier(
+            request.uri.queryParameters["tenant"].map(String.init) ?? request.headers[.sluiceTenant], field: "tenant", limit: 128)
         return Scope(caller: caller.description, tenant: named, local: caller == .local)
     }
 

@@ -24,7 +24,14 @@ struct ChatRoutes {
 
     func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let (chat, accepted, limits) = try await jobs.accept(request, context: context)
-        let ticket = chat.stream == true ? try await jobs.openStream(for: try context.requirePrincipal(), resuming: false) : nil
+        let ticket: AdmissionController.StreamTicket?
+        do {
+            ticket = chat.stream == true ? try await jobs.openStream(for: try context.requirePrincipal(), resuming: false) : nil
+        } catch {
+            // Refused a stream (too many open): the job just made for it must not run unseen and be charged.
+            if case .job(let job) = accepted { _ = try? await jobs.cancel(job.id, for: job.owner) }
+            throw error
+        }
         var headers = limits
         let chunks: AsyncStream<StreamChunk>
         let id: String

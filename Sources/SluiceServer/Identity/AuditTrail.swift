@@ -6,16 +6,20 @@ import Synchronization
 /// Admin actions (a mode set or cleared, cache imports and invalidations) and refused credentials:
 /// who, when, from where — kept in the store, so a cluster's nodes share one trail and it outlives a
 /// restart. `GET /admin/api/audit?after=N` pages through it. A flood of bad credentials writes at most
-/// one record per client address and refusal each `refusalWindow` (the next one counts those left
-/// out); records older than `retention` are forgotten.
+/// one record per client address and refusal each `refusalWindow`, and at most `maxRefusals` in all
+/// per window (the next record counts those left out), off the request's path; records older than
+/// `retention` are forgotten.
 final class AuditTrail: Sendable {
     let log: any AuditLog
     let metrics: SluiceMetrics
     let logger: Logger
     let refusalWindow: TimeInterval
     let retention: TimeInterval
-    /// Refusals written lately, by address and code: when, and how many were left out since.
-    private let refusals = Mutex<[String: (at: Date, skipped: Int)]>([:])
+    /// Refusals written lately, by address and code: when, and how many were left out since; and the
+    /// current window's count of records and of refusals left out whatever their address.
+    private let refusals = Mutex<(byKey: [String: (at: Date, skipped: Int)], window: Date, written: Int, dropped: Int)>(([:], .distantPast, 0, 0))
+    /// Refusal records per window, across addresses.
+    let maxRefusals = 20
     private let lastPrune = Mutex(Date.distantPast)
 
     init(log: any AuditLog, metrics: SluiceMetrics, logger: Logger, refusalWindow: TimeInterval = 10, retention: TimeInterval = 90 * 86_400) {
@@ -31,24 +35,37 @@ final class AuditTrail: Sendable {
         await write(AuditRecord(at: Date(), action: action, caller: caller, tenant: tenant, from: from, detail: detail))
     }
 
-    /// Records a refused credential, unless one from the same address and for the same reason was
-    /// recorded within the window.
-    func refused(code: String, from address: String?) async {
+    /// Records a refused credential (in the background), unless one from the same address and for the
+    /// same reason was recorded within the window, or the window's records are used up.
+    func refused(code: String, from address: String?) {
         let now = Date()
         let key = (address ?? "unknown") + " " + code
-        let skipped = refusals.withLock { refusals -> Int? in
-            if let last = refusals[key], now.timeIntervalSince(last.at) < refusalWindow {
-                refusals[key]?.skipped += 1
+        let left = refusals.withLock { state -> (skipped: Int, others: Int)? in
+            if now.timeIntervalSince(state.window) >= refusalWindow {
+                state.window = now
+                state.written = 0
+                // Forgotten in one go, not filtered per request: a flood of addresses costs no more.
+                if state.byKey.count > 10_000 { state.byKey = [:] }
+            }
+            if let last = state.byKey[key], now.timeIntervalSince(last.at) < refusalWindow {
+                state.byKey[key]?.skipped += 1
                 return nil
             }
-            if refusals.count > 10_000 { refusals = refusals.filter { now.timeIntervalSince($0.value.at) < refusalWindow } }
-            let skipped = refusals[key]?.skipped ?? 0
-            refusals[key] = (now, 0)
-            return skipped
+            guard state.written < maxRefusals else {
+                state.dropped += 1
+                return nil
+            }
+            state.written += 1
+            let left = (state.byKey[key]?.skipped ?? 0, state.dropped)
+            state.byKey[key] = (now, 0)
+            state.dropped = 0
+            return left
         }
-        guard let skipped else { return }
-        let detail = skipped > 0 ? "\(code) (and \(skipped) more like it before)" : code
-        await write(AuditRecord(at: now, action: "refused", caller: "none", tenant: nil, from: address, detail: detail))
+        guard let left else { return }
+        var detail = left.skipped > 0 ? "\(code) (and \(left.skipped) more like it before)" : code
+        if left.others > 0 { detail += "; \(left.others) other refusals left out" }
+        let record = AuditRecord(at: now, action: "refused", caller: "none", tenant: nil, from: address, detail: detail)
+        Task { await write(record) }
     }
 
     /// Up to `limit` records after `seq`, oldest first; only `tenant`'s when given.

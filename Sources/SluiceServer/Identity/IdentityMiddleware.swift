@@ -59,10 +59,17 @@ struct IdentityMiddleware: RouterMiddleware {
         do {
             (context.caller, context.principal) = try await identify(request, context: context)
         } catch let error as SluiceError where [.invalidAPIKey, .invalidToken, .forbidden, .localOnly].contains(error.code) {
-            await audit?.refused(code: error.code.rawValue, from: context.clientAddress)
+            audit?.refused(code: error.code.rawValue, from: context.clientAddress)
             throw error
         }
-        var response = try await next(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as SluiceError where error.code == .forbidden {
+            // A caller reaching for what it may not (an app key on the admin routes, say) is recorded too.
+            audit?.refused(code: "forbidden to \(context.caller?.description ?? "none") at \(request.uri.path.prefix(200))", from: context.clientAddress)
+            throw error
+        }
         if let origin = request.headers[.origin], let tenant = context.principal?.tenant, directory.policy(for: tenant).allowsOrigin(origin) {
             response.headers[.accessControlAllowOrigin] = origin
             response.headers[.vary] = "Origin"
@@ -161,7 +168,8 @@ struct IdentityMiddleware: RouterMiddleware {
         else { return peerIP }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for hop in hops.reversed() where !proxies.contains(where: { $0.contains(hop) }) {
-            return AddressRange(cidr: hop) != nil ? hop : peerIP
+            // A plain address only: no range, zone or brackets (it is recorded, and keys the audit's collapsing).
+            return !hop.contains(where: { "/%[]".contains($0) }) && AddressRange(cidr: hop) != nil ? hop : peerIP
         }
         return hops.first ?? peerIP
     }
@@ -173,13 +181,22 @@ struct IdentityMiddleware: RouterMiddleware {
         for name in ["Forwarded", "X-Forwarded-For", "X-Real-IP"] {
             if let field = HTTPField.Name(name), request.headers[field] != nil { return false }
         }
+        // A page from another site, in a browser on this machine, is not a local caller either.
+        if let origin = request.headers[.origin], !isLoopback(host: URLComponents(string: origin)?.host?.lowercased() ?? "") { return false }
+        if let site = HTTPField.Name("Sec-Fetch-Site").flatMap({ request.headers[$0] }), site == "cross-site" { return false }
         guard let authority = request.head.authority?.lowercased() else { return false }
         let host: Substring = authority.hasPrefix("[")
             ? authority.prefix { $0 != "]" }.dropFirst()
             : authority.split(separator: ":", maxSplits: 1).first ?? ""
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return isLoopback(host: host)
+    }
+
+    /// Whether a host name (without port or brackets) names this machine.
+    static func isLoopback(host: some StringProtocol) -> Bool {
+        let bare = host.hasPrefix("[") ? Substring(host.dropFirst().prefix { $0 != "]" }) : Substring(host)
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
         let loopbackIPv4 = octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
-        return host == "localhost" || host == "::1" || loopbackIPv4
+        return bare == "localhost" || bare == "::1" || loopbackIPv4
     }
 
     /// A name from outside (a user, a plan, a namespace): nil when absent or empty; refused when longer

@@ -136,6 +136,13 @@ extension JobService {
         case .stopped(.cancelled):
             router.release(lease, outcome: .cancelled)
             metrics.providerCall(alias: alias, deployment: deployment, outcome: "cancelled")
+            // The provider bills what it streamed: what was said so far counts against the limits and the
+            // budget, so that cancelling just before the end is no way around them.
+            let answer = attempt.answer
+            let usage = Usage(promptTokens: job.request.estimatedPromptTokens, completionTokens: Usage.estimateTokens(answer.text))
+            job.result = JobResult(
+                text: answer.text, finishReason: "cancelled", usage: usage, cost: lease.deployment.prices.cost(of: usage),
+                pieces: answer.isPlainText ? nil : answer.pieces)
             await endLogged(
                 &job, .cancelled, event: .error(code: SluiceError.Code.jobCancelled.rawValue, message: "cancelled by its owner"),
                 pending: attempt.pending)

@@ -57,10 +57,13 @@ extension PostgresStore {
                 verification = .unverified
             case "require":
                 use = .require
-                verification = rootCertificate == nil ? .unverified : .chain
+                // As libpq: `sslrootcert=system` means verify-full; a named file, the chain; none, nothing.
+                verification = root == "system" ? .chainAndHost : (rootCertificate == nil ? .unverified : .chain)
             case "verify-ca":
                 use = .require
-                verification = .chain
+                // Against the system's many authorities, a chain without the host name proves nothing (any
+                // site's certificate has one): the host must match too. A named authority checks the chain.
+                verification = rootCertificate == nil ? .chainAndHost : .chain
             case "verify-full":
                 use = .require
                 verification = .chainAndHost
