@@ -41,12 +41,15 @@ extension HTTPTestClient {
     /// Polls a job until it reaches one of `states`.
     func waitForJob(_ id: String, states: Set<String>, headers: [String: String] = [:], timeout: Double = 20) async throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
         while Date() < deadline {
-            let job = try await get("/v1/jobs/\(id)", headers: headers).json
-            if let state = job["state"] as? String, states.contains(state) { return job }
+            let reply = try await get("/v1/jobs/\(id)", headers: headers)
+            if let state = reply.json["state"] as? String, states.contains(state) { return reply.json }
+            last = "\(reply.status) \(reply.text.prefix(400))"
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("job \(id) did not reach \(states)")
+        // What the node said last tells a stranded job from a node that could not answer.
+        throw TestFailure("job \(id) did not reach \(states); last answer: \(last)")
     }
 }
 
