@@ -11,7 +11,7 @@ final class AdmissionController: Sendable {
     let clock: @Sendable () -> Date
     let load: @Sendable () -> Int
     let metrics: SluiceMetrics
-    private let ledger = Mutex(AdmissionLedger())
+    let ledger = Mutex(AdmissionLedger())
     /// Modes set by hand, by tenant ("" for every tenant): a mode's name, or nil for "no mode".
     private let forcedModes = Mutex<[String: String?]>([:])
     /// Tenants with a calendar of their own (their exam weeks, their peak hours).
@@ -20,14 +20,14 @@ final class AdmissionController: Sendable {
     let ceilings: [String: TenantPolicy.Ceilings]
     /// Each tenant's admitted jobs that have not ended, under a `runningJobs` ceiling, by id with the
     /// time admitted. A job another node ends (a cluster) is forgotten after `jobLifetime`.
-    private let tenantJobs = Mutex<[String: [String: Date]]>([:])
+    let tenantJobs = Mutex<[String: [String: Date]]>([:])
     /// Longer than any job lives (queue deadline and attempts included).
     static let jobLifetime: TimeInterval = 3600
     /// Each tenant's spend this month (`yyyy-mm`) under a `spendPerMonthUSD` ceiling, in millionths of
     /// a dollar: kept in the stored counters under the tenant's spend key with the month as the period,
     /// written with each job's end, restored at start.
-    private let spend = Mutex<[String: (month: String, micros: Int)]>([:])
-    private let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
+    let spend = Mutex<[String: (month: String, micros: Int)]>([:])
+    let streams = Mutex<(open: [String: Int], resumes: [String: [Date]])>(([:], [:]))
     private let today = Mutex<(day: String, start: Date, end: Date)?>(nil)
 
     /// The calendar day of a moment and the start of the next, computed once a day.
@@ -49,12 +49,6 @@ final class AdmissionController: Sendable {
         self.clock = clock
         self.load = load
     }
-
-    /// The stored counter key of a tenant's month of spend.
-    static func spendKey(_ tenant: String) -> String { "spend\u{1E}" + tenant }
-
-    /// The month (`yyyy-mm`) of a day (`yyyy-mm-dd`).
-    static func month(of day: String) -> String { String(day.prefix(7)) }
 
     /// Restores the modes set by hand, today's counters, and this month's spend of tenants with a spend
     /// ceiling, from the store.
@@ -290,44 +284,6 @@ final class AdmissionController: Sendable {
         return changes
     }
 
-    /// Refuses a tenant whose month's spend reached its ceiling (what a job will cost is known only when
-    /// it ends, so the last jobs admitted may pass the ceiling by their own cost).
-    func checkBudget(of tenant: String, day: String, now: Date) throws {
-        guard let budget = ceilings[tenant]?.spendPerMonthUSD else { return }
-        let month = Self.month(of: day)
-        let micros = spend.withLock { $0[tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0 }
-        guard Double(micros) / 1_000_000 >= budget else { return }
-        metrics.rejected(reason: "budget")
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = policy.calendar.timeZone
-        let reset = calendar.dateInterval(of: .month, for: now)?.end ?? now.addingTimeInterval(86_400)
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = policy.calendar.timeZone
-        throw SluiceError(
-            .budgetExceeded, details: ["limit": String(format: "%.2f", budget), "reset": formatter.string(from: reset)],
-            retryAfter: max(1, Int(reset.timeIntervalSince(now).rounded(.up))))
-    }
-
-    /// Adds what a job cost to its tenant's month, when the tenant has a spend ceiling; returns the
-    /// change to the stored counters.
-    private func charge(_ job: Job, month: String) -> DailyCounterDelta? {
-        guard ceilings[job.owner.tenant]?.spendPerMonthUSD != nil, let cost = job.result?.cost, cost > 0 else { return nil }
-        // A provider's absurd usage must not trap: at most a billion dollars per answer.
-        let micros = Int(exactly: (min(cost, 1e9) * 1_000_000).rounded(.up)) ?? 0
-        spend.withLock { spend in
-            let current = spend[job.owner.tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0
-            spend[job.owner.tenant] = (month, current + micros)
-        }
-        return DailyCounterDelta(user: Self.spendKey(job.owner.tenant), day: month, messages: 0, tokens: micros)
-    }
-
-    /// The stored day counters' change for a tenant's part of an admission (nil without ceilings), kept
-    /// with the job so that the tenant's day outlives a restart like its users' days.
-    func tenantDelta(of reservation: AdmissionLedger.Reservation, tenant: String) -> DailyCounterDelta? {
-        guard ceilings[tenant] != nil else { return nil }
-        return DailyCounterDelta(user: Self.tenantShare(of: reservation, tenant: tenant).user, day: reservation.day, messages: 1, tokens: reservation.tokens)
-    }
-
     /// Undoes an admission whose job could not be stored.
     func release(_ reservation: AdmissionLedger.Reservation) {
         ledger.withLock { $0.withdraw(reservation) }
@@ -335,102 +291,6 @@ final class AdmissionController: Sendable {
            forgetTenantJob(reservation.id, of: tenant)
         {
             ledger.withLock { $0.withdraw(Self.tenantShare(of: reservation, tenant: tenant)) }
-        }
-    }
-
-    /// The part of a user's reservation its tenant's ceilings count.
-    static func tenantShare(of reservation: AdmissionLedger.Reservation, tenant: String) -> AdmissionLedger.Reservation {
-        var share = reservation
-        share.user = "tenant\u{1E}" + tenant
-        return share
-    }
-
-    /// Settles the tenant's part of a reservation, and counts its job as ended.
-    /// Only a job this node admitted moves its tenant's counters here (in a cluster another node may
-    /// end it: the stored counters take that node's change, this node's ledger does not).
-    private func settleTenant(_ reservation: AdmissionLedger.Reservation, tenant: String, usedTokens: Int?, refund: Bool) {
-        guard ceilings[tenant] != nil, forgetTenantJob(reservation.id, of: tenant) else { return }
-        ledger.withLock { $0.settle(Self.tenantShare(of: reservation, tenant: tenant), usedTokens: usedTokens, refundMessage: refund) }
-    }
-
-    /// Stops counting a job among its tenant's jobs at once; false when it was not counted here.
-    @discardableResult
-    func forgetTenantJob(_ id: String, of tenant: String) -> Bool {
-        tenantJobs.withLock { jobs in
-            guard jobs[tenant]?.removeValue(forKey: id) != nil else { return false }
-            if jobs[tenant]?.isEmpty == true { jobs[tenant] = nil }
-            return true
-        }
-    }
-
-    /// Jobs this node admitted under a tenant's ceilings more than `age` ago and still counts, oldest
-    /// first (at most `limit`): a cluster looks them up, since another node may have ended them.
-    func countedTenantJobs(olderThan age: TimeInterval, limit: Int, now: Date) -> [(tenant: String, id: String)] {
-        tenantJobs.withLock { jobs in
-            jobs.flatMap { tenant, ids in ids.filter { now.timeIntervalSince($0.value) > age }.map { (tenant, $0.key, $0.value) } }
-                .sorted { $0.2 < $1.2 }.prefix(limit).map { (tenant: $0.0, id: $0.1) }
-        }
-    }
-
-    // MARK: Streams
-
-    /// An open stream, counted until it is released (or dropped).
-    final class StreamTicket: Sendable {
-        let release: @Sendable () -> Void
-        init(release: @escaping @Sendable () -> Void) { self.release = release }
-        deinit { release() }
-    }
-
-    /// Forgets counters with nothing left to count (idle users, resumes older than a minute), so that
-    /// memory follows the users of the day, not every user ever seen.
-    func forgetIdle() {
-        let now = clock()
-        let (day, _) = day(of: now)
-        ledger.withLock { $0.forgetIdle(day: day, now: now) }
-        streams.withLock { streams in
-            streams.resumes = streams.resumes.compactMapValues { times in
-                let recent = times.filter { $0 > now.addingTimeInterval(-60) }
-                return recent.isEmpty ? nil : recent
-            }
-        }
-    }
-
-    /// The streams a user (`Principal.userKey`) has open on this node now.
-    func openStreams(of user: String) -> Int { streams.withLock { $0.open[user] ?? 0 } }
-
-    /// Counts an open stream of a user, refusing past the plan's limits on open streams and on resumes.
-    func openStream(for principal: Principal, resuming: Bool) throws -> StreamTicket {
-        let plan = (try? plan(for: principal)) ?? Plan(name: principal.plan)
-        let user = principal.userKey
-        let now = clock()
-        let refusal = streams.withLock { streams -> SluiceError? in
-            var recent = streams.resumes[user, default: []].filter { $0 > now.addingTimeInterval(-60) }
-            if resuming, recent.count >= plan.reconnectsPerMinute {
-                // A limit of 0 allows no resumes at all: no earlier resume's expiry frees a slot.
-                let limit = plan.reconnectsPerMinute
-                let freed = limit > 0 ? recent[recent.count - limit].addingTimeInterval(60) : now.addingTimeInterval(60)
-                let seconds = max(1, Int(freed.timeIntervalSince(now).rounded(.up)))
-                return SluiceError(.tooManyReconnects, details: ["seconds": String(seconds)], retryAfter: seconds)
-            }
-            if streams.open[user, default: 0] >= plan.maxStreams {
-                return SluiceError(.tooManyStreams, details: ["limit": String(plan.maxStreams)], retryAfter: 5)
-            }
-            if resuming {
-                recent.append(now)
-                streams.resumes[user] = recent
-            }
-            streams.open[user, default: 0] += 1
-            return nil
-        }
-        if let refusal {
-            metrics.rejected(reason: refusal.code.rawValue)
-            throw refusal
-        }
-        return StreamTicket { [weak self] in
-            self?.streams.withLock { streams in
-                streams.open[user, default: 1] -= 1
-                if streams.open[user] == 0 { streams.open[user] = nil }
-            }
         }
     }
 }
