@@ -41,16 +41,6 @@ struct IdentityMiddleware: RouterMiddleware {
         self.audit = audit
     }
 
-    /// App keys only (`tenant:key` or bare keys of tenant `default`), as tests and the short form use.
-    init(apiKeys: [String], defaultPlan: String = "free") {
-        var configuration = SluiceConfiguration()
-        configuration.auth.apiKeys = apiKeys
-        configuration.admission.defaultPlan = defaultPlan
-        self.init(directory: configuration.tenantDirectory, anonymous: apiKeys.isEmpty, defaultPlan: defaultPlan)
-    }
-
-    static func digest(_ key: String) -> String { Credentials.digest(key) }
-
     static let roles: Set<String> = ["student", "teacher", "admin"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
