@@ -45,6 +45,8 @@ public protocol JobStore: Sendable {
     func unfinishedJobs() async throws -> [Job]
     /// Deletes jobs, and their streams, that ended before `date`; returns how many.
     func deleteFinished(before date: Date) async throws -> Int
+    /// Deletes one job that has ended, with its stream and followers; false when there is no such ended job.
+    func deleteEnded(jobID: String) async throws -> Bool
     /// A setting kept across restarts and shared by the nodes of a cluster (the modes set by hand);
     /// nil when never set.
     func setting(_ name: String) async throws -> String?

@@ -33,7 +33,7 @@ import Testing
             let body = chatBody("why does light bend?", stream: true, extra: ["stream_options": ["include_usage": true]])
             let stream = try await node.client.events("/v1/chat/completions", method: .POST, json: body)
             #expect(stream.status == 200)
-            #expect(stream.headers["content-type"] == "text/event-stream")
+            #expect(stream.headers["content-type"] == "text/event-stream; charset=utf-8")
             #expect(stream.headers["x-accel-buffering"] == "no")
             let jobID = try #require(stream.headers["x-sluice-job-id"])
             #expect(stream.events.last?.data == "[DONE]")

@@ -14,6 +14,8 @@ public struct Job: Sendable, Codable, Identifiable {
     public var attempt: Int
     /// The request as the caller sent it (validated).
     public var request: ChatRequest
+    /// The API it came through; nil for chat completions and the jobs API (older jobs say nothing).
+    public var origin: JobOrigin?
     /// When it was accepted.
     public var createdAt: Date
     /// When its current attempt started.

@@ -115,6 +115,7 @@ public final class SluiceNode: Sendable {
         if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: internalRouter) }
         let v1 = router.group("v1").add(middleware: identity)
         ChatRoutes(jobs: jobs).register(on: v1)
+        ResponsesRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
         AdminRoutes(jobs: jobs, audit: audit).register(on: router.group("admin/api").add(middleware: identity))
         let logger = logger

@@ -15,19 +15,7 @@ extension ChatRequest {
     ///   - router: the served model aliases.
     ///   - anyModel: accept model names the router does not serve (the mock upstream answers to every name).
     static func decode(from request: Request, configuration: SluiceConfiguration, router: ProviderRouter, anyModel: Bool = false) async throws -> ChatRequest {
-        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
-            throw SluiceError(.unsupportedMediaType)
-        }
-        var request = request
-        let limit = configuration.server.maxBodyBytes
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw SluiceError(.requestTooLarge, details: ["limit": String(limit)])
-        }
-        let data = Data(buffer.readableBytesView)
-        guard String(validating: data, as: UTF8.self) != nil else { throw SluiceError(.invalidEncoding) }
+        let data = try await RequestBody.data(of: request, limit: configuration.server.maxBodyBytes)
         let chat: ChatRequest
         do {
             chat = try JSONDecoder().decode(ChatRequest.self, from: data)

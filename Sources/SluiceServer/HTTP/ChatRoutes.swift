@@ -152,7 +152,9 @@ enum JSONResponse {
     }()
 
     static let sseHeaders: HTTPFields = [
-        .contentType: "text/event-stream",
+        // With the charset said: clients built on Python's `requests` read text/event-stream without
+        // one as Latin-1 and break Mongolian text.
+        .contentType: "text/event-stream; charset=utf-8",
         .cacheControl: "no-cache",
         .accelBuffering: "no",
     ]

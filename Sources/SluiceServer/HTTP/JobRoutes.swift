@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import SluiceCache
 import SluiceCore
+import SluiceStore
 
 /// The jobs API: submit, read, cancel, and the resumable stream.
 struct JobRoutes {
@@ -72,8 +73,16 @@ struct JobRoutes {
 
     func stream(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let job = try await jobs.job(try Self.id(context), for: principal)
         let after = try Self.resumePoint(request)
+        let id = try Self.id(context)
+        // Ended and swept (or never was): 204, so that an EventSource stops reconnecting. Another's job
+        // is still not found.
+        guard try await jobs.store.job(id: id) != nil else { return Response(status: .noContent) }
+        let job = try await jobs.job(id, for: principal)
+        if job.state.isTerminal, try await jobs.store.chunks(of: job.id, after: after).isEmpty {
+            // Everything was said: 204 rather than an empty stream the client would reopen forever.
+            return Response(status: .noContent)
+        }
         let ticket = try await jobs.openStream(for: principal, resuming: after > 0)
         let chunks = try await jobs.hub.subscribe(job.id, after: after)
         var headers = JSONResponse.sseHeaders

@@ -24,19 +24,26 @@ extension JobService {
     func accept(_ request: Request, context: SluiceRequestContext) async throws -> (ChatRequest, Accepted, HTTPFields) {
         // The database is known to be down: refused at once rather than left waiting for a connection.
         if health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
-        var owner = try context.requirePrincipal()
-        var chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
-        if request.headers[.sluiceUser] == nil, context.caller?.namesItsUser ?? true, let user = chat.user, !user.isEmpty {
-            owner.user = String(user.prefix(256))
-        }
-        let cacheControl = (request.headers[.cacheControl] ?? "").lowercased()
+        let chat = try await ChatRequest.decode(from: request, configuration: configuration, router: router)
+        return try await accept(chat, headers: request.headers, context: context, origin: nil)
+    }
+
+    /// Accepts a chat request another front door (Responses, Messages) read and checked: the same
+    /// cache, admission, single-flight and queue. `origin` is kept on the job (nil for chat).
+    func accept(
+        _ chat: ChatRequest, headers requestHeaders: HTTPFields, context: SluiceRequestContext, origin: JobOrigin?
+    ) async throws -> (ChatRequest, Accepted, HTTPFields) {
+        if health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
+        var chat = chat
+        let owner = try principal(asking: chat, headers: requestHeaders, context: context)
+        let cacheControl = (requestHeaders[.cacheControl] ?? "").lowercased()
         let noCache = cacheControl.contains("no-cache")
         let noStore = cacheControl.contains("no-store")
-        let namespace = try IdentityMiddleware.identifier(request.headers[.sluiceNamespace], field: "X-Sluice-Namespace", limit: 256) ?? ""
-        let tags = try (IdentityMiddleware.identifier(request.headers[.sluiceCacheTags], field: "X-Sluice-Cache-Tags", limit: 1024) ?? "")
+        let namespace = try IdentityMiddleware.identifier(requestHeaders[.sluiceNamespace], field: "X-Sluice-Namespace", limit: 256) ?? ""
+        let tags = try (IdentityMiddleware.identifier(requestHeaders[.sluiceCacheTags], field: "X-Sluice-Cache-Tags", limit: 1024) ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         // A caller may lower its own priority (warming, bulk work), never raise it.
-        let priority = request.headers[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
+        let priority = requestHeaders[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
         let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil
 
         var semanticKey: SemanticKey?
@@ -104,7 +111,7 @@ extension JobService {
             }
             do {
                 let job = try await submit(
-                    chat, owner: owner, id: id, priority: priority,
+                    chat, owner: owner, id: id, priority: priority, origin: origin,
                     reservation: admitted.reservation, cache: plan,
                     counters: (sharedDay ? [] : [admitted.delta]) + [admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant)].compactMap { $0 })
                 return (chat, .job(job), headers)
@@ -189,6 +196,16 @@ extension JobService {
         }
     }
 
+    /// Whom a request runs for: the caller, named down to its end user by the body's `user` when the
+    /// caller may name its users and no `X-Sluice-User` header did.
+    func principal(asking chat: ChatRequest, headers: HTTPFields, context: SluiceRequestContext) throws -> Principal {
+        var owner = try context.requirePrincipal()
+        if headers[.sluiceUser] == nil, context.caller?.namesItsUser ?? true, let user = chat.user, !user.isEmpty {
+            owner.user = String(user.prefix(256))
+        }
+        return owner
+    }
+
     /// Response headers from admission's names and values, added to `base`.
     static func fields(_ headers: [String: String], _ base: HTTPFields) -> HTTPFields {
         var fields = base
@@ -205,8 +222,11 @@ extension JobService {
     func releaseFlight(_ key: String, leader: String) { flights.release(key, leader: leader) }
 
     /// Stores a cache hit as a finished job of its caller, so that the jobs API can read and stream it.
-    func recordHit(_ entry: CacheEntry, layer: String, request: ChatRequest, owner: Principal, now: Date = Date()) async throws -> Job {
+    func recordHit(
+        _ entry: CacheEntry, layer: String, request: ChatRequest, owner: Principal, origin: JobOrigin? = nil, now: Date = Date()
+    ) async throws -> Job {
         var job = Job(id: Job.newID(), owner: owner, priority: owner.priorityClass, request: request, createdAt: now, deadline: now)
+        job.origin = origin
         job.state = .succeeded
         job.startedAt = now
         job.finishedAt = now

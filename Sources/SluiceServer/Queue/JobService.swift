@@ -88,7 +88,7 @@ final class JobService: Sendable {
 
     /// Accepts a validated, admitted request as a job; returns once it is durable and queued.
     func submit(
-        _ request: ChatRequest, owner: Principal, id: String = Job.newID(), priority: PriorityClass? = nil,
+        _ request: ChatRequest, owner: Principal, id: String = Job.newID(), priority: PriorityClass? = nil, origin: JobOrigin? = nil,
         reservation: AdmissionLedger.Reservation? = nil, cache: CachePlan? = nil, counters: [DailyCounterDelta] = [], now: Date = Date()
     ) async throws -> Job {
         guard !scheduler.isStopped else { throw SluiceError(.shuttingDown, retryAfter: 5) }
@@ -97,6 +97,7 @@ final class JobService: Sendable {
             createdAt: now, deadline: now.addingTimeInterval(configuration.queue.deadlineSeconds))
         job.reservation = reservation
         job.cache = cache
+        job.origin = origin
         cluster?.stamp(&job, freeWorkers: scheduler.idleCapacity)
         // A job left to the cluster streams from the store until a node (maybe this one) takes it.
         let runsHere = cluster == nil || job.node != nil

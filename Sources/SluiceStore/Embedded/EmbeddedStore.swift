@@ -305,6 +305,16 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
         }
     }
 
+    public func deleteEnded(jobID: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM job WHERE id = ? AND finished_at IS NOT NULL", arguments: [jobID])
+            guard db.changesCount > 0 else { return false }
+            try db.execute(sql: "DELETE FROM chunk WHERE job_id = ?", arguments: [jobID])
+            try db.execute(sql: "DELETE FROM job_follower WHERE job_id = ?", arguments: [jobID])
+            return true
+        }
+    }
+
     static func encode(_ chunks: [StreamChunk]) throws -> [(Int, Data)] {
         try chunks.map { ($0.seq, try encoder.encode($0.event)) }
     }

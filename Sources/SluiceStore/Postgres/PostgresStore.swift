@@ -294,6 +294,21 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         }
     }
 
+    public func deleteEnded(jobID: String) async throws -> Bool {
+        try await transaction { connection in
+            var removed = false
+            for try await _ in try await connection.query(
+                "DELETE FROM sluice_job WHERE id = \(jobID) AND finished_at IS NOT NULL RETURNING 1", logger: logger)
+            {
+                removed = true
+            }
+            guard removed else { return false }
+            try await connection.query("DELETE FROM sluice_chunk WHERE job_id = \(jobID)", logger: logger)
+            try await connection.query("DELETE FROM sluice_job_follower WHERE job_id = \(jobID)", logger: logger)
+            return true
+        }
+    }
+
     static func apply(_ counters: [DailyCounterDelta], on connection: PostgresConnection, logger: Logger) async throws {
         for delta in counters where delta.messages != 0 || delta.tokens != 0 {
             try await connection.query(
