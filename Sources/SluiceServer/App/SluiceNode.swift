@@ -116,6 +116,7 @@ public final class SluiceNode: Sendable {
         let v1 = router.group("v1").add(middleware: identity)
         ChatRoutes(jobs: jobs).register(on: v1)
         ResponsesRoutes(jobs: jobs).register(on: v1)
+        MessagesRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
         AdminRoutes(jobs: jobs, audit: audit).register(on: router.group("admin/api").add(middleware: identity))
         let logger = logger

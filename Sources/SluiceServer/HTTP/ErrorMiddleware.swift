@@ -40,16 +40,42 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         for (name, value) in error.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }
-        return response(code: error.code, message: error.message(language: language), retryAfter: error.retryAfter, headers: headers)
+        return response(
+            code: error.code, message: error.message(language: language), retryAfter: error.retryAfter, headers: headers,
+            anthropic: speaksAnthropic(request))
     }
 
-    /// The response for an error code with a message.
-    static func response(code: SluiceError.Code, message: String, retryAfter: Int? = nil, headers extra: HTTPFields = [:]) -> Response {
+    /// Whether a request came through Anthropic's Messages API, whose clients read Anthropic's error shape.
+    static func speaksAnthropic(_ request: Request) -> Bool {
+        request.uri.path == "/v1/messages" || request.uri.path.hasPrefix("/v1/messages/")
+    }
+
+    /// The response for an error code with a message: OpenAI's shape, or Anthropic's.
+    static func response(
+        code: SluiceError.Code, message: String, retryAfter: Int? = nil, headers extra: HTTPFields = [:], anthropic: Bool = false
+    ) -> Response {
         var headers = extra
         headers[.contentType] = "application/json"
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        let body = errorObject(code: code.rawValue, message: message, type: code.type, retryAfter: retryAfter)
+        let body = anthropic
+            ? anthropicErrorObject(code: code, message: message)
+            : errorObject(code: code.rawValue, message: message, type: code.type, retryAfter: retryAfter)
         return Response(status: .init(code: code.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: ServerSentEvents.json(body))))
+    }
+
+    /// Anthropic's error object: `{"type": "error", "error": {"type", "message"}}`, with Sluice's code beside.
+    static func anthropicErrorObject(code: SluiceError.Code, message: String) -> [String: Any] {
+        let type = switch code.status {
+        case 400, 409, 415: "invalid_request_error"
+        case 401: "authentication_error"
+        case 403: "permission_error"
+        case 404: "not_found_error"
+        case 413: "request_too_large"
+        case 429: "rate_limit_error"
+        case 503, 507: "overloaded_error"
+        default: "api_error"
+        }
+        return ["type": "error", "error": ["type": type, "message": message, "code": code.rawValue] as [String: Any]]
     }
 
     /// OpenAI's error object.

@@ -142,9 +142,12 @@ struct IdentityMiddleware: RouterMiddleware {
         return role
     }
 
-    /// The credential of `Authorization: Bearer …`.
+    /// The credential of `Authorization: Bearer …`, or of `x-api-key` (as Anthropic's clients send it).
     static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            let key = request.headers[.xAPIKey]?.trimmingCharacters(in: .whitespaces) ?? ""
+            return key.isEmpty ? nil : key
+        }
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         return token.isEmpty ? nil : token
     }
@@ -206,6 +209,7 @@ extension HTTPField.Name {
     static let sluicePlan = Self("X-Sluice-Plan")!
     static let sluiceTenant = Self("X-Sluice-Tenant")!
     static let sluiceJobID = Self("X-Sluice-Job-Id")!
+    static let xAPIKey = Self("x-api-key")!
     static let sluiceCache = Self("X-Sluice-Cache")!
     static let accelBuffering = Self("X-Accel-Buffering")!
     static let lastEventID = Self("Last-Event-ID")!
