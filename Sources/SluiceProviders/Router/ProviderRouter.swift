@@ -156,6 +156,15 @@ public final class ProviderRouter: Sendable {
     /// Whether an alias is served.
     public func serves(_ alias: String) -> Bool { names.contains(alias) }
 
+    /// Whether every deployment of `alias` speaks a protocol with an embeddings endpoint (OpenAI-compatible,
+    /// or the mock's built-in embedder).
+    public func embeds(_ alias: String) -> Bool {
+        state.withLock { state in
+            guard let route = state.routes[alias] else { return false }
+            return route.names.allSatisfy { state.slots[$0].map { $0.deployment.kind != .anthropic } ?? false }
+        }
+    }
+
     /// The names of the deployments that serve an alias, in order.
     public func deployments(of alias: String) -> [String] {
         state.withLock { $0.routes[alias]?.names ?? [] }

@@ -117,6 +117,7 @@ public final class SluiceNode: Sendable {
         ChatRoutes(jobs: jobs).register(on: v1)
         ResponsesRoutes(jobs: jobs).register(on: v1)
         MessagesRoutes(jobs: jobs).register(on: v1)
+        EmbeddingsRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
         AdminRoutes(jobs: jobs, audit: audit).register(on: router.group("admin/api").add(middleware: identity))
         let logger = logger

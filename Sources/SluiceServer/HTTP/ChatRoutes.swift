@@ -18,7 +18,13 @@ struct ChatRoutes {
     }
 
     func models() -> Response {
-        let data = jobs.router.aliases.map { ["id": $0, "object": "model", "created": 0, "owned_by": "sluice"] as [String: Any] }
+        let data = jobs.router.aliases.map { alias -> [String: Any] in
+            [
+                "id": alias, "object": "model", "created": 0, "owned_by": "sluice",
+                "capabilities": ["chat": true, "embeddings": jobs.router.embeds(alias)],
+                "deployments": jobs.router.deployments(of: alias),
+            ]
+        }
         return JSONResponse.make(["object": "list", "data": data])
     }
 

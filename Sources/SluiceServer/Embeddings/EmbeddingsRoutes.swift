@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import SluiceCache
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// `POST /v1/embeddings` through the deployments of an alias that speak an embeddings protocol
+/// (OpenAI-compatible endpoints; the built-in mock answers with the built-in embedder's deterministic
+/// vectors). Each input's vector is cached per tenant, alias and size, so a repeated input costs no
+/// call; a request counts one message and its inputs' tokens in the caller's day, like a chat request.
+struct EmbeddingsRoutes {
+    let jobs: JobService
+    let cache = EmbeddingCache()
+
+    func register(on group: RouterGroup<SluiceRequestContext>) {
+        group.post("embeddings") { request, context in try await embed(request, context: context) }
+    }
+
+    func embed(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let asked = try EmbeddingsRequest(try await RequestBody.object(of: request, limit: jobs.configuration.server.maxBodyBytes))
+        guard jobs.router.serves(asked.model) else {
+            throw SluiceError(.modelNotFound, details: ["model": String(asked.model.prefix(100)), "models": jobs.router.aliases.joined(separator: ", ")])
+        }
+        guard jobs.router.embeds(asked.model) else {
+            throw ResponsesRequest.wrongType("model", "\(asked.model.prefix(100)) serves chat only: no deployment of it has an embeddings endpoint")
+        }
+        var chat = ChatRequest(model: asked.model, messages: [])
+        chat.user = asked.user
+        let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
+        let admitted = try jobs.admission.admitLight(principal: owner)
+        let tokens = asked.inputs.reduce(0) { $0 + max(1, Usage.estimateTokens($1)) }
+        var delta = admitted.delta
+        delta.tokens = tokens
+        try await jobs.count(delta, owner: owner)
+
+        let scope = [owner.tenant, asked.model, String(asked.dimensions ?? 0)].joined(separator: "\u{1E}")
+        var vectors = asked.inputs.map { cache.get(scope + "\u{1E}" + $0) }
+        let missing = vectors.indices.filter { vectors[$0] == nil }
+        if !missing.isEmpty {
+            let fresh = try await call(asked.model, missing.map { asked.inputs[$0] })
+            for (index, vector) in zip(missing, fresh) {
+                let shortened = EmbeddingsRequest.shortened(vector, to: asked.dimensions)
+                vectors[index] = shortened
+                cache.set(scope + "\u{1E}" + asked.inputs[index], shortened)
+            }
+        }
+        let data: [[String: Any]] = vectors.enumerated().map { index, vector in
+            let values = vector ?? []
+            return [
+                "object": "embedding", "index": index,
+                "embedding": asked.base64 ? EmbeddingsRequest.base64(values) as Any : values.map { Double($0) } as Any,
+            ]
+        }
+        var headers = JobService.fields(admitted.headers, [:])
+        headers[.sluiceCache] = missing.isEmpty ? "exact" : "miss"
+        return JSONResponse.make([
+            "object": "list", "data": data, "model": asked.model, "usage": ["prompt_tokens": tokens, "total_tokens": tokens],
+        ], headers: headers)
+    }
+
+    /// Embeds texts on a deployment of `alias` with room, failing over to the next on a provider's fault.
+    func call(_ alias: String, _ texts: [String]) async throws -> [[Float]] {
+        var avoiding: Set<String> = []
+        while let lease = jobs.router.reserve(alias: alias, avoiding: avoiding), !avoiding.contains(lease.deployment.name) {
+            do {
+                let vectors = try await Self.embedder(for: lease.deployment)?.embed(texts) ?? []
+                guard vectors.count == texts.count else { throw SluiceError(.providerError) }
+                jobs.router.release(lease, outcome: .success(tokens: texts.reduce(0) { $0 + Usage.estimateTokens($1) }))
+                return vectors
+            } catch {
+                jobs.router.release(lease, outcome: Task.isCancelled ? .cancelled : .failure(retryAfter: nil))
+                jobs.logger.warning("an embeddings call failed", metadata: ["sluice.deployment": "\(lease.deployment.name)", "error": "\(error)"])
+                avoiding.insert(lease.deployment.name)
+            }
+        }
+        throw SluiceError(.providerError, details: ["reason": "no deployment of \(alias.prefix(100)) could embed the input now"], retryAfter: 2)
+    }
+
+    /// The embedder of a deployment: its OpenAI-compatible endpoint, or the built-in one for the mock.
+    static func embedder(for deployment: Deployment) -> (any Embedder)? {
+        switch deployment.kind {
+        case .mock: HashingEmbedder()
+        case .openai: OpenAIEmbedder(client: HTTPClient.shared, baseURL: deployment.baseURL, model: deployment.model, apiKey: deployment.apiKey)
+        case .anthropic: nil
+        }
+    }
+}
