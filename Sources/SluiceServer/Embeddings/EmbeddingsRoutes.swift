@@ -40,7 +40,7 @@ struct EmbeddingsRoutes {
         var vectors = asked.inputs.map { cache.get(scope + "\u{1E}" + $0) }
         let missing = vectors.indices.filter { vectors[$0] == nil }
         if !missing.isEmpty {
-            let fresh = try await call(asked.model, missing.map { asked.inputs[$0] })
+            let fresh = try await call(asked.model, missing.map { asked.inputs[$0] }, dimensions: asked.dimensions)
             for (index, vector) in zip(missing, fresh) {
                 let shortened = EmbeddingsRequest.shortened(vector, to: asked.dimensions)
                 vectors[index] = shortened
@@ -62,11 +62,11 @@ struct EmbeddingsRoutes {
     }
 
     /// Embeds texts on a deployment of `alias` with room, failing over to the next on a provider's fault.
-    func call(_ alias: String, _ texts: [String]) async throws -> [[Float]] {
+    func call(_ alias: String, _ texts: [String], dimensions: Int?) async throws -> [[Float]] {
         var avoiding: Set<String> = []
         while let lease = jobs.router.reserve(alias: alias, avoiding: avoiding), !avoiding.contains(lease.deployment.name) {
             do {
-                let vectors = try await Self.embedder(for: lease.deployment)?.embed(texts) ?? []
+                let vectors = try await Self.embedder(for: lease.deployment, dimensions: dimensions)?.embed(texts) ?? []
                 guard vectors.count == texts.count else { throw SluiceError(.providerError) }
                 jobs.router.release(lease, outcome: .success(tokens: texts.reduce(0) { $0 + Usage.estimateTokens($1) }))
                 return vectors
@@ -79,10 +79,11 @@ struct EmbeddingsRoutes {
         throw SluiceError(.providerError, details: ["reason": "no deployment of \(alias.prefix(100)) could embed the input now"], retryAfter: 2)
     }
 
-    /// The embedder of a deployment: its OpenAI-compatible endpoint, or the built-in one for the mock.
-    static func embedder(for deployment: Deployment) -> (any Embedder)? {
+    /// The embedder of a deployment: its OpenAI-compatible endpoint (whose vectors are then shortened to
+    /// `dimensions`), or for the mock the built-in one, making vectors of that size.
+    static func embedder(for deployment: Deployment, dimensions: Int?) -> (any Embedder)? {
         switch deployment.kind {
-        case .mock: HashingEmbedder()
+        case .mock: HashingEmbedder(dimensions: dimensions ?? 384)
         case .openai: OpenAIEmbedder(client: HTTPClient.shared, baseURL: deployment.baseURL, model: deployment.model, apiKey: deployment.apiKey)
         case .anthropic: nil
         }
