@@ -27,3 +27,27 @@ import Testing
         return (status, process.output)
     }
 }
+
+/// The other APIs apps speak, as judged by their official clients: `openai` through the Responses and
+/// embeddings APIs, `anthropic` through the Messages API.
+@Suite struct OfficialClientTests {
+    static let scripts = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts").path
+
+    @Test func theOpenAISDKSpeaksResponsesAndEmbeddingsThroughSluice() async throws {
+        try await TestNode.with { node in
+            let (status, output) = try await OpenAISDKTests.python([Self.scripts + "/openai_responses_check.py", "http://127.0.0.1:\(node.port)/v1"])
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("openai-responses-check: ok"), "\(output)")
+        }
+    }
+
+    @Test func theAnthropicSDKSpeaksMessagesThroughSluice() async throws {
+        try await TestNode.with { node in
+            let (status, output) = try await OpenAISDKTests.python([Self.scripts + "/anthropic_sdk_check.py", "http://127.0.0.1:\(node.port)"])
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("anthropic-sdk-check: ok"), "\(output)")
+        }
+    }
+}

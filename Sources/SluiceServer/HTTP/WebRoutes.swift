@@ -2,9 +2,15 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `GET /`: a small chat page on the jobs API, which resumes its answer after a refresh.
+/// `GET /`: a small chat page on the jobs API, which resumes its answer after a refresh; and
+/// `GET /openapi.json`: the document of every public route (`docs/openapi.json`).
 struct WebRoutes {
     func register(on router: Router<SluiceRequestContext>) {
+        router.get("openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         router.get("/") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],

@@ -3,14 +3,16 @@ import SluiceCore
 
 /// Turns a job's stream into the Responses API's events, numbered by `sequence_number`.
 ///
-/// The events are a function of the job's stored stream read from its start, so they and their numbers
-/// are the same on every node, after every restart and on every replay: resuming with
-/// `starting_after=N` replays the stream and sends only what is numbered above N. A restart after
-/// partial output (the jobs stream's `reset`) closes the abandoned message with
-/// `response.output_item.done` and status `incomplete`, and the new answer comes as the next output
-/// item; `response.completed` holds only the final one. A notice that is not part of the stored stream
-/// (the store is unavailable; the node is stopping) is an `error` event carrying the last number sent,
-/// so resuming after it loses nothing.
+/// The events are a function of the job's stored stream read from its start, and each one's number is
+/// made from the number of the chunk it comes from (`8 × seq + i`): they are the same on every node and
+/// on every replay, and since a re-run after a restart numbers its chunks past anything the dead run
+/// may have sent, a number is never given to two events. Numbers increase but skip; resuming with
+/// `starting_after=N` replays the stream and sends what is numbered above N. A restart after partial
+/// output (the jobs stream's `reset`) closes the abandoned message with `response.output_item.done`
+/// and status `incomplete`, and the new answer comes as the next output item; `response.completed`
+/// holds only the final one. A notice that is not part of the stored stream (the store is unavailable,
+/// the node is stopping) is an `error` event numbered just below the next chunk's events, so resuming
+/// after it loses nothing.
 struct ResponseEvents {
     /// One event: its number, its type and its JSON.
     struct Event {
@@ -20,7 +22,12 @@ struct ResponseEvents {
     }
 
     private(set) var job: Job
+    /// The number of the next event: its chunk's base, then one more per event.
     private var next = 0
+    /// The number of the last event made, -1 before the first.
+    private(set) var last = -1
+    /// Events one chunk can make, at most (7: `in_progress`, an item opened and closed, the end).
+    static let perChunk = 8
     private var started = false
     private var open = false
     private var text = ""
@@ -29,9 +36,6 @@ struct ResponseEvents {
     private(set) var final: JSONValue?
 
     init(job: Job) { self.job = job }
-
-    /// The number of the last event made, -1 before the first.
-    var last: Int { next - 1 }
 
     /// The events that open every stream: `response.created` (queued).
     mutating func opening() -> [Event] {
@@ -43,12 +47,14 @@ struct ResponseEvents {
     /// The events for one chunk of the job's stream.
     mutating func events(for chunk: StreamChunk) -> [Event] {
         if chunk.seq == 0 {
-            // A notice, not part of the stored stream.
+            // A notice, not part of the stored stream: numbered in the last chunk's spare place.
             guard case .error(let code, let message) = chunk.event else { return [] }
-            return [Event(sequenceNumber: max(0, last), type: "error", json: [
-                "type": "error", "sequence_number": .int(Int64(max(0, last))), "code": .string(code), "message": .string(message), "param": .null,
+            let number = max(0, last / Self.perChunk) * Self.perChunk + Self.perChunk - 1
+            return [Event(sequenceNumber: number, type: "error", json: [
+                "type": "error", "sequence_number": .int(Int64(number)), "code": .string(code), "message": .string(message), "param": .null,
             ])]
         }
+        next = chunk.seq * Self.perChunk
         var events: [Event] = []
         if !started {
             started = true
@@ -115,7 +121,10 @@ struct ResponseEvents {
     }
 
     private mutating func make(_ type: String, _ fields: [String: JSONValue]) -> Event {
-        defer { next += 1 }
+        defer {
+            last = next
+            next += 1
+        }
         var object = fields
         object["type"] = .string(type)
         object["sequence_number"] = .int(Int64(next))

@@ -116,7 +116,7 @@ struct ResponsesRoutes {
             var events = ResponseEvents(job: job)
             func render(_ list: [ResponseEvents.Event]) -> [ByteBuffer] {
                 list.filter { $0.sequenceNumber > after || $0.type == "error" }.map {
-                    ServerSentEvents.event(id: $0.type == "error" ? nil : $0.sequenceNumber, name: $0.type, json: ServerSentEvents.json($0.json))
+                    ServerSentEvents.event(id: $0.sequenceNumber, name: $0.type, json: ServerSentEvents.json($0.json))
                 }
             }
             try await writer.write(contentsOf: render(events.opening()))

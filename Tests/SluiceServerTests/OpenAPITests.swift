@@ -1,0 +1,43 @@
+import Foundation
+import SluiceTesting
+import Testing
+
+/// The OpenAPI document: valid, the one served, and true of a live node under generated requests.
+@Suite struct OpenAPITests {
+    static let document = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("docs/openapi.json").path
+
+    @Test func theDocumentIsValidOpenAPIAndIsTheOneServed() async throws {
+        let validate = "from openapi_spec_validator import validate; import json, sys; validate(json.load(open(sys.argv[1]))); print('valid')"
+        let (status, output) = try await OpenAISDKTests.python(["-c", validate, Self.document])
+        #expect(status == 0 && output.contains("valid"), "\(output)")
+        try await TestNode.with { node in
+            let served = try await node.client.get("/openapi.json")
+            #expect(served.status == 200 && served.headers["content-type"] == "application/json")
+            let file = try Data(contentsOf: URL(fileURLWithPath: Self.document))
+            #expect(served.body == file, "docs/openapi.json changed: run python3 scripts/embed_openapi.py")
+        }
+    }
+
+    /// Schemathesis generates requests from the document (its examples, its boundaries, then random
+    /// ones; a fixed seed and a bounded number per route) against a live node: no answer may be a 5xx,
+    /// or have a status, content type or body the document does not declare.
+    @Test func generatedRequestsFindNoServerErrorAndNoAnswerOutsideTheDocument() async throws {
+        try await TestNode.with { node in
+            let process = try ChildProcess(
+                [
+                    "/usr/bin/env", "python3", "-m", "schemathesis.cli", "run", Self.document, "--url", "http://127.0.0.1:\(node.port)",
+                    "--max-examples", "8", "--seed", "7", "--workers", "1", "--request-timeout", "30",
+                    "--phases", "examples,coverage,fuzzing",
+                    "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                ],
+                outputPath: TemporaryDirectory.make() + "/schemathesis")
+            let status = await process.wait(seconds: 600)
+            let output = process.output
+            #expect(status == 0, "\(output.suffix(6000))")
+            #expect(output.contains(" passed"), "\(output.suffix(2000))")
+            #expect(!output.contains("failed"), "\(output.suffix(6000))")
+        }
+    }
+}
