@@ -76,11 +76,13 @@ import Testing
             for reply in [
                 try await node.client.get("/v1/jobs/job_doesnotexist"),
                 try await node.client.delete("/v1/jobs/job_doesnotexist"),
-                try await node.client.get("/v1/jobs/job_doesnotexist/stream"),
             ] {
                 #expect(reply.status == 404)
                 #expect(reply.errorCode == "job_not_found")
             }
+            // A stream of a job that is not stored (swept after it ended, or never was) has nothing to say:
+            // 204, so that an EventSource stops reconnecting.
+            #expect(try await node.client.get("/v1/jobs/job_doesnotexist/stream").status == 204)
             let path = try await node.client.get("/v1/nothing-here")
             #expect(path.status == 404)
             #expect(path.errorCode == "not_found")
