@@ -16,31 +16,31 @@ struct EmbeddingsRequest: Sendable {
 
     init(_ body: [String: JSONValue]) throws {
         for field in body.keys.sorted() where !["model", "input", "encoding_format", "dimensions", "user"].contains(field) && body[field] != .null {
-            throw ResponsesRequest.wrongType(field, "is not a field of an embeddings request")
+            throw BodyFields.wrongType(field, "is not a field of an embeddings request")
         }
         guard let model = body["model"] else { throw SluiceError(.missingField, details: ["field": "model"]) }
-        guard let name = model.string, !name.isEmpty else { throw ResponsesRequest.wrongType("model", "must be a string") }
+        guard let name = model.string, !name.isEmpty else { throw BodyFields.wrongType("model", "must be a string") }
         self.model = name
         guard let input = body["input"], input != .null else { throw SluiceError(.missingField, details: ["field": "input"]) }
         inputs = try Self.inputs(input)
         switch body["encoding_format"]?.string ?? (body["encoding_format"] == nil || body["encoding_format"] == .null ? "float" : nil) {
         case "float": base64 = false
         case "base64": base64 = true
-        default: throw ResponsesRequest.wrongType("encoding_format", "must be float or base64")
+        default: throw BodyFields.wrongType("encoding_format", "must be float or base64")
         }
         if let value = body["dimensions"], value != .null {
             guard let dimensions = value.integer, (1...8192).contains(dimensions) else {
-                throw ResponsesRequest.wrongType("dimensions", "must be a whole number from 1 to 8192")
+                throw BodyFields.wrongType("dimensions", "must be a whole number from 1 to 8192")
             }
             self.dimensions = dimensions
         }
-        user = try ResponsesRequest.string(body, "user")
+        user = try BodyFields.string(body, "user")
     }
 
     static func inputs(_ input: JSONValue) throws -> [String] {
         if let text = input.string { return try [checked(text, index: 0)] }
         guard let items = input.array, !items.isEmpty, items.count <= maxInputs else {
-            throw ResponsesRequest.wrongType("input", "must be a string or a list of 1 to \(maxInputs) inputs")
+            throw BodyFields.wrongType("input", "must be a string or a list of 1 to \(maxInputs) inputs")
         }
         if items.allSatisfy({ $0.integer != nil }) { return [items.map { String($0.integer!) }.joined(separator: " ")] }
         return try items.enumerated().map { index, item in
@@ -48,12 +48,12 @@ struct EmbeddingsRequest: Sendable {
             if let tokens = item.array, !tokens.isEmpty, tokens.allSatisfy({ $0.integer != nil }) {
                 return tokens.map { String($0.integer!) }.joined(separator: " ")
             }
-            throw ResponsesRequest.wrongType("input[\(index)]", "must be a non-empty string or a list of token ids")
+            throw BodyFields.wrongType("input[\(index)]", "must be a non-empty string or a list of token ids")
         }
     }
 
     static func checked(_ text: String, index: Int) throws -> String {
-        guard !text.isEmpty else { throw ResponsesRequest.wrongType("input[\(index)]", "must not be empty") }
+        guard !text.isEmpty else { throw BodyFields.wrongType("input[\(index)]", "must not be empty") }
         return text
     }
 

@@ -25,7 +25,7 @@ struct EmbeddingsRoutes {
             throw SluiceError(.modelNotFound, details: ["model": String(asked.model.prefix(100)), "models": jobs.router.aliases.joined(separator: ", ")])
         }
         guard jobs.router.embeds(asked.model) else {
-            throw ResponsesRequest.wrongType("model", "\(asked.model.prefix(100)) serves chat only: no deployment of it has an embeddings endpoint")
+            throw BodyFields.wrongType("model", "\(asked.model.prefix(100)) serves chat only: no deployment of it has an embeddings endpoint")
         }
         var chat = ChatRequest(model: asked.model, messages: [])
         chat.user = asked.user

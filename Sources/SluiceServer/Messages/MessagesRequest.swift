@@ -15,15 +15,12 @@ struct MessagesRequest: Sendable {
 
     init(_ body: [String: JSONValue]) throws {
         for field in body.keys.sorted() where !Self.fields.contains(field) && body[field] != .null {
-            throw SluiceError(.invalidParameter, details: [
-                "field": field, "reason": "Sluice's Messages API answers with text only; send tools and other options to /v1/chat/completions",
-                "reason_mn": "Sluice-ийн Messages API зөвхөн текстээр хариулна; хэрэгсэл болон бусад тохиргоог /v1/chat/completions руу илгээнэ үү",
-            ])
+            throw BodyFields.textOnly(field, api: "Messages")
         }
         guard let model = body["model"] else { throw SluiceError(.missingField, details: ["field": "model"]) }
-        guard let name = model.string else { throw ResponsesRequest.wrongType("model", "must be a string") }
+        guard let name = model.string else { throw BodyFields.wrongType("model", "must be a string") }
         guard let cap = body["max_tokens"], cap != .null else { throw SluiceError(.missingField, details: ["field": "max_tokens"]) }
-        guard let tokens = cap.integer, tokens >= 1 else { throw ResponsesRequest.wrongType("max_tokens", "must be a whole number of at least 1") }
+        guard let tokens = cap.integer, tokens >= 1 else { throw BodyFields.wrongType("max_tokens", "must be a whole number of at least 1") }
         guard let turns = body["messages"]?.array else { throw SluiceError(.missingField, details: ["field": "messages"]) }
         var messages: [ChatMessage] = []
         if let system = body["system"], system != .null {
@@ -32,7 +29,7 @@ struct MessagesRequest: Sendable {
         for (index, turn) in turns.enumerated() {
             let field = "messages[\(index)]"
             guard let role = turn["role"]?.string, role == "user" || role == "assistant" else {
-                throw ResponsesRequest.wrongType(field + ".role", "must be user or assistant")
+                throw BodyFields.wrongType(field + ".role", "must be user or assistant")
             }
             var message = ChatMessage(role: role, content: "")
             if let text = turn["content"]?.string {
@@ -40,46 +37,40 @@ struct MessagesRequest: Sendable {
             } else if let blocks = turn["content"]?.array {
                 message.body = .parts(try blocks.enumerated().map { try Self.part($1, field: "\(field).content[\($0)]") })
             } else {
-                throw ResponsesRequest.wrongType(field + ".content", "must be a string or a list of content blocks")
+                throw BodyFields.wrongType(field + ".content", "must be a string or a list of content blocks")
             }
             messages.append(message)
         }
         chat = ChatRequest(model: name, messages: messages, maxTokens: tokens)
-        if let temperature = try ResponsesRequest.number(body, "temperature") {
-            guard (0...1).contains(temperature) else { throw ResponsesRequest.wrongType("temperature", "must be between 0 and 1") }
+        if let temperature = try BodyFields.number(body, "temperature") {
+            guard (0...1).contains(temperature) else { throw BodyFields.wrongType("temperature", "must be between 0 and 1") }
             chat.temperature = temperature
         }
-        chat.topP = try ResponsesRequest.number(body, "top_p")
+        chat.topP = try BodyFields.number(body, "top_p")
         if let stop = body["stop_sequences"], stop != .null {
             guard let list = stop.array, list.count <= 4, list.allSatisfy({ $0.string != nil }) else {
-                throw ResponsesRequest.wrongType("stop_sequences", "must be a list of at most 4 strings")
+                throw BodyFields.wrongType("stop_sequences", "must be a list of at most 4 strings")
             }
             if !list.isEmpty { chat.extra["stop"] = stop }
         }
         if let metadata = body["metadata"], metadata != .null {
-            guard let object = metadata.object else { throw ResponsesRequest.wrongType("metadata", "must be an object") }
+            guard let object = metadata.object else { throw BodyFields.wrongType("metadata", "must be an object") }
             if let user = object["user_id"], user != .null {
-                guard let text = user.string else { throw ResponsesRequest.wrongType("metadata.user_id", "must be a string") }
+                guard let text = user.string else { throw BodyFields.wrongType("metadata.user_id", "must be a string") }
                 chat.user = text
             }
         }
-        if let mock = body["mock"], mock != .null {
-            do {
-                chat.mock = try JSONDecoder().decode(MockScript.self, from: JSONEncoder().encode(mock))
-            } catch {
-                throw ResponsesRequest.wrongType("mock", "is not a mock script")
-            }
-        }
-        stream = try ResponsesRequest.bool(body, "stream") ?? false
+        chat.mock = try BodyFields.mock(body)
+        stream = try BodyFields.bool(body, "stream") ?? false
     }
 
     /// `system`: a string, or text blocks joined by blank lines.
     static func text(_ value: JSONValue, field: String) throws -> String {
         if let text = value.string { return text }
-        guard let blocks = value.array else { throw ResponsesRequest.wrongType(field, "must be a string or a list of text blocks") }
+        guard let blocks = value.array else { throw BodyFields.wrongType(field, "must be a string or a list of text blocks") }
         return try blocks.enumerated().map { index, block in
             guard block["type"]?.string == "text", let text = block["text"]?.string else {
-                throw ResponsesRequest.wrongType("\(field)[\(index)]", "must be a text block")
+                throw BodyFields.wrongType("\(field)[\(index)]", "must be a text block")
             }
             return text
         }.joined(separator: "\n\n")
@@ -89,7 +80,7 @@ struct MessagesRequest: Sendable {
     static func part(_ block: JSONValue, field: String) throws -> JSONValue {
         switch block["type"]?.string {
         case "text":
-            guard let text = block["text"]?.string else { throw ResponsesRequest.wrongType(field + ".text", "must be a string") }
+            guard let text = block["text"]?.string else { throw BodyFields.wrongType(field + ".text", "must be a string") }
             return ["type": "text", "text": .string(text)]
         case "image":
             let source = block["source"]
@@ -99,9 +90,9 @@ struct MessagesRequest: Sendable {
             if source?["type"]?.string == "url", let url = source?["url"]?.string {
                 return ["type": "image_url", "image_url": ["url": .string(url)]]
             }
-            throw ResponsesRequest.wrongType(field + ".source", "must be base64 data with a media_type, or a url")
+            throw BodyFields.wrongType(field + ".source", "must be base64 data with a media_type, or a url")
         default:
-            throw ResponsesRequest.wrongType(field + ".type", "must be text or image (tools are not supported here)")
+            throw BodyFields.wrongType(field + ".type", "must be text or image (tools are not supported here)")
         }
     }
 }

@@ -24,43 +24,32 @@ struct ResponsesRequest: Sendable {
 
     init(_ body: [String: JSONValue]) throws {
         for (field, value) in body.sorted(by: { $0.key < $1.key }) where !Self.fields.contains(field) {
-            guard Self.harmless(field, value) else {
-                throw SluiceError(.invalidParameter, details: [
-                    "field": field, "reason": "Sluice's Responses API answers with text only; send tools and other options to /v1/chat/completions",
-                    "reason_mn": "Sluice-ийн Responses API зөвхөн текстээр хариулна; хэрэгсэл болон бусад тохиргоог /v1/chat/completions руу илгээнэ үү",
-                ])
-            }
+            guard Self.harmless(field, value) else { throw BodyFields.textOnly(field, api: "Responses") }
         }
         guard let model = body["model"] else { throw SluiceError(.missingField, details: ["field": "model"]) }
-        guard let name = model.string else { throw Self.wrongType("model", "must be a string") }
+        guard let name = model.string else { throw BodyFields.wrongType("model", "must be a string") }
         guard let rawInput = body["input"], rawInput != .null else { throw SluiceError(.missingField, details: ["field": "input"]) }
         input = try Self.messages(rawInput)
-        let instructions = try Self.string(body, "instructions")
+        let instructions = try BodyFields.string(body, "instructions")
         var messages: [ChatMessage] = []
         if let instructions { messages.append(ChatMessage(role: "system", content: instructions)) }
         chat = ChatRequest(model: name, messages: messages + input)
         if let cap = body["max_output_tokens"], cap != .null {
-            guard let value = cap.integer else { throw Self.wrongType("max_output_tokens", "must be a whole number") }
-            guard value >= 1 else { throw Self.wrongType("max_output_tokens", "must be at least 1") }
+            guard let value = cap.integer else { throw BodyFields.wrongType("max_output_tokens", "must be a whole number") }
+            guard value >= 1 else { throw BodyFields.wrongType("max_output_tokens", "must be at least 1") }
             chat.maxCompletionTokens = value
         }
-        chat.temperature = try Self.number(body, "temperature")
-        chat.topP = try Self.number(body, "top_p")
-        chat.user = try Self.string(body, "user")
-        if let mock = body["mock"], mock != .null {
-            do {
-                chat.mock = try JSONDecoder().decode(MockScript.self, from: JSONEncoder().encode(mock))
-            } catch {
-                throw Self.wrongType("mock", "is not a mock script")
-            }
-        }
-        stream = try Self.bool(body, "stream") ?? false
-        let background = try Self.bool(body, "background") ?? false
-        let store = try Self.bool(body, "store") ?? true
-        if background, !store { throw Self.wrongType("background", "needs store to be true: a background response is read later") }
-        let previous = try Self.string(body, "previous_response_id")
+        chat.temperature = try BodyFields.number(body, "temperature")
+        chat.topP = try BodyFields.number(body, "top_p")
+        chat.user = try BodyFields.string(body, "user")
+        chat.mock = try BodyFields.mock(body)
+        stream = try BodyFields.bool(body, "stream") ?? false
+        let background = try BodyFields.bool(body, "background") ?? false
+        let store = try BodyFields.bool(body, "store") ?? true
+        if background, !store { throw BodyFields.wrongType("background", "needs store to be true: a background response is read later") }
+        let previous = try BodyFields.string(body, "previous_response_id")
         if let previous, ResponseDetails.jobID(forResponse: previous) == nil || previous.count > 64 {
-            throw Self.wrongType("previous_response_id", "is not a response id")
+            throw BodyFields.wrongType("previous_response_id", "is not a response id")
         }
         details = ResponseDetails(
             instructions: instructions, previousResponseID: previous, metadata: try Self.metadata(body["metadata"]),
@@ -94,14 +83,14 @@ struct ResponsesRequest: Sendable {
     /// `content`: a string, or parts `input_text`, `output_text` and `input_image`).
     static func messages(_ input: JSONValue) throws -> [ChatMessage] {
         if let text = input.string { return [ChatMessage(role: "user", content: text)] }
-        guard let items = input.array, !items.isEmpty else { throw wrongType("input", "must be a string or a non-empty list of messages") }
+        guard let items = input.array, !items.isEmpty else { throw BodyFields.wrongType("input", "must be a string or a non-empty list of messages") }
         return try items.enumerated().map { index, item in
             let field = "input[\(index)]"
             guard let role = item["role"]?.string, ["user", "assistant", "system", "developer"].contains(role) else {
-                throw wrongType(field, "must be a message with the role user, assistant, system or developer")
+                throw BodyFields.wrongType(field, "must be a message with the role user, assistant, system or developer")
             }
             if let type = item["type"]?.string, type != "message" {
-                throw wrongType(field + ".type", "only message items are supported")
+                throw BodyFields.wrongType(field + ".type", "only message items are supported")
             }
             var message = ChatMessage(role: role, content: "")
             if let text = item["content"]?.string {
@@ -109,7 +98,7 @@ struct ResponsesRequest: Sendable {
             } else if let parts = item["content"]?.array {
                 message.body = .parts(try parts.enumerated().map { try part($1, field: "\(field).content[\($0)]") })
             } else {
-                throw wrongType(field + ".content", "must be a string or a list of parts")
+                throw BodyFields.wrongType(field + ".content", "must be a string or a list of parts")
             }
             return message
         }
@@ -119,51 +108,29 @@ struct ResponsesRequest: Sendable {
     static func part(_ part: JSONValue, field: String) throws -> JSONValue {
         switch part["type"]?.string {
         case "input_text", "output_text":
-            guard let text = part["text"]?.string else { throw wrongType(field + ".text", "must be a string") }
+            guard let text = part["text"]?.string else { throw BodyFields.wrongType(field + ".text", "must be a string") }
             return ["type": "text", "text": .string(text)]
         case "input_image":
-            guard let url = part["image_url"]?.string else { throw wrongType(field + ".image_url", "must be a URL (file ids are not supported)") }
+            guard let url = part["image_url"]?.string else { throw BodyFields.wrongType(field + ".image_url", "must be a URL (file ids are not supported)") }
             var image: [String: JSONValue] = ["url": .string(url)]
             if let detail = part["detail"]?.string { image["detail"] = .string(detail) }
             return ["type": "image_url", "image_url": .object(image)]
         default:
-            throw wrongType(field + ".type", "must be input_text, output_text or input_image")
+            throw BodyFields.wrongType(field + ".type", "must be input_text, output_text or input_image")
         }
     }
 
     /// `metadata`: at most 16 pairs of strings, keys up to 64 characters and values up to 512, as OpenAI allows.
     static func metadata(_ value: JSONValue?) throws -> [String: String] {
         guard let value, value != .null else { return [:] }
-        guard let object = value.object, object.count <= 16 else { throw wrongType("metadata", "must be an object of at most 16 pairs") }
+        guard let object = value.object, object.count <= 16 else { throw BodyFields.wrongType("metadata", "must be an object of at most 16 pairs") }
         var metadata: [String: String] = [:]
         for (key, item) in object {
             guard let text = item.string, key.count <= 64, text.count <= 512 else {
-                throw wrongType("metadata", "keys must be strings of at most 64 characters and values strings of at most 512")
+                throw BodyFields.wrongType("metadata", "keys must be strings of at most 64 characters and values strings of at most 512")
             }
             metadata[key] = text
         }
         return metadata
-    }
-
-    static func string(_ body: [String: JSONValue], _ field: String) throws -> String? {
-        guard let value = body[field], value != .null else { return nil }
-        guard let text = value.string else { throw wrongType(field, "must be a string") }
-        return text
-    }
-
-    static func number(_ body: [String: JSONValue], _ field: String) throws -> Double? {
-        guard let value = body[field], value != .null else { return nil }
-        guard let number = value.number else { throw wrongType(field, "must be a number") }
-        return number
-    }
-
-    static func bool(_ body: [String: JSONValue], _ field: String) throws -> Bool? {
-        guard let value = body[field], value != .null else { return nil }
-        guard case .bool(let flag) = value else { throw wrongType(field, "must be true or false") }
-        return flag
-    }
-
-    static func wrongType(_ field: String, _ reason: String) -> SluiceError {
-        SluiceError(.invalidParameter, details: ["field": field, "reason": reason])
     }
 }

@@ -41,7 +41,7 @@ struct ResponsesRoutes {
         if let previousID = asked.details.previousResponseID {
             let previous = try await responseJob(previousID, for: principal)
             guard previous.state == .succeeded, previous.result != nil else {
-                throw ResponsesRequest.wrongType("previous_response_id", "must name a completed response")
+                throw BodyFields.wrongType("previous_response_id", "must name a completed response")
             }
             asked.continuing(previous)
         }
