@@ -202,3 +202,27 @@ import Testing
         }
     }
 }
+
+@Suite struct EmbeddingsAdmissionTests {
+    @Test func embeddingsAreChargedTheirTokensAgainstTheDailyQuota() async throws {
+        try await TestNode.with(configure: { configuration in
+            var plan = Plan(name: "free")
+            plan.requestsPerMinute = nil
+            plan.tierRequestsPerMinute = [:]
+            plan.tokensPerDay = 60
+            configuration.admission.plans = ["free": plan]
+        }) { node in
+            let words = (1...20).map { "word\($0)" }.joined(separator: " ")
+            let first = try await node.client.post("/v1/embeddings", json: ["model": "default", "input": words])
+            #expect(first.status == 200, "\(first.text)")
+            let used = try #require((first.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int)
+            #expect(used > 25)
+            // Another input would pass the day's tokens: refused before any call.
+            let second = try await node.client.post("/v1/embeddings", json: ["model": "default", "input": words + " more"])
+            #expect(second.status == 429 && second.errorCode == "quota_exceeded", "\(second.text)")
+            // The same input again is served from the cache, costing no tokens.
+            let again = try await node.client.post("/v1/embeddings", json: ["model": "default", "input": words])
+            #expect(again.status == 200 && again.headers["x-sluice-cache"] == "exact")
+        }
+    }
+}

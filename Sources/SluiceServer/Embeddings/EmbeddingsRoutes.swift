@@ -10,7 +10,9 @@ import SluiceStore
 /// `POST /v1/embeddings` through the deployments of an alias that speak an embeddings protocol
 /// (OpenAI-compatible endpoints; the built-in mock answers with the built-in embedder's deterministic
 /// vectors). Each input's vector is cached per tenant, alias and size, so a repeated input costs no
-/// call; a request counts one message and its inputs' tokens in the caller's day, like a chat request.
+/// call. A call is admitted like a chat request (`JobService.immediately`): per-minute and daily
+/// limits, tenant ceilings, its inputs' tokens charged; a request served whole from the cache counts
+/// one message, like a cached answer.
 struct EmbeddingsRoutes {
     let jobs: JobService
     let cache = EmbeddingCache()
@@ -30,17 +32,22 @@ struct EmbeddingsRoutes {
         var chat = ChatRequest(model: asked.model, messages: [])
         chat.user = asked.user
         let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
-        let admitted = try jobs.admission.admitLight(principal: owner)
-        let tokens = asked.inputs.reduce(0) { $0 + max(1, Usage.estimateTokens($1)) }
-        var delta = admitted.delta
-        delta.tokens = tokens
-        try await jobs.count(delta, owner: owner)
-
+        let tokens = asked.inputs.reduce(0) { $0 + Usage.estimateTokens($1) }
         let scope = [owner.tenant, asked.model, String(asked.dimensions ?? 0)].joined(separator: "\u{1E}")
         var vectors = asked.inputs.map { cache.get(scope + "\u{1E}" + $0) }
         let missing = vectors.indices.filter { vectors[$0] == nil }
-        if !missing.isEmpty {
-            let fresh = try await call(asked.model, missing.map { asked.inputs[$0] }, dimensions: asked.dimensions)
+        let limits: [String: String]
+        if missing.isEmpty {
+            // Every vector was cached: a message, no tokens, like a cached chat answer.
+            let admitted = try jobs.admission.admitLight(principal: owner)
+            try await jobs.count(admitted.delta, owner: owner)
+            limits = admitted.headers
+        } else {
+            let texts = missing.map { asked.inputs[$0] }
+            let fresh: [[Float]]
+            (fresh, limits) = try await jobs.immediately(prompt: texts, model: asked.model, owner: owner) {
+                try await call(asked.model, texts, dimensions: asked.dimensions)
+            }
             for (index, vector) in zip(missing, fresh) {
                 let shortened = EmbeddingsRequest.shortened(vector, to: asked.dimensions)
                 vectors[index] = shortened
@@ -54,7 +61,7 @@ struct EmbeddingsRoutes {
                 "embedding": asked.base64 ? EmbeddingsRequest.base64(values) as Any : values.map { Double($0) } as Any,
             ]
         }
-        var headers = JobService.fields(admitted.headers, [:])
+        var headers = JobService.fields(limits, [:])
         headers[.sluiceCache] = missing.isEmpty ? "exact" : "miss"
         return JSONResponse.make([
             "object": "list", "data": data, "model": asked.model, "usage": ["prompt_tokens": tokens, "total_tokens": tokens],
