@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func retentionSweepsFinishedJobs() async throws {
-        try await TestNode.with(configure: { $0.retention.streamSeconds = 0.2; $0.retention.sweepSeconds = 0.1 }) { node in
+        try await TestNode.with(configure: { $0.retention.streamSeconds = 0.2; $0.retention.historyDays = 0.2 / 86400; $0.retention.sweepSeconds = 0.1 }) { node in
             let id = try await node.client.submit(chatBody("short-lived"))
             #expect(try await node.client.get("/v1/jobs/\(id)").status == 200)
             // Gone within a few sweeps after it ended: the job and its stream.

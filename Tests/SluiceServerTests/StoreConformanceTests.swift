@@ -11,7 +11,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 }
 
-typealias AnyStore = JobStore & StreamLog & CacheStore
+typealias AnyStore = JobStore & StreamLog & CacheStore & JobHistory
 
 /// Runs `body` with a fresh store of a kind: a new SQLite folder, or a new database on the test PostgreSQL.
 func withStore(_ kind: StoreKind, _ body: (any AnyStore) async throws -> Void) async throws {
@@ -134,6 +134,58 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
             #expect(try await !store.isFollower(jobID: "job_old", tenant: "school", user: "bob"))
             #expect(try await store.job(id: "job_recent") != nil)
             #expect(try await store.job(id: "job_waiting") != nil)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func historyPagesNewestFirstByOwnerAndTenant(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            for index in 0..<7 {
+                var job = storeJob("job_a\(index)", user: index.isMultiple(of: 3) ? "bob" : "alice", state: .succeeded, finishedAt: Date())
+                job.createdAt = Date(timeIntervalSince1970: 1_800_000_000 + Double(index / 2))  // pairs made in the same second
+                try await store.insert(job)
+            }
+            var other = storeJob("job_other", user: "alice")
+            other.owner.tenant = "other-school"
+            try await store.insert(other)
+            let alice = Principal(tenant: "school", user: "alice").userKey
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await store.history(.user(alice), before: cursor, since: nil, limit: 2)
+                seen += page.map(\.id)
+                cursor = page.count == 2 ? page.last?.id : nil
+            } while cursor != nil
+            #expect(seen == ["job_a5", "job_a4", "job_a2", "job_a1"], "newest first, ties by id, alice's only")
+            let tenant = try await store.history(.tenant("school"), before: nil, since: Date(timeIntervalSince1970: 1_800_000_002), limit: 10)
+            #expect(tenant.map(\.id) == ["job_a6", "job_a5", "job_a4"])
+            #expect(try await store.erase(user: alice) == 4)
+            #expect(try await store.history(.user(alice), before: nil, since: nil, limit: 10).isEmpty)
+            #expect(try await store.job(id: "job_a0") != nil, "bob's stay")
+            #expect(try await store.job(id: "job_other") != nil, "another tenant's alice is another user")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func streamsGoBeforeTheJobsAndEachPlanKeepsItsHistory(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            var paid = storeJob("job_paid", state: .succeeded, finishedAt: now.addingTimeInterval(-10 * 86400))
+            paid.owner.plan = "paid"
+            try await store.insert(paid)
+            try await store.append([StreamChunk(seq: 1, event: .delta("paid"))], to: "job_paid")
+            try await store.insert(storeJob("job_free", state: .succeeded, finishedAt: now.addingTimeInterval(-10 * 86400)))
+            try await store.append([StreamChunk(seq: 1, event: .delta("free"))], to: "job_free")
+            try await store.insert(storeJob("job_new", state: .succeeded, finishedAt: now.addingTimeInterval(-60)))
+            try await store.append([StreamChunk(seq: 1, event: .delta("new"))], to: "job_new")
+            #expect(try await store.deleteStreams(endedBefore: now.addingTimeInterval(-3600)) == 2)
+            #expect(try await store.chunks(of: "job_paid", after: 0).isEmpty)
+            #expect(try await store.chunks(of: "job_new", after: 0).count == 1)
+            #expect(try await store.job(id: "job_paid") != nil)
+            #expect(try await store.job(id: "job_free") != nil)
+            let removed = try await store.deleteHistory(before: ["paid": now.addingTimeInterval(-30 * 86400)], otherwise: now.addingTimeInterval(-7 * 86400))
+            #expect(removed == 1)
+            #expect(try await store.job(id: "job_free") == nil)
+            #expect(try await store.job(id: "job_paid") != nil, "the paid plan keeps 30 days")
+            #expect(try await store.job(id: "job_new") != nil)
         }
     }
 

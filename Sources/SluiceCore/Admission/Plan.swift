@@ -37,6 +37,8 @@ public struct Plan: Sendable, Hashable {
     public var maxStreams: Int = 5
     /// Stream reconnects (resumes) per minute (default 30).
     public var reconnectsPerMinute: Int = 30
+    /// Days a job is kept after it ends, in its owner's history (nil: `retention.historyDays`).
+    public var historyDays: Double?
 
     /// - Parameter name: the plan's name.
     public init(name: String) {

@@ -61,7 +61,7 @@ public final class SluiceNode: Sendable {
                     roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
                 httpClient: .shared, logger: logger)
             : nil
-        let store: any JobStore & StreamLog & CacheStore & AuditLog
+        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
@@ -119,7 +119,9 @@ public final class SluiceNode: Sendable {
         MessagesRoutes(jobs: jobs).register(on: v1)
         EmbeddingsRoutes(jobs: jobs).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
-        AdminRoutes(jobs: jobs, audit: audit).register(on: router.group("admin/api").add(middleware: identity))
+        let admin = router.group("admin/api").add(middleware: identity)
+        AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
+        HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         let logger = logger
         let cluster = jobs.cluster
         let host = configuration.server.host

@@ -63,6 +63,7 @@ extension SluiceConfiguration {
         limits.maxTokens = config.int(forKey: "limits.maxTokens", default: limits.maxTokens)
         retention.streamSeconds = config.double(forKey: "retention.streamSeconds", default: retention.streamSeconds)
         retention.sweepSeconds = config.double(forKey: "retention.sweepSeconds", default: retention.sweepSeconds)
+        retention.historyDays = config.double(forKey: "retention.historyDays", default: retention.historyDays)
         mock.ttftMs = config.int(forKey: "mock.ttftMs", default: mock.ttftMs)
         mock.tokensPerSecond = config.double(forKey: "mock.tokensPerSecond", default: mock.tokensPerSecond)
         mock.tokens = config.int(forKey: "mock.tokens", default: mock.tokens)
@@ -206,6 +207,7 @@ extension Plan {
         maxPromptBytes = config.int(forKey: "maxPromptBytes", default: maxPromptBytes)
         maxStreams = config.int(forKey: "maxStreams", default: maxStreams)
         reconnectsPerMinute = config.int(forKey: "reconnectsPerMinute", default: reconnectsPerMinute)
+        historyDays = config.double(forKey: "historyDays")
     }
 }
 

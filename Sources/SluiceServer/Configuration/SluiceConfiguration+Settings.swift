@@ -53,6 +53,7 @@ extension SluiceConfiguration {
         whole("limits.maxTokens", limits.maxTokens)
         number("retention.streamSeconds", retention.streamSeconds)
         number("retention.sweepSeconds", retention.sweepSeconds)
+        number("retention.historyDays", retention.historyDays)
         whole("mock.ttftMs", mock.ttftMs)
         number("mock.tokensPerSecond", mock.tokensPerSecond)
         whole("mock.tokens", mock.tokens)
@@ -112,6 +113,7 @@ extension SluiceConfiguration {
             whole(path + "maxPromptBytes", plan.maxPromptBytes)
             whole(path + "maxStreams", plan.maxStreams)
             whole(path + "reconnectsPerMinute", plan.reconnectsPerMinute)
+            if let days = plan.historyDays { number(path + "historyDays", days) }
         }
         let tiers = admission.tiers
         whole("tiers.highAt", tiers.highAt)

@@ -23,6 +23,7 @@ extension SluiceConfiguration {
         list.atLeast("limits.maxTokens", limits.maxTokens, 1)
         list.notNegative("retention.streamSeconds", retention.streamSeconds)
         list.positive("retention.sweepSeconds", retention.sweepSeconds)
+        list.notNegative("retention.historyDays", retention.historyDays)
         list.atLeast("mock.ttftMs", mock.ttftMs, 0)
         list.notNegative("mock.tokensPerSecond", mock.tokensPerSecond)
         list.atLeast("mock.tokens", mock.tokens, 0)

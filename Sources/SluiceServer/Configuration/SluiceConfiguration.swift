@@ -78,8 +78,11 @@ public struct SluiceConfiguration: Sendable {
 
     /// How long finished jobs and their streams are kept.
     public struct Retention: Sendable {
-        /// Seconds after a job ends (default 3600).
+        /// Seconds a job's stream is kept after it ends: its events can be replayed and resumed (default 3600).
         public var streamSeconds = 3600.0
+        /// Days a job (its question, answer, usage) is kept after it ends, in its owner's history
+        /// (default 30; a plan's `historyDays` wins for its users).
+        public var historyDays = 30.0
         /// Seconds between sweeps (default 60).
         public var sweepSeconds = 60.0
         /// Creates the defaults.

@@ -49,12 +49,22 @@ extension JobService {
         scheduler.enqueue(job, now: now)
     }
 
-    /// Deletes jobs and streams that ended longer ago than the retention.
+    /// Deletes the streams of jobs that ended longer ago than `retention.streamSeconds`, and the jobs
+    /// themselves once they are older than their owner's history (`retention.historyDays`, or the plan's).
     func sweep(now: Date = Date()) async {
         admission.forgetIdle()
+        let day = 86_400.0
+        let otherwise = now.addingTimeInterval(-configuration.retention.historyDays * day)
+        var cutoffs: [String: Date] = [:]
+        for (name, plan) in configuration.admission.plans {
+            if let days = plan.historyDays { cutoffs[name] = now.addingTimeInterval(-days * day) }
+        }
         do {
-            let removed = try await store.deleteFinished(before: now.addingTimeInterval(-configuration.retention.streamSeconds))
-            if removed > 0 { logger.debug("swept old jobs", metadata: ["sluice.count": "\(removed)"]) }
+            let streams = try await store.deleteStreams(endedBefore: now.addingTimeInterval(-configuration.retention.streamSeconds))
+            let removed = try await store.deleteHistory(before: cutoffs, otherwise: otherwise)
+            // Past every plan's history: with the old day counters and minute windows.
+            _ = try await store.deleteFinished(before: cutoffs.values.reduce(otherwise) { min($0, $1) })
+            if removed + streams > 0 { logger.debug("swept old jobs", metadata: ["sluice.count": "\(removed)", "sluice.streams": "\(streams)"]) }
         } catch {
             logger.error("retention sweep failed", metadata: ["error": "\(error)"])
         }

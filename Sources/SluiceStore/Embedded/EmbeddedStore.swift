@@ -5,7 +5,7 @@ public import SluiceCore
 
 /// The embedded store: one SQLite file in WAL mode through GRDB. Every write is committed before it
 /// returns, with concurrent writes grouped into shared commits.
-public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
+public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory {
     /// How the embedded store is set up.
     public struct Configuration: Sendable {
         /// The folder that holds `sluice.sqlite` (default `./.sluice`).
@@ -178,6 +178,24 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
         migrator.registerMigration("v7-settings") { db in
             try db.execute(sql: "CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         }
+        migrator.registerMigration("v8-history") { db in
+            // Who owns each job and when it was made, as columns a history is listed by (the reference
+            // date's offset: a job's JSON holds its dates as seconds since 2001).
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN user_key TEXT NOT NULL DEFAULT '';
+                ALTER TABLE job ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+                ALTER TABLE job ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+                ALTER TABLE job ADD COLUMN created_at REAL NOT NULL DEFAULT 0;
+                UPDATE job SET
+                    tenant = coalesce(json_extract(CAST(data AS TEXT), '$.owner.tenant'), ''),
+                    user_key = coalesce(json_extract(CAST(data AS TEXT), '$.owner.tenant'), '') || char(31) || coalesce(json_extract(CAST(data AS TEXT), '$.owner.user'), ''),
+                    plan = coalesce(json_extract(CAST(data AS TEXT), '$.owner.plan'), ''),
+                    created_at = coalesce(json_extract(CAST(data AS TEXT), '$.createdAt'), 0) + 978307200
+                WHERE json_valid(CAST(data AS TEXT));
+                CREATE INDEX job_user_history ON job(user_key, created_at, id);
+                CREATE INDEX job_tenant_history ON job(tenant, created_at, id);
+                """)
+        }
         return migrator
     }
 
@@ -209,8 +227,11 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore {
         let data = try Self.encoder.encode(job)
         try await committer.write { db in
             try db.execute(
-                sql: "INSERT INTO job (id, state, finished_at, data) VALUES (?, ?, ?, ?)",
-                arguments: [job.id, job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data])
+                sql: "INSERT INTO job (id, state, finished_at, data, user_key, tenant, plan, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    job.id, job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.owner.userKey, job.owner.tenant,
+                    job.owner.plan, job.createdAt.timeIntervalSince1970,
+                ])
             try Self.apply(counters, db: db)
         }
     }

@@ -95,6 +95,20 @@ extension PostgresStore {
             """,
             "CREATE INDEX sluice_audit_at ON sluice_audit (at)",
         ]),
+        (7, "history: who owns each job, listed by owner and time", [
+            "ALTER TABLE sluice_job ADD COLUMN user_key text NOT NULL DEFAULT ''",
+            "ALTER TABLE sluice_job ADD COLUMN tenant text NOT NULL DEFAULT ''",
+            "ALTER TABLE sluice_job ADD COLUMN plan text NOT NULL DEFAULT ''",
+            """
+            UPDATE sluice_job SET
+                tenant = coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,tenant}', ''),
+                user_key = coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,tenant}', '') || chr(31)
+                    || coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,user}', ''),
+                plan = coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,plan}', '')
+            """,
+            "CREATE INDEX sluice_job_user_history ON sluice_job (user_key, created_at, id)",
+            "CREATE INDEX sluice_job_tenant_history ON sluice_job (tenant, created_at, id)",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so

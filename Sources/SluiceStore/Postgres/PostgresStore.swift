@@ -7,7 +7,7 @@ public import SluiceCore
 /// The PostgreSQL store, shared by many nodes: the same protocols as the embedded store, through
 /// PostgresNIO's pooled client. Every write is one transaction, committed before it returns; counter
 /// changes are additive upserts, so concurrent nodes never lose each other's increments.
-public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueue, SharedCacheFeed, SharedCounters {
+public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueue, SharedCacheFeed, SharedCounters, JobHistory {
     /// Where the database is and how to reach it.
     public struct Configuration: Sendable {
         /// `postgres://user:password@host:port/database[?sslmode=…&sslrootcert=…]`: `sslmode` is one of
@@ -149,13 +149,17 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         let nodes = jobs.map { $0.node ?? "" }
         let fences = jobs.map { $0.fence ?? 0 }
         let data = try jobs.map { ByteBuffer(bytes: try encoder.encode($0)) }
+        let users = jobs.map(\.owner.userKey)
+        let tenants = jobs.map(\.owner.tenant)
+        let plans = jobs.map(\.owner.plan)
         // Arrays cannot hold NULL here: NaN and "" stand for it.
         return """
-            INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data)
+            INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data, user_key, tenant, plan)
             SELECT i, s, NULLIF(f, 'NaN'), p, c, NULLIF(nb, 'NaN'), NULLIF(n, ''), fe,
-                   CASE WHEN n = '' THEN NULL ELSE now() + make_interval(secs => \(leaseSeconds)) END, d
+                   CASE WHEN n = '' THEN NULL ELSE now() + make_interval(secs => \(leaseSeconds)) END, d, u, t, pl
             FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(priorities)::int[], \(created)::float8[],
-                        \(notBefore)::float8[], \(nodes)::text[], \(fences)::bigint[], \(data)::bytea[]) AS t (i, s, f, p, c, nb, n, fe, d)
+                        \(notBefore)::float8[], \(nodes)::text[], \(fences)::bigint[], \(data)::bytea[], \(users)::text[], \(tenants)::text[],
+                        \(plans)::text[]) AS t (i, s, f, p, c, nb, n, fe, d, u, t, pl)
             """
     }
 

@@ -1,0 +1,103 @@
+public import Foundation
+import Logging
+import PostgresNIO
+public import SluiceCore
+
+extension PostgresStore {
+    public func history(_ scope: HistoryScope, before cursor: String?, since: Date?, limit: Int) async throws -> [Job] {
+        let floor = since?.timeIntervalSince1970 ?? 0
+        let rows: PostgresRowSequence
+        switch (scope, cursor) {
+        case (.user(let key), nil):
+            rows = try await client.query(
+                """
+                SELECT data, node, fence FROM sluice_job WHERE user_key = \(key) AND created_at >= \(floor)
+                ORDER BY created_at DESC, id DESC LIMIT \(limit)
+                """, logger: logger)
+        case (.user(let key), let cursor?):
+            rows = try await client.query(
+                """
+                SELECT j.data, j.node, j.fence FROM sluice_job j, (SELECT created_at, id FROM sluice_job WHERE id = \(cursor)) m
+                WHERE j.user_key = \(key) AND j.created_at >= \(floor) AND (j.created_at, j.id) < (m.created_at, m.id)
+                ORDER BY j.created_at DESC, j.id DESC LIMIT \(limit)
+                """, logger: logger)
+        case (.tenant(let tenant), nil):
+            rows = try await client.query(
+                """
+                SELECT data, node, fence FROM sluice_job WHERE tenant = \(tenant) AND created_at >= \(floor)
+                ORDER BY created_at DESC, id DESC LIMIT \(limit)
+                """, logger: logger)
+        case (.tenant(let tenant), let cursor?):
+            rows = try await client.query(
+                """
+                SELECT j.data, j.node, j.fence FROM sluice_job j, (SELECT created_at, id FROM sluice_job WHERE id = \(cursor)) m
+                WHERE j.tenant = \(tenant) AND j.created_at >= \(floor) AND (j.created_at, j.id) < (m.created_at, m.id)
+                ORDER BY j.created_at DESC, j.id DESC LIMIT \(limit)
+                """, logger: logger)
+        }
+        return try await Self.jobs(rows)
+    }
+
+    public func erase(user: String) async throws -> Int {
+        try await transaction { connection in
+            try await connection.query(
+                "DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE user_key = \(user) AND finished_at IS NOT NULL)",
+                logger: logger)
+            try await connection.query(
+                "DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE user_key = \(user) AND finished_at IS NOT NULL)",
+                logger: logger)
+            var removed = 0
+            for try await _ in try await connection.query(
+                "DELETE FROM sluice_job WHERE user_key = \(user) AND finished_at IS NOT NULL RETURNING 1", logger: logger)
+            {
+                removed += 1
+            }
+            return removed
+        }
+    }
+
+    public func deleteStreams(endedBefore date: Date) async throws -> Int {
+        let cutoff = date.timeIntervalSince1970
+        return try await transaction { connection in
+            var removed = 0
+            for try await _ in try await connection.query(
+                "DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(cutoff)) RETURNING 1", logger: logger)
+            {
+                removed += 1
+            }
+            try await connection.query(
+                "DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(cutoff))", logger: logger)
+            return removed
+        }
+    }
+
+    public func deleteHistory(before cutoffs: [String: Date], otherwise: Date) async throws -> Int {
+        let plans = cutoffs.keys.sorted()
+        let dates = plans.map { cutoffs[$0]!.timeIntervalSince1970 }
+        let fallback = otherwise.timeIntervalSince1970
+        // The cutoff of each job's plan: from the lists of plans and dates, or the fallback.
+        return try await transaction { connection in
+            try await connection.query(
+                """
+                DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < coalesce(
+                    (SELECT d FROM unnest(\(plans)::text[], \(dates)::float8[]) AS c (p, d) WHERE c.p = sluice_job.plan), \(fallback)))
+                """, logger: logger)
+            try await connection.query(
+                """
+                DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < coalesce(
+                    (SELECT d FROM unnest(\(plans)::text[], \(dates)::float8[]) AS c (p, d) WHERE c.p = sluice_job.plan), \(fallback)))
+                """, logger: logger)
+            var removed = 0
+            for try await _ in try await connection.query(
+                """
+                DELETE FROM sluice_job WHERE finished_at < coalesce(
+                    (SELECT d FROM unnest(\(plans)::text[], \(dates)::float8[]) AS c (p, d) WHERE c.p = sluice_job.plan), \(fallback))
+                RETURNING 1
+                """, logger: logger)
+            {
+                removed += 1
+            }
+            return removed
+        }
+    }
+}
