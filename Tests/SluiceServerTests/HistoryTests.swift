@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import SluiceCore
 import SluiceServer
+import SluiceStore
 import SluiceTesting
 import Testing
 
@@ -75,6 +77,27 @@ import Testing
             #expect(try await node.client.get("/admin/api/jobs", headers: app).status == 403)
             let operatorView = try await node.client.get("/admin/api/jobs?tenant=school-a", headers: TrustTests.bearer("operator-key")).json
             #expect((operatorView["data"] as? [[String: Any]])?.count == 1)
+        }
+    }
+
+    @Test func aTenantsHistoryIsExportedAsJSONLines() async throws {
+        try await TestNode.with { node in
+            var ids: [String] = []
+            for index in 0..<3 { ids.append(try await node.client.submit(chatBody("export \(index)"), headers: ["X-Sluice-User": "u\(index)"])) }
+            for (index, id) in ids.enumerated() { _ = try await node.client.waitForJob(id, states: ["succeeded"], headers: ["X-Sluice-User": "u\(index)"]) }
+            var configuration = SluiceConfiguration()
+            configuration.storage.directory = node.dataDirectory
+            var lines: [String] = []
+            let count = try await HistoryExport.run(configuration: configuration, tenant: "local", since: try HistoryExport.date("2020-01-01"), logger: Logger(label: "test")) {
+                lines.append($0)
+            }
+            #expect(count == 3 && lines.count == 3)
+            let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.compactMap { $0["id"] as? String } == ids.reversed())
+            #expect(objects.allSatisfy { ($0["question"] as? String)?.hasPrefix("export") == true && $0["kind"] as? String == "chat" })
+            let none = try await HistoryExport.run(configuration: configuration, tenant: "local", since: Date().addingTimeInterval(3600), logger: Logger(label: "test")) { _ in }
+            #expect(none == 0)
+            #expect(throws: SluiceError.self) { try HistoryExport.date("yesterday") }
         }
     }
 }

@@ -39,7 +39,7 @@ struct HistoryRoutes {
         let since = try query["since"].map { try Self.date(String($0), field: "since") }
         let found = try await jobs.store.history(scope, before: after, since: since, limit: limit + 1)
         let page = Array(found.prefix(limit))
-        let data = page.map { JobRoutes(jobs: jobs).historyObject($0) }
+        let data = page.map { JobRoutes.historyObject($0) }
         return JSONResponse.make([
             "object": "list", "data": data, "first_id": page.first?.id as Any? ?? NSNull(), "last_id": page.last?.id as Any? ?? NSNull(),
             "has_more": found.count > limit,
@@ -67,9 +67,9 @@ struct HistoryRoutes {
 }
 
 extension JobRoutes {
-    /// A job as history shows it: the job object, what kind of request it was and its question.
-    func historyObject(_ job: Job) -> [String: Any] {
-        var object = object(job)
+    /// A job as history (and an export) shows it: the job object, what kind of request it was, its question.
+    static func historyObject(_ job: Job) -> [String: Any] {
+        var object = object(job, queuePosition: nil)
         object["kind"] = (job.origin ?? .chat).kind
         object["question"] = job.request.messages.last { $0.role == "user" }?.content ?? ""
         if let response = job.origin?.response { object["response_id"] = ResponseDetails.responseID(forJob: job.id); object["metadata"] = response.metadata }

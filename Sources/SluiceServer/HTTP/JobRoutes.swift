@@ -47,6 +47,11 @@ struct JobRoutes {
     }
 
     func object(_ job: Job) -> [String: Any] {
+        Self.object(job, queuePosition: job.state == .queued ? jobs.scheduler.position(of: job.id) : nil)
+    }
+
+    /// A job as the jobs API shows it; a queued one with its place in this node's queue, when known.
+    static func object(_ job: Job, queuePosition: Int?) -> [String: Any] {
         var object: [String: Any] = [
             "id": job.id, "object": "job", "state": job.state.rawValue, "attempt": job.attempt, "model": job.request.model,
             "priority": job.priority.name, "created_at": job.createdAt.timeIntervalSince1970,
@@ -54,7 +59,7 @@ struct JobRoutes {
         ]
         if let started = job.startedAt { object["started_at"] = started.timeIntervalSince1970 }
         if let finished = job.finishedAt { object["finished_at"] = finished.timeIntervalSince1970 }
-        if job.state == .queued, let position = jobs.scheduler.position(of: job.id) { object["queue_position"] = position }
+        if let queuePosition { object["queue_position"] = queuePosition }
         if let deployment = job.deployment { object["deployment"] = deployment }
         if let cap = job.request.tokenCap { object["max_tokens"] = cap }
         if let served = job.cache?.servedFrom { object["cache"] = served }
