@@ -189,6 +189,40 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         }
     }
 
+    @Test(arguments: StoreKind.allCases) func aJobsUsageIsRolledUpOnceInTheCommitThatEndsIt(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            guard let rollup = store as? any UsageRollup else { throw TestFailure("no usage rollup") }
+            var job = storeJob("job_used")
+            try await store.insert(job)
+            job.state = .running
+            job.deployment = "openai"
+            try await store.save(job, appending: [StreamChunk(seq: 1, event: .delta("hi"))])
+            job.state = .succeeded
+            job.finishedAt = Date(timeIntervalSince1970: 1_800_000_100)
+            job.result = JobResult(text: "hi", finishReason: "stop", usage: Usage(promptTokens: 10, completionTokens: 5), cost: 0.25)
+            try await store.save(job, appending: [StreamChunk(seq: 2, event: .done(finishReason: "stop", usage: Usage(promptTokens: 10, completionTokens: 5), cache: "miss"))])
+            // A write retried after it committed counts nothing more.
+            try await store.save(job, appending: [])
+            var hit = storeJob("job_hit", state: .succeeded, finishedAt: Date(timeIntervalSince1970: 1_800_000_200))
+            hit.result = JobResult(text: "hi", finishReason: "stop", usage: Usage(promptTokens: 10, completionTokens: 5), cost: 0)
+            hit.cache = CachePlan(key: "k", namespace: "", tags: [], store: false, servedFrom: "exact")
+            try await store.insert(hit)
+            try await store.save(hit, appending: [StreamChunk(seq: 1, event: .delta("hi"))])
+            // A cache hit's job is stored ended: it is counted apart, once, by the front door that served it.
+            try await rollup.addUsage([.hit(tenant: "school", user: "alice", model: "default", usage: hit.result!.usage, at: hit.finishedAt!)])
+            let rows = try await rollup.usage(tenant: "school", user: "alice", from: "2027-01-01", to: "2027-12-31")
+            #expect(rows.map(\.deployment) == ["cache", "openai"])
+            let paid = try #require(rows.first { $0.deployment == "openai" })
+            #expect(paid.requests == 1 && paid.promptTokens == 10 && paid.completionTokens == 5 && paid.costMicros == 250_000)
+            let cached = try #require(rows.first { $0.deployment == "cache" })
+            #expect(cached.requests == 1 && cached.cacheHits == 1 && cached.savedTokens == 15 && cached.promptTokens == 0)
+            #expect(try await rollup.usage(tenant: "school", user: "bob", from: "2027-01-01", to: "2027-12-31").isEmpty)
+            // It outlives the jobs.
+            _ = try await store.deleteFinished(before: Date())
+            #expect(try await rollup.usage(tenant: "school", user: nil, from: "2027-01-01", to: "2027-12-31").count == 2)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases) func cacheEntriesAreReplacedDeletedAndExpired(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let now = Date()

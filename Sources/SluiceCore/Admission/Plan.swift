@@ -39,6 +39,8 @@ public struct Plan: Sendable, Hashable {
     public var reconnectsPerMinute: Int = 30
     /// Days a job is kept after it ends, in its owner's history (nil: `retention.historyDays`).
     public var historyDays: Double?
+    /// US dollars one user may spend in a calendar month (nil: no cap).
+    public var spendPerMonthUSD: Double?
 
     /// - Parameter name: the plan's name.
     public init(name: String) {

@@ -6,18 +6,25 @@ import SluiceStore
 /// A tenant's ceilings across all its users: its part of each reservation in the ledger, its jobs at
 /// once, its month of spend.
 extension AdmissionController {
-    /// The stored counter key of a tenant's month of spend.
-    static func spendKey(_ tenant: String) -> String { "spend\u{1E}" + tenant }
+    /// The stored counter key of a month of spend: a tenant's (its name) or a user's (their key).
+    static func spendKey(_ who: String) -> String { "spend\u{1E}" + who }
 
     /// The month (`yyyy-mm`) of a day (`yyyy-mm-dd`).
     static func month(of day: String) -> String { String(day.prefix(7)) }
 
-    /// Refuses a tenant whose month's spend reached its ceiling (what a job will cost is known only when
-    /// it ends, so the last jobs admitted may pass the ceiling by their own cost).
-    func checkBudget(of tenant: String, day: String, now: Date) throws {
-        guard let budget = ceilings[tenant]?.spendPerMonthUSD else { return }
+    /// Refuses a request whose tenant's month of spend reached its ceiling, or whose user's reached
+    /// their plan's `spendPerMonthUSD` (what a job will cost is known only when it ends, so the last
+    /// jobs admitted may pass the cap by their own cost).
+    func checkBudget(of principal: Principal, plan: Plan, day: String, now: Date) throws {
+        try checkBudget(of: principal.tenant, cap: ceilings[principal.tenant]?.spendPerMonthUSD, day: day, now: now)
+        try checkBudget(of: principal.userKey, cap: plan.spendPerMonthUSD, day: day, now: now)
+    }
+
+    /// Refuses when the month's spend of `who` (a tenant, or a user's key) reached `cap`.
+    func checkBudget(of who: String, cap: Double?, day: String, now: Date) throws {
+        guard let budget = cap else { return }
         let month = Self.month(of: day)
-        let micros = spend.withLock { $0[tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0 }
+        let micros = spend.withLock { $0[who].flatMap { $0.month == month ? $0.micros : nil } ?? 0 }
         guard Double(micros) / 1_000_000 >= budget else { return }
         metrics.rejected(reason: "budget")
         var calendar = Calendar(identifier: .gregorian)
@@ -30,17 +37,22 @@ extension AdmissionController {
             retryAfter: max(1, Int(reset.timeIntervalSince(now).rounded(.up))))
     }
 
-    /// Adds what a job cost to its tenant's month, when the tenant has a spend ceiling; returns the
-    /// change to the stored counters.
-    func charge(_ job: Job, month: String) -> DailyCounterDelta? {
-        guard ceilings[job.owner.tenant]?.spendPerMonthUSD != nil, let cost = job.result?.cost, cost > 0 else { return nil }
+    /// Adds what a job cost to its tenant's month and its user's, for those with a spend cap; returns
+    /// the changes to the stored counters.
+    func charge(_ job: Job, month: String) -> [DailyCounterDelta] {
+        guard let cost = job.result?.cost, cost > 0 else { return [] }
+        var capped: [String] = []
+        if ceilings[job.owner.tenant]?.spendPerMonthUSD != nil { capped.append(job.owner.tenant) }
+        if (try? plan(for: job.owner))?.spendPerMonthUSD != nil { capped.append(job.owner.userKey) }
         // A provider's absurd usage must not trap: at most a billion dollars per answer.
         let micros = Int(exactly: (min(cost, 1e9) * 1_000_000).rounded(.up)) ?? 0
-        spend.withLock { spend in
-            let current = spend[job.owner.tenant].flatMap { $0.month == month ? $0.micros : nil } ?? 0
-            spend[job.owner.tenant] = (month, current + micros)
+        return capped.map { who in
+            spend.withLock { spend in
+                let current = spend[who].flatMap { $0.month == month ? $0.micros : nil } ?? 0
+                spend[who] = (month, current + micros)
+            }
+            return DailyCounterDelta(user: Self.spendKey(who), day: month, messages: 0, tokens: micros)
         }
-        return DailyCounterDelta(user: Self.spendKey(job.owner.tenant), day: month, messages: 0, tokens: micros)
     }
 
     /// The stored day counters' change for a tenant's part of an admission (nil without ceilings), kept

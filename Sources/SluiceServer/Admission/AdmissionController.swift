@@ -55,14 +55,11 @@ final class AdmissionController: Sendable {
     func restore(from store: any JobStore) async throws {
         adopt(forced: try await ForcedModes.load(from: store))
         let month = Self.month(of: policy.calendar.day(of: clock()))
-        let budgeted = ceilings.filter { $0.value.spendPerMonthUSD != nil }.keys
-        if !budgeted.isEmpty {
-            let stored = try await store.dailyCounters(day: month)
-            spend.withLock { spend in
-                for tenant in budgeted {
-                    spend[tenant] = (month, stored.first { $0.user == Self.spendKey(tenant) }?.tokens ?? 0)
-                }
-            }
+        // Months of spend, tenants' and users', kept in the stored counters under the month.
+        let prefix = Self.spendKey("")
+        let stored = try await store.dailyCounters(day: month).filter { $0.user.hasPrefix(prefix) }
+        spend.withLock { spend in
+            for counter in stored { spend[String(counter.user.dropFirst(prefix.count))] = (month, counter.tokens) }
         }
         let now = clock()
         let day = policy.calendar.day(of: now)
@@ -169,7 +166,7 @@ final class AdmissionController: Sendable {
             requestsPerMinute: plan.requestLimit(tier: tier, mode: bypass ? nil : mode),
             tokensPerMinute: plan.tokensPerMinute, messagesPerDay: plan.messagesPerDay, tokensPerDay: plan.tokensPerDay)
         let (day, nextDay) = day(of: now)
-        try checkBudget(of: principal.tenant, day: day, now: now)
+        try checkBudget(of: principal, plan: plan, day: day, now: now)
         let reservation = AdmissionLedger.Reservation(user: principal.userKey, day: day, tokens: promptTokens + cap * (request.n ?? 1), at: now, id: jobID)
         let outcome = ledger.withLock { ledger -> Result<AdmissionLedger.Headroom, AdmissionLedger.Refusal> in
             let admitted = ledger.admit(reservation, limits: limits, nextDay: nextDay)
@@ -280,7 +277,7 @@ final class AdmissionController: Sendable {
         }
         var changes = [change(reservation.user)]
         if ceilings[job.owner.tenant] != nil { changes.append(change(Self.tenantShare(of: reservation, tenant: job.owner.tenant).user)) }
-        if let spent = charge(job, month: Self.month(of: reservation.day)) { changes.append(spent) }
+        changes += charge(job, month: Self.month(of: reservation.day))
         return changes
     }
 

@@ -61,7 +61,7 @@ public final class SluiceNode: Sendable {
                     roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
                 httpClient: .shared, logger: logger)
             : nil
-        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory
+        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
@@ -122,6 +122,7 @@ public final class SluiceNode: Sendable {
         let admin = router.group("admin/api").add(middleware: identity)
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
+        UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
         let logger = logger
         let cluster = jobs.cluster
         let host = configuration.server.host

@@ -208,6 +208,7 @@ extension Plan {
         maxStreams = config.int(forKey: "maxStreams", default: maxStreams)
         reconnectsPerMinute = config.int(forKey: "reconnectsPerMinute", default: reconnectsPerMinute)
         historyDays = config.double(forKey: "historyDays")
+        spendPerMonthUSD = config.double(forKey: "spendPerMonthUSD")
     }
 }
 

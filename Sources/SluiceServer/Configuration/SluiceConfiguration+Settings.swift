@@ -114,6 +114,7 @@ extension SluiceConfiguration {
             whole(path + "maxStreams", plan.maxStreams)
             whole(path + "reconnectsPerMinute", plan.reconnectsPerMinute)
             if let days = plan.historyDays { number(path + "historyDays", days) }
+            if let dollars = plan.spendPerMonthUSD { number(path + "spendPerMonthUSD", dollars) }
         }
         let tiers = admission.tiers
         whole("tiers.highAt", tiers.highAt)

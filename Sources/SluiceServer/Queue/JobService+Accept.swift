@@ -52,6 +52,7 @@ extension JobService {
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
                 let admitted = try admission.admitLight(principal: owner)
                 try await count(admitted.delta, owner: owner)
+                try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
                 metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
                 return (chat, .hit(entry, layer: "exact"), Self.fields(admitted.headers, [.sluiceCache: "exact"]))
             }
@@ -65,6 +66,7 @@ extension JobService {
                 {
                     let admitted = try admission.admitLight(principal: owner)
                     try await count(admitted.delta, owner: owner)
+                    try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
                     metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
                     return (chat, .hit(entry, layer: "semantic"), Self.fields(admitted.headers, [.sluiceCache: "semantic"]))
                 }

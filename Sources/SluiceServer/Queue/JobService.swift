@@ -10,7 +10,7 @@ import SluiceStore
 /// The life of jobs: accept (durable before acknowledged), run through a provider, stream, retry,
 /// cancel, expire, recover after a restart. The one place that changes a job's state.
 final class JobService: Sendable {
-    let store: any JobStore & StreamLog & JobHistory
+    let store: any JobStore & StreamLog & JobHistory & UsageRollup
     let hub: StreamHub
     let scheduler: Scheduler
     let router: ProviderRouter
@@ -32,7 +32,7 @@ final class JobService: Sendable {
     }
 
     init(
-        store: any JobStore & StreamLog & CacheStore & JobHistory, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
+        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         let cluster: Cluster?

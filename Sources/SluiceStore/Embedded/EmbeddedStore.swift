@@ -5,7 +5,7 @@ public import SluiceCore
 
 /// The embedded store: one SQLite file in WAL mode through GRDB. Every write is committed before it
 /// returns, with concurrent writes grouped into shared commits.
-public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory {
+public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, UsageRollup {
     /// How the embedded store is set up.
     public struct Configuration: Sendable {
         /// The folder that holds `sluice.sqlite` (default `./.sluice`).
@@ -196,6 +196,16 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory {
                 CREATE INDEX job_tenant_history ON job(tenant, created_at, id);
                 """)
         }
+        migrator.registerMigration("v9-usage") { db in
+            try db.execute(sql: """
+                CREATE TABLE usage_rollup (
+                    day TEXT NOT NULL, tenant TEXT NOT NULL, user TEXT NOT NULL, model TEXT NOT NULL, deployment TEXT NOT NULL,
+                    requests INTEGER NOT NULL, failures INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                    cost_micros INTEGER NOT NULL, cache_hits INTEGER NOT NULL, saved_tokens INTEGER NOT NULL,
+                    PRIMARY KEY (tenant, day, user, model, deployment)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -239,7 +249,14 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory {
     public func save(_ job: Job, appending chunks: [StreamChunk], counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
         let rows = try Self.encode(chunks)
+        let usage = UsageRow(ended: job)
         try await committer.write { db in
+            // Counted in the commit that first stores the job ended, and only then.
+            if let usage, let before = try String.fetchOne(db, sql: "SELECT state FROM job WHERE id = ?", arguments: [job.id]),
+               JobState(rawValue: before)?.isTerminal == false
+            {
+                try Self.rollUp(usage, db: db)
+            }
             try db.execute(
                 sql: "UPDATE job SET state = ?, finished_at = ?, data = ? WHERE id = ?",
                 arguments: [job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.id])

@@ -109,6 +109,16 @@ extension PostgresStore {
             "CREATE INDEX sluice_job_user_history ON sluice_job (user_key, created_at, id)",
             "CREATE INDEX sluice_job_tenant_history ON sluice_job (tenant, created_at, id)",
         ]),
+        (8, "usage per day, tenant, user, model and deployment", [
+            """
+            CREATE TABLE sluice_usage (
+                day text NOT NULL, tenant text NOT NULL, user_name text NOT NULL, model text NOT NULL, deployment text NOT NULL,
+                requests bigint NOT NULL, failures bigint NOT NULL, prompt_tokens bigint NOT NULL, completion_tokens bigint NOT NULL,
+                cost_micros bigint NOT NULL, cache_hits bigint NOT NULL, saved_tokens bigint NOT NULL,
+                PRIMARY KEY (tenant, day, user_name, model, deployment)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so

@@ -7,7 +7,7 @@ public import SluiceCore
 /// The PostgreSQL store, shared by many nodes: the same protocols as the embedded store, through
 /// PostgresNIO's pooled client. Every write is one transaction, committed before it returns; counter
 /// changes are additive upserts, so concurrent nodes never lose each other's increments.
-public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueue, SharedCacheFeed, SharedCounters, JobHistory {
+public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueue, SharedCacheFeed, SharedCounters, JobHistory, UsageRollup {
     /// Where the database is and how to reach it.
     public struct Configuration: Sendable {
         /// `postgres://user:password@host:port/database[?sslmode=…&sslrootcert=…]`: `sslmode` is one of
@@ -175,6 +175,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         let chunkJobs = saves.flatMap { save in save.chunks.map { _ in save.job.id } }
         let seqs = saves.flatMap { $0.chunks.map(\.seq) }
         let bodies = try saves.flatMap { try $0.chunks.map { ByteBuffer(bytes: try encoder.encode($0.event)) } }
+        let usage = UsageColumns(saves.compactMap { save in UsageRow(ended: save.job).map { (save.job.id, $0) } })
+        // A job's use is counted in the usage rollup in the commit that first stores it ended (its row
+        // was still queued or running), and only then.
         return """
             WITH input AS (
                 SELECT * FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(notBefore)::float8[], \(fences)::bigint[],
@@ -182,8 +185,25 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             ), updated AS (
                 UPDATE sluice_job j SET state = i.state, finished_at = NULLIF(i.finished_at, 'NaN'), not_before = NULLIF(i.not_before, 'NaN'),
                     data = i.data
-                FROM input i WHERE j.id = i.id AND (i.fence < 0 OR j.fence = i.fence)
-                RETURNING j.id
+                FROM input i, sluice_job o WHERE j.id = i.id AND o.id = i.id AND (i.fence < 0 OR j.fence = i.fence)
+                RETURNING j.id, o.state AS old_state
+            ), rolled AS (
+                INSERT INTO sluice_usage (day, tenant, user_name, model, deployment, requests, failures, prompt_tokens, completion_tokens,
+                                          cost_micros, cache_hits, saved_tokens)
+                SELECT u.day, u.tenant, u.user_name, u.model, u.deployment, sum(u.requests), sum(u.failures), sum(u.pt), sum(u.ct),
+                       sum(u.cost), sum(u.hits), sum(u.saved)
+                FROM unnest(\(usage.ids)::text[], \(usage.days)::text[], \(usage.tenants)::text[], \(usage.users)::text[], \(usage.models)::text[],
+                            \(usage.deployments)::text[], \(usage.requests)::bigint[], \(usage.failures)::bigint[], \(usage.prompt)::bigint[],
+                            \(usage.completion)::bigint[], \(usage.cost)::bigint[], \(usage.hits)::bigint[], \(usage.saved)::bigint[])
+                     AS u (id, day, tenant, user_name, model, deployment, requests, failures, pt, ct, cost, hits, saved)
+                WHERE u.id IN (SELECT id FROM updated WHERE old_state IN ('queued', 'running'))
+                GROUP BY u.day, u.tenant, u.user_name, u.model, u.deployment
+                ON CONFLICT (tenant, day, user_name, model, deployment) DO UPDATE SET
+                    requests = sluice_usage.requests + EXCLUDED.requests, failures = sluice_usage.failures + EXCLUDED.failures,
+                    prompt_tokens = sluice_usage.prompt_tokens + EXCLUDED.prompt_tokens,
+                    completion_tokens = sluice_usage.completion_tokens + EXCLUDED.completion_tokens,
+                    cost_micros = sluice_usage.cost_micros + EXCLUDED.cost_micros, cache_hits = sluice_usage.cache_hits + EXCLUDED.cache_hits,
+                    saved_tokens = sluice_usage.saved_tokens + EXCLUDED.saved_tokens
             ), appended AS (
                 INSERT INTO sluice_chunk (job_id, seq, data)
                 SELECT c.j, c.s, c.d FROM unnest(\(chunkJobs)::text[], \(seqs)::bigint[], \(bodies)::bytea[]) AS c (j, s, d)
