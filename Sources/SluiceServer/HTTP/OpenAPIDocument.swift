@@ -49,6 +49,10 @@ enum OpenAPIDocument {
       "description": "The model aliases served."
     },
     {
+      "name": "usage",
+      "description": "Usage and cost, from the rollup."
+    },
+    {
       "name": "admin",
       "description": "Tier, modes, cache and audit trail, for admins."
     },
@@ -605,6 +609,168 @@ enum OpenAPIDocument {
           },
           "429": {
             "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          },
+          "507": {
+            "$ref": "#/components/responses/InsufficientStorage"
+          }
+        }
+      },
+      "get": {
+        "tags": [
+          "jobs"
+        ],
+        "operationId": "listJobs",
+        "summary": "List your jobs",
+        "description": "The caller's own jobs of every kind (chat completions and jobs, responses, messages), newest first, as an OpenAI list. Jobs are kept `retention.historyDays` after they end (a plan's `historyDays` wins); their streams only `retention.streamSeconds`.",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Jobs per page, a whole number from 1 to 100 (default 20); anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 20
+            }
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "required": false,
+            "description": "A job id, the `last_id` of the previous page: list the jobs created before it. At most 64 characters, without control characters (else 400 `invalid_parameter`).",
+            "schema": {
+              "type": "string",
+              "maxLength": 64,
+              "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+            }
+          },
+          {
+            "name": "since",
+            "in": "query",
+            "required": false,
+            "description": "Only jobs created at or after this moment: a day, `yyyy-mm-dd` (UTC midnight), or seconds since 1970. Anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string"
+            },
+            "examples": {
+              "day": {
+                "value": "2025-01-31"
+              },
+              "seconds": {
+                "value": "1738281600"
+              }
+            }
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "A page of jobs, newest first.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/HistoryList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "jobs"
+        ],
+        "operationId": "eraseJobs",
+        "summary": "Erase your history",
+        "description": "Deletes the caller's jobs that have ended, with their streams; jobs still queued or running are kept.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "How many jobs were erased.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "object",
+                    "deleted"
+                  ],
+                  "properties": {
+                    "object": {
+                      "type": "string",
+                      "const": "list.deleted"
+                    },
+                    "deleted": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "description": "Jobs erased."
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
           },
           "500": {
             "$ref": "#/components/responses/InternalServerError"
@@ -1328,6 +1494,118 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/v1/usage": {
+      "get": {
+        "tags": [
+          "usage"
+        ],
+        "operationId": "getUsage",
+        "summary": "Your usage and cost",
+        "description": "The caller's own requests, tokens, cache hits and cost from `from` to `to`, grouped by `group_by`, as JSON or (with `Accept: text/csv`) CSV.",
+        "parameters": [
+          {
+            "name": "from",
+            "in": "query",
+            "required": false,
+            "description": "The first day counted (default: the first of the current month, UTC). A day, `yyyy-mm-dd` (UTC), exactly 10 characters; anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string",
+              "format": "date",
+              "minLength": 10,
+              "maxLength": 10
+            },
+            "example": "2025-01-01"
+          },
+          {
+            "name": "to",
+            "in": "query",
+            "required": false,
+            "description": "The last day counted (default: today, UTC). A day, `yyyy-mm-dd` (UTC), exactly 10 characters; anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string",
+              "format": "date",
+              "minLength": 10,
+              "maxLength": 10
+            },
+            "example": "2025-01-31"
+          },
+          {
+            "name": "group_by",
+            "in": "query",
+            "required": false,
+            "description": "What each row of `data` counts: a `day`, a `user`, a `model` (alias) or a `deployment` (default `day`); anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "day",
+                "user",
+                "model",
+                "deployment"
+              ],
+              "default": "day"
+            }
+          },
+          {
+            "name": "Accept",
+            "in": "header",
+            "required": false,
+            "description": "`text/csv` (anywhere in the header) answers in CSV instead of JSON.",
+            "schema": {
+              "type": "string"
+            },
+            "example": "text/csv"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The usage report: JSON, or with `Accept: text/csv` the same rows as CSV (`text/csv; charset=utf-8`): a header line (the `group_by` field, then `requests,failures,prompt_tokens,completion_tokens,total_tokens,cost_usd,cache_hits,saved_tokens`), one line per group with `cost_usd` to six decimals, and no total line.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/UsageReport"
+                }
+              },
+              "text/csv": {
+                "schema": {
+                  "type": "string"
+                },
+                "example": "day,requests,failures,prompt_tokens,completion_tokens,total_tokens,cost_usd,cache_hits,saved_tokens\n2025-01-02,12,1,3400,5100,8500,0.012750,3,2100\n"
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          }
+        }
+      }
+    },
     "/admin/api/status": {
       "get": {
         "tags": [
@@ -1737,6 +2015,240 @@ enum OpenAPIDocument {
                 "schema": {
                   "$ref": "#/components/schemas/AuditList"
                 }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          }
+        }
+      }
+    },
+    "/admin/api/jobs": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "listTenantJobs",
+        "summary": "List a tenant's jobs",
+        "description": "A tenant's jobs, or one of its users' (`?user=`), of every kind, newest first, as an OpenAI list. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant`, which the operator must name (none: 400 `missing_field`); a local caller without one gets its own tenant's. Anyone else gets 403 `forbidden`.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/TenantQuery"
+          },
+          {
+            "name": "user",
+            "in": "query",
+            "required": false,
+            "description": "One user of the tenant (none: the whole tenant). At most 256 characters, without control characters (else 400 `invalid_parameter`).",
+            "schema": {
+              "type": "string",
+              "maxLength": 256,
+              "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Jobs per page, a whole number from 1 to 100 (default 20); anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 20
+            }
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "required": false,
+            "description": "A job id, the `last_id` of the previous page: list the jobs created before it. At most 64 characters, without control characters (else 400 `invalid_parameter`).",
+            "schema": {
+              "type": "string",
+              "maxLength": 64,
+              "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+            }
+          },
+          {
+            "name": "since",
+            "in": "query",
+            "required": false,
+            "description": "Only jobs created at or after this moment: a day, `yyyy-mm-dd` (UTC midnight), or seconds since 1970. Anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string"
+            },
+            "examples": {
+              "day": {
+                "value": "2025-01-31"
+              },
+              "seconds": {
+                "value": "1738281600"
+              }
+            }
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "A page of jobs, newest first.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/HistoryList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          }
+        }
+      }
+    },
+    "/admin/api/usage": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "getTenantUsage",
+        "summary": "A tenant's usage and cost",
+        "description": "A tenant's requests, tokens, cache hits and cost, or one of its users' (`?user=`), from `from` to `to`, grouped by `group_by`, as JSON or (with `Accept: text/csv`) CSV. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant`, which the operator must name (none: 400 `missing_field`); a local caller without one gets its own tenant's. Anyone else gets 403 `forbidden`.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/TenantQuery"
+          },
+          {
+            "name": "user",
+            "in": "query",
+            "required": false,
+            "description": "One user of the tenant (none: the whole tenant). At most 256 characters, without control characters (else 400 `invalid_parameter`).",
+            "schema": {
+              "type": "string",
+              "maxLength": 256,
+              "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+            }
+          },
+          {
+            "name": "from",
+            "in": "query",
+            "required": false,
+            "description": "The first day counted (default: the first of the current month, UTC). A day, `yyyy-mm-dd` (UTC), exactly 10 characters; anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string",
+              "format": "date",
+              "minLength": 10,
+              "maxLength": 10
+            },
+            "example": "2025-01-01"
+          },
+          {
+            "name": "to",
+            "in": "query",
+            "required": false,
+            "description": "The last day counted (default: today, UTC). A day, `yyyy-mm-dd` (UTC), exactly 10 characters; anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string",
+              "format": "date",
+              "minLength": 10,
+              "maxLength": 10
+            },
+            "example": "2025-01-31"
+          },
+          {
+            "name": "group_by",
+            "in": "query",
+            "required": false,
+            "description": "What each row of `data` counts: a `day`, a `user`, a `model` (alias) or a `deployment` (default `day`); anything else is 400 `invalid_parameter`.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "day",
+                "user",
+                "model",
+                "deployment"
+              ],
+              "default": "day"
+            }
+          },
+          {
+            "name": "Accept",
+            "in": "header",
+            "required": false,
+            "description": "`text/csv` (anywhere in the header) answers in CSV instead of JSON.",
+            "schema": {
+              "type": "string"
+            },
+            "example": "text/csv"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The usage report: JSON, or with `Accept: text/csv` the same rows as CSV (`text/csv; charset=utf-8`): a header line (the `group_by` field, then `requests,failures,prompt_tokens,completion_tokens,total_tokens,cost_usd,cache_hits,saved_tokens`), one line per group with `cost_usd` to six decimals, and no total line.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/UsageReport"
+                }
+              },
+              "text/csv": {
+                "schema": {
+                  "type": "string"
+                },
+                "example": "day,requests,failures,prompt_tokens,completion_tokens,total_tokens,cost_usd,cache_hits,saved_tokens\n2025-01-02,12,1,3400,5100,8500,0.012750,3,2100\n"
               }
             }
           },
@@ -3575,6 +4087,90 @@ enum OpenAPIDocument {
           }
         ]
       },
+      "HistoryJob": {
+        "description": "A job as history shows it: the job object (never with `queue_position`), with what kind of request it was and its question.",
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/Job"
+          },
+          {
+            "type": "object",
+            "required": [
+              "kind",
+              "question",
+              "user"
+            ],
+            "properties": {
+              "kind": {
+                "type": "string",
+                "enum": [
+                  "chat",
+                  "response",
+                  "message"
+                ],
+                "description": "The API it came through: `chat` (`/v1/chat/completions` or `/v1/jobs`), `response` (`/v1/responses`), `message` (`/v1/messages`)."
+              },
+              "question": {
+                "type": "string",
+                "description": "The text of the last user message; empty when there is none."
+              },
+              "user": {
+                "type": "string",
+                "description": "The user, within its tenant, who owns the job."
+              },
+              "response_id": {
+                "type": "string",
+                "description": "Responses only: the response's id (`resp_…`)."
+              },
+              "metadata": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "string"
+                },
+                "description": "Responses only: the response's metadata."
+              }
+            }
+          }
+        ]
+      },
+      "HistoryList": {
+        "type": "object",
+        "required": [
+          "object",
+          "data",
+          "first_id",
+          "last_id",
+          "has_more"
+        ],
+        "properties": {
+          "object": {
+            "type": "string",
+            "const": "list"
+          },
+          "data": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/HistoryJob"
+            }
+          },
+          "first_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "last_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Pass as `after` for the next page."
+          },
+          "has_more": {
+            "type": "boolean"
+          }
+        }
+      },
       "ResponseInputContentPart": {
         "anyOf": [
           {
@@ -5251,6 +5847,131 @@ enum OpenAPIDocument {
           "last_seq": {
             "type": "integer",
             "description": "Pass as `after` for the next page."
+          }
+        }
+      },
+      "UsageCounts": {
+        "type": "object",
+        "required": [
+          "requests",
+          "failures",
+          "prompt_tokens",
+          "completion_tokens",
+          "total_tokens",
+          "cost_usd",
+          "cache_hits",
+          "saved_tokens"
+        ],
+        "properties": {
+          "requests": {
+            "type": "integer"
+          },
+          "failures": {
+            "type": "integer"
+          },
+          "prompt_tokens": {
+            "type": "integer"
+          },
+          "completion_tokens": {
+            "type": "integer"
+          },
+          "total_tokens": {
+            "type": "integer",
+            "description": "`prompt_tokens` + `completion_tokens`."
+          },
+          "cost_usd": {
+            "type": "number",
+            "description": "What it cost, in US dollars."
+          },
+          "cache_hits": {
+            "type": "integer",
+            "description": "Requests answered from the cache."
+          },
+          "saved_tokens": {
+            "type": "integer",
+            "description": "Tokens the cache saved."
+          }
+        }
+      },
+      "UsageReport": {
+        "type": "object",
+        "required": [
+          "object",
+          "tenant",
+          "user",
+          "from",
+          "to",
+          "group_by",
+          "data",
+          "total"
+        ],
+        "properties": {
+          "object": {
+            "type": "string",
+            "const": "usage"
+          },
+          "tenant": {
+            "type": "string"
+          },
+          "user": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The user reported on; null: the whole tenant."
+          },
+          "from": {
+            "type": "string",
+            "format": "date"
+          },
+          "to": {
+            "type": "string",
+            "format": "date"
+          },
+          "group_by": {
+            "type": "string",
+            "enum": [
+              "day",
+              "user",
+              "model",
+              "deployment"
+            ]
+          },
+          "data": {
+            "type": "array",
+            "description": "One row per group, in the order of its key; the key is in the field named by `group_by`.",
+            "items": {
+              "allOf": [
+                {
+                  "$ref": "#/components/schemas/UsageCounts"
+                },
+                {
+                  "type": "object",
+                  "properties": {
+                    "day": {
+                      "type": "string"
+                    },
+                    "user": {
+                      "type": "string"
+                    },
+                    "model": {
+                      "type": "string"
+                    },
+                    "deployment": {
+                      "type": "string"
+                    }
+                  }
+                }
+              ]
+            }
+          },
+          "total": {
+            "allOf": [
+              {
+                "$ref": "#/components/schemas/UsageCounts"
+              }
+            ],
+            "description": "Every row together."
           }
         }
       },

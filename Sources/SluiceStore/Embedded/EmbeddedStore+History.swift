@@ -11,7 +11,9 @@ extension EmbeddedStore {
         let rows = try await pool.read { db -> [(key: String, data: Data)] in
             var sql = "SELECT id, data FROM job WHERE \(column) = ? AND created_at >= ?"
             var arguments: StatementArguments = [owner, since?.timeIntervalSince1970 ?? 0]
-            if let cursor, let mark = try Row.fetchOne(db, sql: "SELECT created_at, id FROM job WHERE id = ?", arguments: [cursor]) {
+            if let cursor {
+                // A cursor that names no job (swept, erased, made up) ends the listing, as on PostgreSQL.
+                guard let mark = try Row.fetchOne(db, sql: "SELECT created_at, id FROM job WHERE id = ?", arguments: [cursor]) else { return [] }
                 let at: Double = mark["created_at"]
                 sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
                 arguments += [at, at, cursor]
