@@ -22,7 +22,8 @@ struct MetricsRoutes {
             jobs.metrics.state(tier: jobs.admission.tier(at: now), mode: jobs.admission.mode(at: now)?.name, modes: Array(jobs.admission.policy.modes.keys))
             let cache = jobs.cache.statistics
             jobs.metrics.cacheSize(entries: cache.entries, bytes: cache.bytes, evictions: cache.evictions)
-            let text = jobs.metrics.render(router: jobs.router, queued: queued, running: running)
+            let text = jobs.metrics.render(
+                router: jobs.router, queued: queued, running: running, dataDirectory: jobs.cluster == nil ? jobs.configuration.storage.directory : nil)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }

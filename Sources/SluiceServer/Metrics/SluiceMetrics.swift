@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import Prometheus
 import Synchronization
 import SluiceCore
@@ -57,6 +58,18 @@ final class SluiceMetrics: Sendable {
 
     /// A job reached a final state.
     /// A write the store refused (it is retried, or the request refused).
+    /// From a job's acceptance to its first token (first attempts only), by model.
+    func firstToken(model: String, seconds: Double) {
+        CoreMetrics.Timer(label: "sluice_time_to_first_token_seconds", dimensions: [("model", model)], factory: factory)
+            .recordNanoseconds(Int64(max(0, min(seconds, 86_400)) * 1e9))
+    }
+
+    /// How long a job waited for its first attempt, by priority class.
+    func queueWait(priority: String, seconds: Double) {
+        CoreMetrics.Timer(label: "sluice_queue_wait_seconds", dimensions: [("class", priority)], factory: factory)
+            .recordNanoseconds(Int64(max(0, min(seconds, 86_400)) * 1e9))
+    }
+
     func storeWriteFailed() {
         counter("sluice_store_write_failures_total", []).increment()
     }
@@ -94,8 +107,13 @@ final class SluiceMetrics: Sendable {
         }
     }
 
-    /// The Prometheus text, with the gauges read now.
-    func render(router: ProviderRouter, queued: Int, running: Int) -> String {
+    /// The Prometheus text, with the gauges read now: the deployments, the queue, the nodes of the
+    /// cluster, and the free space where the embedded store writes (`dataDirectory`, nil on PostgreSQL).
+    func render(router: ProviderRouter, queued: Int, running: Int, dataDirectory: String? = nil) -> String {
+        Gauge(label: "sluice_cluster_nodes", factory: factory).record(router.currentShare.nodes)
+        if let dataDirectory, let free = (try? FileManager.default.attributesOfFileSystem(forPath: dataDirectory))?[.systemFreeSize] as? NSNumber {
+            Gauge(label: "sluice_store_free_bytes", factory: factory).record(free.int64Value)
+        }
         for status in router.status() {
             let dimensions = [("alias", status.alias), ("deployment", status.deployment)]
             Gauge(label: "sluice_breaker_state", dimensions: dimensions, factory: factory).record(status.breaker)

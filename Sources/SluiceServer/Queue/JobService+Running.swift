@@ -31,6 +31,7 @@ extension JobService {
         job.startedAt = now
         job.notBefore = nil
         job.deployment = lease.deployment.name
+        if job.attempt == 1 { metrics.queueWait(priority: job.priority.name, seconds: now.timeIntervalSince(job.createdAt)) }
         do {
             try await store.save(job, appending: [])
         } catch {
@@ -73,6 +74,10 @@ extension JobService {
                     return .finished(reason: reason, usage: estimated, fingerprint: fingerprint)
                 }
                 let chunk = hub.publish(output, to: job.id)
+                if job.attempt == 1, !attempt.produced {
+                    // What a user waits for: from acceptance (the queue included) to the first token.
+                    metrics.firstToken(model: job.request.model, seconds: Date().timeIntervalSince(job.createdAt))
+                }
                 if attempt.add(output: chunk) {
                     let batch = attempt.pending
                     try await store.append(batch, to: job.id, fence: job.fence)
