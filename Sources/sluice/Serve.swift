@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Logging
+import ServiceLifecycle
 import SluiceServer
 
 /// `sluice serve`: runs a node until SIGTERM or SIGINT.
@@ -38,7 +39,14 @@ struct Serve: AsyncParsableCommand {
         let configuration = check.configuration
         var logger = Logger(label: "sluice")
         logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let observability: (any Service)?
+        do {
+            observability = try Observability.bootstrap()
+        } catch {
+            FileHandle.standardError.write(Data("sluice did not start: tracing: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
         let node = try await SluiceNode(configuration: configuration, logger: logger)
-        try await node.run()
+        try await node.run(observability: observability)
     }
 }

@@ -16,6 +16,9 @@ public struct Job: Sendable, Codable, Identifiable {
     public var request: ChatRequest
     /// The API it came through; nil for chat completions and the jobs API (older jobs say nothing).
     public var origin: JobOrigin?
+    /// The trace of the request that made it (W3C `traceparent`, `tracestate`), continued by the worker
+    /// that runs it; nil without tracing.
+    public var trace: [String: String]?
     /// When it was accepted.
     public var createdAt: Date
     /// When its current attempt started.

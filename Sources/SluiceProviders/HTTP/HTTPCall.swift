@@ -129,6 +129,8 @@ actor HTTPCall {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
+        // The provider sees the request's trace (`traceparent`), when there is one.
+        TraceHeaders.inject(into: &request.headers)
         request.body = .bytes(ByteBuffer(bytes: try encoder.encode(json)))
         return request
     }

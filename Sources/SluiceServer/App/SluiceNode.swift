@@ -101,6 +101,8 @@ public final class SluiceNode: Sendable {
         let router = Router(context: SluiceRequestContext.self)
         let directory = configuration.tenantDirectory
         router.add(middleware: CORSPreflight(origins: Set(directory.policies.values.flatMap { $0.corsOrigins.map { $0.lowercased() } })))
+        // A span per request, continuing the caller's W3C `traceparent` (a no-op without a tracer).
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: ErrorMiddleware())
         let identity = IdentityMiddleware(
             directory: directory, verifier: verifier, tokenTenant: configuration.auth.jwt.fixedTenant, anonymous: !configuration.hasCredentials,
@@ -220,10 +222,12 @@ public final class SluiceNode: Sendable {
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
-    public func run() async throws {
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully; `observability` (the trace exporter)
+    /// starts first and stops last, so that the last requests' spans leave.
+    public func run(observability: (any Service)? = nil) async throws {
+        let first: [ServiceGroupConfiguration.ServiceConfiguration] = observability.map { [.init(service: $0)] } ?? []
         let group = ServiceGroup(configuration: .init(
-            services: try await services(exitWhenServerFails: true), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: first + (try await services(exitWhenServerFails: true)), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

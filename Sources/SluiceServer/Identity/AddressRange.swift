@@ -79,15 +79,13 @@ public struct AddressRange: Sendable, Hashable {
         if let zone = host.firstIndex(of: "%") { host = host[..<zone] }
         let address = String(host)
         guard !address.isEmpty else { return nil }
-        var v4 = in_addr()
+        var v4 = [UInt8](repeating: 0, count: 4)
         if inet_pton(AF_INET, address, &v4) == 1 {
-            let bytes: [UInt8] = withUnsafeBytes(of: v4) { [UInt8]($0) }
-            return bytes
+            return v4
         }
-        var v6 = in6_addr()
+        var v6 = [UInt8](repeating: 0, count: 16)
         if inet_pton(AF_INET6, address, &v6) == 1 {
-            let bytes: [UInt8] = withUnsafeBytes(of: v6) { [UInt8]($0) }
-            return bytes
+            return v6
         }
         return nil
     }

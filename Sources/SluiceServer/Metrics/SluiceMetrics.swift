@@ -13,7 +13,11 @@ final class SluiceMetrics: Sendable {
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
 
     init() {
-        factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Waits a user feels reach the queue's deadline (minutes), far past the default top bucket (10 s).
+        let waits: [Duration] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300].map { .milliseconds(Int($0 * 1000)) }
+        factory.durationHistogramBuckets = ["sluice_time_to_first_token_seconds": waits, "sluice_queue_wait_seconds": waits]
+        self.factory = factory
     }
 
     /// A counter, made once per label set (hot paths call this per request).

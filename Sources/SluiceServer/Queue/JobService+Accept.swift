@@ -5,6 +5,7 @@ import SluiceCache
 import SluiceCore
 import SluiceStore
 import Synchronization
+import Tracing
 
 /// What became of an accepted request.
 enum Accepted: Sendable {
@@ -47,6 +48,7 @@ extension JobService {
         let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil
 
         var semanticKey: SemanticKey?
+        let lookup = startSpan("cache lookup")
         if let key, !noCache {
             let started = ContinuousClock.now
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
@@ -54,6 +56,8 @@ extension JobService {
                 try await count(admitted.delta, owner: owner)
                 try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
                 metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
+                lookup.attributes["sluice.cache"] = "exact"
+                lookup.end()
                 return (chat, .hit(entry, layer: "exact"), Self.fields(admitted.headers, [.sluiceCache: "exact"]))
             }
             metrics.cacheLookup(layer: "exact", result: "miss", duration: ContinuousClock.now - started)
@@ -68,12 +72,15 @@ extension JobService {
                     try await count(admitted.delta, owner: owner)
                     try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
                     metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
+                    lookup.attributes["sluice.cache"] = "semantic"
+                    lookup.end()
                     return (chat, .hit(entry, layer: "semantic"), Self.fields(admitted.headers, [.sluiceCache: "semantic"]))
                 }
                 metrics.cacheLookup(layer: "semantic", result: "miss", duration: ContinuousClock.now - started)
             }
         }
 
+        lookup.end()
         let id = Job.newID()
         let singleFlight = key.flatMap { key in noCache ? nil : key }
         if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
@@ -87,7 +94,10 @@ extension JobService {
             _ = claimFlight(singleFlight, for: id)
         }
         do {
-            let admitted = try admission.admit(&chat, principal: owner, jobID: id)
+            let admitted = try withSpan("admission") { span in
+                span.attributes["sluice.plan"] = owner.plan
+                return try admission.admit(&chat, principal: owner, jobID: id)
+            }
             do {
                 try await takeSharedWindows(admitted.limits, reservation: admitted.reservation, tenant: owner.tenant)
             } catch {

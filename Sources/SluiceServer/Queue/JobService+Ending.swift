@@ -6,6 +6,7 @@ import SluiceCache
 import SluiceCore
 import SluiceProviders
 import SluiceStore
+import Tracing
 
 /// Ending a job: its final state and terminal event durable together, then delivered.
 extension JobService {
@@ -50,8 +51,12 @@ extension JobService {
         let chunk = hub.number(event, of: job.id)
         let settled = admission.settle(job)
         let ended = job
-        try await durably(job, doing: "could not save the end of a job") {
-            try await store.save(ended, appending: pending + [chunk], counters: settled)
+        try await withSpan("store commit") { span in
+            span.attributes["sluice.job"] = ended.id
+            span.attributes["sluice.state"] = state.rawValue
+            try await durably(job, doing: "could not save the end of a job") {
+                try await store.save(ended, appending: pending + [chunk], counters: settled)
+            }
         }
         if let plan = job.cache {
             if state == .succeeded, plan.store, let result = job.result {

@@ -6,6 +6,7 @@ import SluiceCache
 import SluiceCore
 import SluiceProviders
 import SluiceStore
+import Tracing
 
 /// Running a job: one attempt through a provider, its stream, and what follows it (done, retry, failure).
 extension JobService {
@@ -50,15 +51,41 @@ extension JobService {
         }
         let attempt = Attempt()
         let current = job
-        let outcome = await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask { await self.consume(lease, job: current, attempt: attempt) }
-            group.addTask { await claim.control.waitForStop().map { .stopped($0) } }
-            group.addTask { await Self.watch(attempt, timeouts: lease.deployment.timeouts, started: now) }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .stopped(.shutdown)
+        // The request's trace goes on here: its wait in the queue, then this attempt and what ends it.
+        let trace = TraceHeaders.context(from: job.trace)
+        if job.attempt == 1 {
+            let createdAt = UInt64(max(0, job.createdAt.timeIntervalSince1970) * 1e9)
+            startSpan("queue wait", context: trace, at: DefaultTracerClock.Instant(nanosecondsSinceEpoch: createdAt)).end()
         }
-        await settle(&job, outcome: outcome, attempt: attempt, lease: lease)
+        let span = startSpan("provider attempt", context: trace, ofKind: .client)
+        span.attributes["sluice.job"] = job.id
+        span.attributes["sluice.deployment"] = lease.deployment.name
+        span.attributes["sluice.attempt"] = job.attempt
+        let outcome = await ServiceContext.withValue(span.context) {
+            await withTaskGroup(of: Outcome?.self) { group in
+                group.addTask { await self.consume(lease, job: current, attempt: attempt) }
+                group.addTask { await claim.control.waitForStop().map { .stopped($0) } }
+                group.addTask { await Self.watch(attempt, timeouts: lease.deployment.timeouts, started: now) }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first ?? .stopped(.shutdown)
+            }
+        }
+        switch outcome {
+        case .finished(let reason, let usage, _):
+            span.attributes["sluice.outcome"] = "success"
+            span.attributes["sluice.finish_reason"] = reason
+            span.attributes["sluice.prompt_tokens"] = usage.promptTokens
+            span.attributes["sluice.completion_tokens"] = usage.completionTokens
+        case .failed(let error):
+            span.attributes["sluice.outcome"] = "failure"
+            if let failure = error as? ProviderError, let status = failure.status { span.attributes["http.response.status_code"] = status }
+            span.setStatus(SpanStatus(code: .error, message: String(describing: type(of: error))))
+        case .stopped(let reason):
+            span.attributes["sluice.outcome"] = "\(reason)"
+        }
+        span.end()
+        await ServiceContext.withValue(trace) { await settle(&job, outcome: outcome, attempt: attempt, lease: lease) }
     }
 
     func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt) async -> Outcome {

@@ -6,6 +6,7 @@ import SluiceCache
 import SluiceCore
 import SluiceProviders
 import SluiceStore
+import Tracing
 
 /// The life of jobs: accept (durable before acknowledged), run through a provider, stream, retry,
 /// cancel, expire, recover after a restart. The one place that changes a job's state.
@@ -98,12 +99,17 @@ final class JobService: Sendable {
         job.reservation = reservation
         job.cache = cache
         job.origin = origin
+        let trace = TraceHeaders.current()
+        job.trace = trace.isEmpty ? nil : trace
         cluster?.stamp(&job, freeWorkers: scheduler.idleCapacity)
         // A job left to the cluster streams from the store until a node (maybe this one) takes it.
         let runsHere = cluster == nil || job.node != nil
         if runsHere { hub.open(job.id) }
         do {
-            try await store.insert(job, counters: counters)
+            try await withSpan("store commit") { [job] span in
+                span.attributes["sluice.job"] = job.id
+                try await store.insert(job, counters: counters)
+            }
             health.succeeded()
             if let cache { flights.stored(cache.key, leader: id) }
         } catch {
