@@ -112,6 +112,18 @@ public final class FakeUpstream: Sendable {
         router.post("v1/chat/completions") { request, _ in try await fake.handle(request, anthropic: false) }
         router.post("v1/messages") { request, _ in try await fake.handle(request, anthropic: true) }
         router.post("v1/embeddings") { request, _ in try await fake.embeddings(request) }
+        // An OTLP/HTTP receiver (JSON or protobuf): it records what it is sent, as it records provider calls.
+        router.post("v1/traces") { request, _ in
+            var request = request
+            let body = Data(try await request.collectBody(upTo: 16 << 20).readableBytesView)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            fake.state.withLock { $0.received.append(Received(path: request.uri.path, headers: headers, body: body, at: Date())) }
+            let json = request.headers[.contentType]?.contains("json") ?? false
+            return Response(
+                status: .ok, headers: [.contentType: json ? "application/json" : "application/x-protobuf"],
+                body: .init(byteBuffer: ByteBuffer(string: json ? "{}" : "")))
+        }
         router.get(".well-known/jwks.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: fake.state.withLock { $0.jwks })))
         }
