@@ -74,8 +74,9 @@ public final class SluiceProcess: Sendable {
     /// The port in the log line that says `sluice is listening`.
     static func listeningPort(in log: String) -> Int? {
         for line in log.split(separator: "\n") where line.contains("sluice is listening") {
-            guard let range = line.range(of: "sluice.address=http://") else { continue }
-            let address = line[range.upperBound...].prefix { !$0.isWhitespace }
+            // Text logs say `sluice.address=http://…`, JSON logs `"sluice.address":"http://…"`.
+            guard let range = line.range(of: "sluice.address=http://") ?? line.range(of: "\"sluice.address\":\"http://") else { continue }
+            let address = line[range.upperBound...].prefix { !$0.isWhitespace && $0 != "\"" }
             if let port = address.split(separator: ":").last.flatMap({ Int($0) }) { return port }
         }
         return nil

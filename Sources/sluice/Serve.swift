@@ -24,6 +24,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object a line, with the request, job and trace ids.")
+    var logFormat: String?
+
     func run() async throws {
         var flags: [AbsoluteConfigKey: ConfigValue] = [:]
         if let host { flags["server.host"] = ConfigValue(.string(host), isSecret: false) }
@@ -37,6 +40,17 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let configuration = check.configuration
+        let format = logFormat ?? ProcessInfo.processInfo.environment["SLUICE_LOG_FORMAT"] ?? "text"
+        guard format == "text" || format == "json" else {
+            FileHandle.standardError.write(Data("sluice did not start: --log-format must be text or json, not \(format.prefix(32))\n".utf8))
+            throw ExitCode.failure
+        }
+        // Every record carries the current trace and span ids, when a request is traced.
+        LoggingSystem.bootstrap({ label, provider in
+            format == "json"
+                ? JSONLogHandler(label: label, metadataProvider: provider) as any LogHandler
+                : StreamLogHandler.standardError(label: label, metadataProvider: provider)
+        }, metadataProvider: Observability.logMetadata)
         var logger = Logger(label: "sluice")
         logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         let observability: (any Service)?

@@ -89,4 +89,33 @@ import Testing
             #expect("\(error)".contains("http/protobuf or http/json"), "\(error)")
         }
     }
+
+    @Test func jsonLogsCarryTheRequestTheJobAndTheTrace() async throws {
+        try await FakeUpstream.with { receiver in
+            let directory = TemporaryDirectory.make()
+            let log = directory + "/sluice.log"
+            let node = try await SluiceProcess(
+                dataDirectory: directory + "/data",
+                environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "SLUICE_LOG_FORMAT": "json"],
+                arguments: ["--log-level", "debug"], logFile: log)
+            defer { node.kill() }
+            let traceID = "0af7651916cd43dd8448eb211c80319c"
+            let reply = try await node.client.post(
+                "/v1/chat/completions", json: chatBody("log me"), headers: ["traceparent": "00-\(traceID)-b7ad6b7169203331-01"])
+            #expect(reply.status == 200)
+            let job = try #require(reply.headers["x-sluice-job-id"])
+            var accepted: [String: Any]?
+            try await eventually("the job's log line is written") {
+                let lines = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n") ?? []
+                accepted = lines.lazy.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    .first { $0["message"] as? String == "job accepted" }
+                return accepted != nil
+            }
+            let line = try #require(accepted)
+            #expect(line["sluice.job"] as? String == job)
+            #expect(line["trace_id"] as? String == traceID, "\(line)")
+            #expect(line["hb.request.id"] != nil, "\(line)")
+            #expect(line["level"] as? String == "debug" && line["time"] != nil)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 import OTel
+public import Logging
 public import ServiceLifecycle
 
 /// Traces through OpenTelemetry (swift-otel), configured as every OpenTelemetry SDK is: by the
@@ -7,6 +8,9 @@ public import ServiceLifecycle
 /// `http/protobuf`, the default here, or `http/json` — `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, …).
 /// Off unless an OTLP endpoint is named; Sluice's logs and metrics keep their own outputs.
 public enum Observability {
+    /// Log metadata from the current span: `trace_id`, `span_id` (nothing outside a traced request).
+    public static let logMetadata: Logger.MetadataProvider = OTel.makeLoggingMetadataProvider()
+
     /// Installs the tracer when the environment names an OTLP endpoint; the service exports spans
     /// until the node stops. nil when tracing is off.
     public static func bootstrap(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any Service)? {

@@ -4,6 +4,7 @@ import Hummingbird
 import SluiceCache
 import SluiceCore
 import SluiceStore
+import Logging
 import Synchronization
 import Tracing
 
@@ -126,6 +127,8 @@ extension JobService {
                     chat, owner: owner, id: id, priority: priority, origin: origin,
                     reservation: admitted.reservation, cache: plan,
                     counters: (sharedDay ? [] : [admitted.delta]) + [admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant)].compactMap { $0 })
+                // The request's logger: with its request id, and the trace id when it is traced.
+                context.logger.debug("job accepted", metadata: ["sluice.job": .string(job.id), "sluice.model": .string(chat.model)])
                 return (chat, .job(job), headers)
             } catch {
                 admission.release(admitted.reservation)
