@@ -17,8 +17,9 @@ public protocol JobHistory: Sendable {
     func history(_ scope: HistoryScope, before cursor: String?, since: Date?, limit: Int) async throws -> [Job]
     /// Deletes a user's ended jobs, with their streams and followers; returns how many.
     func erase(user: String) async throws -> Int
-    /// Deletes the streams (and followers) of jobs that ended before `date`; the jobs stay.
-    func deleteStreams(endedBefore date: Date) async throws -> Int
+    /// Deletes the streams (and followers) of jobs that ended before `date` — and not before `since`,
+    /// when given (the previous sweep's cutoff: older streams are gone already) —; the jobs stay.
+    func deleteStreams(endedBefore date: Date, since: Date?) async throws -> Int
     /// Deletes jobs that ended before their plan's cutoff (`cutoffs` by plan, `otherwise` for the rest),
     /// with their streams; returns how many.
     func deleteHistory(before cutoffs: [String: Date], otherwise: Date) async throws -> Int

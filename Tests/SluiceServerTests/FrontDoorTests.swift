@@ -72,6 +72,23 @@ import Testing
         }
     }
 
+    @Test func aFollowerSeesTheAnswerButNotTheOwnersMetadata() async throws {
+        try await TestNode.with { node in
+            let ask = { (who: String) in
+                Self.respond("the same slow question", extra: ["background": true, "metadata": ["asked_by": who]], mock: ["tokens": 100, "tokens_per_second": 50])
+            }
+            let first = try await node.client.post("/v1/responses", json: ask("alice"), headers: ["X-Sluice-User": "alice"])
+            let second = try await node.client.post("/v1/responses", json: ask("bob"), headers: ["X-Sluice-User": "bob"])
+            let id = try #require(first.json["id"] as? String)
+            #expect(second.json["id"] as? String == id, "bob joined alice's answer in flight")
+            #expect(second.json["metadata"] as? [String: String] == [:])
+            let bob = try await node.client.get("/v1/responses/\(id)", headers: ["X-Sluice-User": "bob"]).json
+            #expect(bob["metadata"] as? [String: String] == [:] && bob["user"] is NSNull)
+            let alice = try await node.client.get("/v1/responses/\(id)", headers: ["X-Sluice-User": "alice"]).json
+            #expect(alice["metadata"] as? [String: String] == ["asked_by": "alice"])
+        }
+    }
+
     @Test func aResponseNotStoredIsNotReadAfterItEnds() async throws {
         try await TestNode.with { node in
             let reply = try await node.client.post("/v1/responses", json: Self.respond("private", extra: ["store": false]))

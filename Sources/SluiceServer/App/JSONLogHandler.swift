@@ -24,15 +24,20 @@ public struct JSONLogHandler: LogHandler {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        var object: [String: Any] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue, "label": label,
-            "message": event.message.description, "source": event.source,
-        ]
+        var object: [String: Any] = [:]
         for (key, value) in fields { object[key] = Self.json(value) }
+        // The record's own fields win over metadata of the same name.
+        object["time"] = Date().formatted(Self.time)
+        object["level"] = event.level.rawValue
+        object["label"] = label
+        object["message"] = event.message.description
+        object["source"] = event.source
         guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         line.append(0x0A)
         FileHandle.standardError.write(line)
     }
+
+    static let time = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     static func json(_ value: Logger.Metadata.Value) -> Any {
         switch value {

@@ -71,7 +71,12 @@ struct EmbeddingsRoutes {
     /// Embeds texts on a deployment of `alias` with room, failing over to the next on a provider's fault.
     func call(_ alias: String, _ texts: [String], dimensions: Int?) async throws -> [[Float]] {
         var avoiding: Set<String> = []
-        while let lease = jobs.router.reserve(alias: alias, avoiding: avoiding), !avoiding.contains(lease.deployment.name) {
+        while let lease = jobs.router.reserve(alias: alias, avoiding: avoiding) {
+            // Only deployments already tried have room: give the slot back and stop.
+            guard !avoiding.contains(lease.deployment.name) else {
+                jobs.router.release(lease, outcome: .cancelled)
+                break
+            }
             do {
                 let vectors = try await Self.embedder(for: lease.deployment, dimensions: dimensions)?.embed(texts) ?? []
                 guard vectors.count == texts.count else { throw SluiceError(.providerError) }

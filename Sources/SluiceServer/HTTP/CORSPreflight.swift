@@ -27,7 +27,7 @@ struct CORSPreflight: RouterMiddleware {
         return Response(status: .noContent, headers: [
             .accessControlAllowOrigin: origin,
             .accessControlAllowMethods: "GET, POST, PUT, DELETE, OPTIONS",
-            .accessControlAllowHeaders: "Authorization, Content-Type, Last-Event-ID, X-Sluice-User, X-Sluice-Role, X-Sluice-Plan, X-Sluice-Namespace, X-Sluice-Cache-Tags, X-Sluice-Tenant",
+            .accessControlAllowHeaders: "Authorization, x-api-key, anthropic-version, Content-Type, Last-Event-ID, X-Sluice-User, X-Sluice-Role, X-Sluice-Plan, X-Sluice-Namespace, X-Sluice-Cache-Tags, X-Sluice-Tenant",
             .accessControlExposeHeaders: "X-Sluice-Job-Id, X-Sluice-Cache, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After",
             .accessControlMaxAge: "600",
             .vary: "Origin",

@@ -75,8 +75,10 @@ struct UsageRoutes {
 
     static func dollars(_ micros: Int) -> String { String(format: "%.6f", Double(micros) / 1_000_000) }
 
-    /// A CSV field, quoted when it holds a comma, a quote or a line break.
-    static func csvField(_ text: String) -> String {
+    /// A CSV field, quoted when it holds a comma, a quote or a line break; a leading `=`, `+`, `-` or `@`
+    /// (a user name an app passed on) is neutralised, so a spreadsheet does not run it as a formula.
+    static func csvField(_ raw: String) -> String {
+        let text = raw.first.map { "=+-@".contains($0) } == true ? "'" + raw : raw
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -53,12 +53,12 @@ extension JobService {
         if let key, !noCache {
             let started = ContinuousClock.now
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
+                lookup.attributes["sluice.cache"] = "exact"
+                lookup.end()
                 let admitted = try admission.admitLight(principal: owner)
                 try await count(admitted.delta, owner: owner)
                 try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
                 metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
-                lookup.attributes["sluice.cache"] = "exact"
-                lookup.end()
                 return (chat, .hit(entry, layer: "exact"), Self.fields(admitted.headers, [.sluiceCache: "exact"]))
             }
             metrics.cacheLookup(layer: "exact", result: "miss", duration: ContinuousClock.now - started)
@@ -69,12 +69,12 @@ extension JobService {
                    let match = semantic.lookup(semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock(), tenant: owner.tenant)),
                    let entry = cache.entry(key: match.key, tenant: owner.tenant)
                 {
+                    lookup.attributes["sluice.cache"] = "semantic"
+                    lookup.end()
                     let admitted = try admission.admitLight(principal: owner)
                     try await count(admitted.delta, owner: owner)
                     try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
                     metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
-                    lookup.attributes["sluice.cache"] = "semantic"
-                    lookup.end()
                     return (chat, .hit(entry, layer: "semantic"), Self.fields(admitted.headers, [.sluiceCache: "semantic"]))
                 }
                 metrics.cacheLookup(layer: "semantic", result: "miss", duration: ContinuousClock.now - started)

@@ -18,6 +18,8 @@ extension JobService {
         do {
             try await takeSharedWindows(admitted.limits, reservation: admitted.reservation, tenant: owner.tenant)
             try await count(admitted.delta, owner: owner)
+            // The tenant's part, as a job stores it with its insert (settled below like a job's).
+            if let tenant = admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant) { try await store.addCounters([tenant]) }
         } catch {
             admission.release(admitted.reservation)
             throw error
@@ -33,7 +35,6 @@ extension JobService {
         }
         // Settled like a job's end: the tokens to what was used, the message given back on a failure.
         let changes = admission.settle(job)
-        _ = admission.forgetTenantJob(id, of: owner.tenant)
         try await store.addCounters(changes)
         return (try outcome.get(), admitted.headers)
     }

@@ -60,7 +60,11 @@ extension JobService {
             if let days = plan.historyDays { cutoffs[name] = now.addingTimeInterval(-days * day) }
         }
         do {
-            let streams = try await store.deleteStreams(endedBefore: now.addingTimeInterval(-configuration.retention.streamSeconds))
+            let streamCutoff = now.addingTimeInterval(-configuration.retention.streamSeconds)
+            // From a minute before the last sweep's cutoff: older streams are gone (the first sweep reads them all).
+            let streams = try await store.deleteStreams(
+                endedBefore: streamCutoff, since: lastStreamSweep.withLock { $0 }.map { $0.addingTimeInterval(-60) })
+            lastStreamSweep.withLock { $0 = streamCutoff }
             let removed = try await store.deleteHistory(before: cutoffs, otherwise: otherwise)
             // Past every plan's history: with the old day counters and minute windows.
             _ = try await store.deleteFinished(before: cutoffs.values.reduce(otherwise) { min($0, $1) })

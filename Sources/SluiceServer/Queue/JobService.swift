@@ -28,6 +28,8 @@ final class JobService: Sendable {
     let sharedCounters: (any SharedCounters)?
     /// Whether the store takes writes now.
     let health = StoreHealth()
+    /// The cutoff of the last sweep of streams: the next one starts a little before it.
+    let lastStreamSweep = Mutex<Date?>(nil)
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }

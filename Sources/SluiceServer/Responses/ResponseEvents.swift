@@ -35,13 +35,19 @@ struct ResponseEvents {
     /// The response object its last event carried, once the job has ended.
     private(set) var final: JSONValue?
 
-    init(job: Job) { self.job = job }
+    /// Whether the stream's reader owns the response (see `ResponseObject.forOwner`).
+    let forOwner: Bool
+
+    init(job: Job, forOwner: Bool = true) {
+        self.job = job
+        self.forOwner = forOwner
+    }
 
     /// The events that open every stream: `response.created` (queued).
     mutating func opening() -> [Event] {
         var queued = job
         queued.state = .queued
-        return [make("response.created", ["response": ResponseObject(job: queued).json(status: "queued")])]
+        return [make("response.created", ["response": ResponseObject(job: queued, forOwner: forOwner).json(status: "queued")])]
     }
 
     /// The events for one chunk of the job's stream.
@@ -60,7 +66,7 @@ struct ResponseEvents {
             started = true
             var running = job
             running.state = .running
-            events.append(make("response.in_progress", ["response": ResponseObject(job: running).json(status: "in_progress")]))
+            events.append(make("response.in_progress", ["response": ResponseObject(job: running, forOwner: forOwner).json(status: "in_progress")]))
         }
         switch chunk.event {
         case .delta(let piece):
@@ -78,7 +84,7 @@ struct ResponseEvents {
             events += opened() + closed(status: ResponseObject.incompleteReason(reason) == nil ? "completed" : "incomplete")
             job.state = .succeeded
             job.result = JobResult(text: text, finishReason: reason, usage: usage)
-            let object = ResponseObject(job: job, resets: resets)
+            let object = ResponseObject(job: job, resets: resets, forOwner: forOwner)
             let type = object.status == "completed" ? "response.completed" : "response.incomplete"
             final = object.json()
             events.append(make(type, ["response": final!]))
@@ -87,7 +93,7 @@ struct ResponseEvents {
             job.state = code == SluiceError.Code.jobCancelled.rawValue ? .cancelled : .failed
             let failure = JobFailure(code: code, message: message)
             job.failure = failure
-            final = ResponseObject(job: job, resets: resets).json(error: failure)
+            final = ResponseObject(job: job, resets: resets, forOwner: forOwner).json(error: failure)
             events.append(make("response.failed", ["response": final!]))
         }
         return events
@@ -96,7 +102,7 @@ struct ResponseEvents {
     private mutating func opened() -> [Event] {
         guard !open else { return [] }
         open = true
-        let object = ResponseObject(job: job, resets: resets)
+        let object = ResponseObject(job: job, resets: resets, forOwner: forOwner)
         return [
             make("response.output_item.added", ["output_index": .int(Int64(resets)), "item": object.item(resets, text: nil, status: "in_progress")]),
             make("response.content_part.added", location(["part": ResponseObject.part("")])),
@@ -105,7 +111,7 @@ struct ResponseEvents {
 
     private mutating func closed(status: String) -> [Event] {
         open = false
-        let object = ResponseObject(job: job, resets: resets)
+        let object = ResponseObject(job: job, resets: resets, forOwner: forOwner)
         return [
             make("response.output_text.done", location(["text": .string(text), "logprobs": []])),
             make("response.content_part.done", location(["part": ResponseObject.part(text)])),

@@ -6,6 +6,9 @@ struct ResponseObject {
     let job: Job
     /// Restarts after partial output so far: the final output item is the one after the last.
     var resets = 0
+    /// Whether its owner reads it. A follower (single-flight: another user asked the same) sees the
+    /// answer, not the owner's `user`, `metadata` or `previous_response_id`.
+    var forOwner = true
 
     var id: String { ResponseDetails.responseID(forJob: job.id) }
     var details: ResponseDetails {
@@ -64,11 +67,11 @@ struct ResponseObject {
             "id": .string(id), "object": "response", "created_at": .int(Int64(job.createdAt.timeIntervalSince1970)),
             "status": .string(status), "model": .string(job.request.model), "background": .bool(details.background),
             "store": .bool(details.store), "instructions": details.instructions.map(JSONValue.string) ?? .null,
-            "previous_response_id": details.previousResponseID.map(JSONValue.string) ?? .null,
+            "previous_response_id": forOwner ? details.previousResponseID.map(JSONValue.string) ?? .null : .null,
             "max_output_tokens": job.request.tokenCap.map { .int(Int64($0)) } ?? .null,
             "temperature": job.request.temperature.map(JSONValue.double) ?? .null, "top_p": job.request.topP.map(JSONValue.double) ?? .null,
-            "user": job.request.user.map(JSONValue.string) ?? .null,
-            "metadata": .object(details.metadata.mapValues(JSONValue.string)),
+            "user": forOwner ? job.request.user.map(JSONValue.string) ?? .null : .null,
+            "metadata": forOwner ? .object(details.metadata.mapValues(JSONValue.string)) : [:],
             "output": [], "usage": .null, "error": .null, "incomplete_details": .null,
             "parallel_tool_calls": true, "tool_choice": "auto", "tools": [], "truncation": "disabled",
             "text": ["format": ["type": "text"]],

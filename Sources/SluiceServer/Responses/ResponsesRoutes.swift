@@ -19,7 +19,7 @@ struct ResponsesRoutes {
         group.post("responses/{id}/cancel") { _, context in
             let principal = try context.requirePrincipal()
             let job = try await jobs.cancel(try await responseJob(context, for: principal).id, for: principal)
-            return JSONResponse.make(ServerSentEvents.foundation(ResponseObject(job: job).json()))
+            return JSONResponse.make(ServerSentEvents.foundation(ResponseObject(job: job, forOwner: principal.owns(job.owner)).json()))
         }
         group.delete("responses/{id}") { _, context in
             let principal = try context.requirePrincipal()
@@ -61,11 +61,12 @@ struct ResponsesRoutes {
         if asked.stream {
             return try await stream(job, after: -1, headers: headers, context: context, resuming: false)
         }
+        let forOwner = principal.owns(job.owner)
         if asked.details.background {
-            return JSONResponse.make(ServerSentEvents.foundation(ResponseObject(job: job).json()), headers: headers)
+            return JSONResponse.make(ServerSentEvents.foundation(ResponseObject(job: job, forOwner: forOwner).json()), headers: headers)
         }
         // Answered when it ends, like a chat completion.
-        var events = ResponseEvents(job: job)
+        var events = ResponseEvents(job: job, forOwner: forOwner)
         for await chunk in try await jobs.hub.subscribe(job.id, after: 0) {
             for event in events.events(for: chunk) where event.type == "error" {
                 throw SluiceError(SluiceError.Code(rawValue: event.json["code"]?.string ?? "") ?? .storeUnavailable, retryAfter: 2)
@@ -87,7 +88,7 @@ struct ResponsesRoutes {
         let query = request.uri.queryParameters
         guard query["stream"].map(String.init)?.lowercased() == "true" else {
             let job = try await responseJob(context, for: principal)
-            return JSONResponse.make(ServerSentEvents.foundation(try await object(job)))
+            return JSONResponse.make(ServerSentEvents.foundation(try await object(job, forOwner: principal.owns(job.owner))))
         }
         let after = try Self.startingAfter(request)
         // Ended and swept (or never was): nothing more will come, so an EventSource stops asking.
@@ -103,17 +104,20 @@ struct ResponsesRoutes {
             // Everything was said already: 204, so that a client (or an EventSource) stops reconnecting.
             var events = ResponseEvents(job: job)
             _ = events.opening()
-            for chunk in try await jobs.store.chunks(of: job.id, after: 0) { _ = events.events(for: chunk) }
-            if events.last <= after { return Response(status: .noContent) }
+            let stored = try await jobs.store.chunks(of: job.id, after: 0)
+            for chunk in stored { _ = events.events(for: chunk) }
+            // Nothing after `after`, or the stream was swept (the response is read whole with a plain GET).
+            if stored.isEmpty || events.last <= after { return Response(status: .noContent) }
         }
         let ticket = try await jobs.openStream(for: try context.requirePrincipal(), resuming: resuming && after >= 0)
         let chunks = try await jobs.hub.subscribe(job.id, after: 0)
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)
         let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)
+        let forOwner = try context.requirePrincipal().owns(job.owner)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
-            var events = ResponseEvents(job: job)
+            var events = ResponseEvents(job: job, forOwner: forOwner)
             func render(_ list: [ResponseEvents.Event]) -> [ByteBuffer] {
                 list.filter { $0.sequenceNumber > after || $0.type == "error" }.map {
                     ServerSentEvents.event(id: $0.sequenceNumber, name: $0.type, json: ServerSentEvents.json($0.json))
@@ -128,10 +132,10 @@ struct ResponsesRoutes {
     }
 
     /// The response object of a job as it stands; a restarted answer's item is numbered as its stream numbers it.
-    func object(_ job: Job) async throws -> JSONValue {
-        guard job.state == .succeeded, job.attempt > 1 else { return ResponseObject(job: job).json() }
+    func object(_ job: Job, forOwner: Bool) async throws -> JSONValue {
+        guard job.state == .succeeded, job.attempt > 1 else { return ResponseObject(job: job, forOwner: forOwner).json() }
         let resets = try await jobs.store.chunks(of: job.id, after: 0).count { $0.event == .reset }
-        return ResponseObject(job: job, resets: resets).json()
+        return ResponseObject(job: job, resets: resets, forOwner: forOwner).json()
     }
 
     /// The job behind the response named in the path.

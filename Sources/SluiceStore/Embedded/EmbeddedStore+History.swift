@@ -15,8 +15,9 @@ extension EmbeddedStore {
                 // A cursor that names no job (swept, erased, made up) ends the listing, as on PostgreSQL.
                 guard let mark = try Row.fetchOne(db, sql: "SELECT created_at, id FROM job WHERE id = ?", arguments: [cursor]) else { return [] }
                 let at: Double = mark["created_at"]
-                sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
-                arguments += [at, at, cursor]
+                // A row value: SQLite walks the (owner, created_at, id) index from the cursor down.
+                sql += " AND (created_at, id) < (?, ?)"
+                arguments += [at, cursor]
             }
             sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
             arguments += [limit]
@@ -35,23 +36,27 @@ extension EmbeddedStore {
         }
     }
 
-    public func deleteStreams(endedBefore date: Date) async throws -> Int {
-        try await pool.write { db in
-            let ended = "SELECT id FROM job WHERE finished_at < ?"
-            try db.execute(sql: "DELETE FROM chunk WHERE job_id IN (\(ended))", arguments: [date.timeIntervalSince1970])
+    public func deleteStreams(endedBefore date: Date, since: Date?) async throws -> Int {
+        let range: StatementArguments = [since?.timeIntervalSince1970 ?? 0, date.timeIntervalSince1970]
+        return try await pool.write { db in
+            let ended = "SELECT id FROM job WHERE finished_at >= ? AND finished_at < ?"
+            try db.execute(sql: "DELETE FROM chunk WHERE job_id IN (\(ended))", arguments: range)
             let removed = db.changesCount
-            try db.execute(sql: "DELETE FROM job_follower WHERE job_id IN (\(ended))", arguments: [date.timeIntervalSince1970])
+            try db.execute(sql: "DELETE FROM job_follower WHERE job_id IN (\(ended))", arguments: range)
             return removed
         }
     }
 
     public func deleteHistory(before cutoffs: [String: Date], otherwise: Date) async throws -> Int {
-        let (cutoff, arguments) = Self.cutoff(cutoffs, otherwise: otherwise)
+        let (cutoff, planArguments) = Self.cutoff(cutoffs, otherwise: otherwise)
+        // The latest cutoff first, so that the finished_at index narrows the rows the plans are read for.
+        let latest = cutoffs.values.reduce(otherwise) { max($0, $1) }.timeIntervalSince1970
+        let arguments: StatementArguments = [latest] + planArguments
         return try await pool.write { db in
-            let old = "SELECT id FROM job WHERE finished_at < \(cutoff)"
+            let old = "SELECT id FROM job WHERE finished_at < ? AND finished_at < \(cutoff)"
             try db.execute(sql: "DELETE FROM chunk WHERE job_id IN (\(old))", arguments: arguments)
             try db.execute(sql: "DELETE FROM job_follower WHERE job_id IN (\(old))", arguments: arguments)
-            try db.execute(sql: "DELETE FROM job WHERE finished_at < \(cutoff)", arguments: arguments)
+            try db.execute(sql: "DELETE FROM job WHERE finished_at < ? AND finished_at < \(cutoff)", arguments: arguments)
             return db.changesCount
         }
     }

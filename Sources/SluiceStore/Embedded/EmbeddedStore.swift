@@ -338,7 +338,11 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
             let week = Date(timeIntervalSince1970: cutoff).addingTimeInterval(-7 * 86400)
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withFullDate]
-            try db.execute(sql: "DELETE FROM daily_counter WHERE day < ?", arguments: [formatter.string(from: week)])
+            // Days (yyyy-mm-dd) after a week; months of spend (yyyy-mm) only once they are two months old.
+            let months = String(formatter.string(from: Date(timeIntervalSince1970: cutoff).addingTimeInterval(-62 * 86400)).prefix(7))
+            try db.execute(
+                sql: "DELETE FROM daily_counter WHERE (length(day) = 10 AND day < ?) OR (length(day) = 7 AND day < ?)",
+                arguments: [formatter.string(from: week), months])
             return removed
         }
     }

@@ -56,17 +56,22 @@ extension PostgresStore {
         }
     }
 
-    public func deleteStreams(endedBefore date: Date) async throws -> Int {
+    public func deleteStreams(endedBefore date: Date, since: Date?) async throws -> Int {
         let cutoff = date.timeIntervalSince1970
+        let floor = since?.timeIntervalSince1970 ?? 0
         return try await transaction { connection in
             var removed = 0
             for try await _ in try await connection.query(
-                "DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(cutoff)) RETURNING 1", logger: logger)
+                """
+                DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at >= \(floor) AND finished_at < \(cutoff))
+                RETURNING 1
+                """, logger: logger)
             {
                 removed += 1
             }
             try await connection.query(
-                "DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(cutoff))", logger: logger)
+                "DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at >= \(floor) AND finished_at < \(cutoff))",
+                logger: logger)
             return removed
         }
     }
@@ -75,22 +80,24 @@ extension PostgresStore {
         let plans = cutoffs.keys.sorted()
         let dates = plans.map { cutoffs[$0]!.timeIntervalSince1970 }
         let fallback = otherwise.timeIntervalSince1970
+        // The latest cutoff first, so that the finished_at index narrows the rows the plans are read for.
+        let latest = cutoffs.values.reduce(otherwise) { max($0, $1) }.timeIntervalSince1970
         // The cutoff of each job's plan: from the lists of plans and dates, or the fallback.
         return try await transaction { connection in
             try await connection.query(
                 """
-                DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < coalesce(
+                DELETE FROM sluice_chunk WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(latest) AND finished_at < coalesce(
                     (SELECT d FROM unnest(\(plans)::text[], \(dates)::float8[]) AS c (p, d) WHERE c.p = sluice_job.plan), \(fallback)))
                 """, logger: logger)
             try await connection.query(
                 """
-                DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < coalesce(
+                DELETE FROM sluice_job_follower WHERE job_id IN (SELECT id FROM sluice_job WHERE finished_at < \(latest) AND finished_at < coalesce(
                     (SELECT d FROM unnest(\(plans)::text[], \(dates)::float8[]) AS c (p, d) WHERE c.p = sluice_job.plan), \(fallback)))
                 """, logger: logger)
             var removed = 0
             for try await _ in try await connection.query(
                 """
-                DELETE FROM sluice_job WHERE finished_at < coalesce(
+                DELETE FROM sluice_job WHERE finished_at < \(latest) AND finished_at < coalesce(
                     (SELECT d FROM unnest(\(plans)::text[], \(dates)::float8[]) AS c (p, d) WHERE c.p = sluice_job.plan), \(fallback))
                 RETURNING 1
                 """, logger: logger)

@@ -101,10 +101,10 @@ extension PostgresStore {
             "ALTER TABLE sluice_job ADD COLUMN plan text NOT NULL DEFAULT ''",
             """
             UPDATE sluice_job SET
-                tenant = coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,tenant}', ''),
-                user_key = coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,tenant}', '') || chr(31)
-                    || coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,user}', ''),
-                plan = coalesce(convert_from(data, 'UTF8')::jsonb #>> '{owner,plan}', '')
+                tenant = coalesce(convert_from(data, 'UTF8')::json #>> '{owner,tenant}', ''),
+                user_key = coalesce(convert_from(data, 'UTF8')::json #>> '{owner,tenant}', '') || chr(31)
+                    || coalesce(convert_from(data, 'UTF8')::json #>> '{owner,user}', ''),
+                plan = coalesce(convert_from(data, 'UTF8')::json #>> '{owner,plan}', '')
             """,
             "CREATE INDEX sluice_job_user_history ON sluice_job (user_key, created_at, id)",
             "CREATE INDEX sluice_job_tenant_history ON sluice_job (tenant, created_at, id)",

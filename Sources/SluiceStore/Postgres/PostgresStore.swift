@@ -182,10 +182,14 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             WITH input AS (
                 SELECT * FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(notBefore)::float8[], \(fences)::bigint[],
                                      \(data)::bytea[]) AS t (id, state, finished_at, not_before, fence, data)
+            ), locked AS (
+                -- The rows' states as committed, under their locks (in id order): a concurrent save of the
+                -- same job waits here, then sees it ended and adds nothing to the rollup.
+                SELECT id, state FROM sluice_job WHERE id IN (SELECT id FROM input) ORDER BY id FOR UPDATE
             ), updated AS (
                 UPDATE sluice_job j SET state = i.state, finished_at = NULLIF(i.finished_at, 'NaN'), not_before = NULLIF(i.not_before, 'NaN'),
                     data = i.data
-                FROM input i, sluice_job o WHERE j.id = i.id AND o.id = i.id AND (i.fence < 0 OR j.fence = i.fence)
+                FROM input i, locked o WHERE j.id = i.id AND o.id = i.id AND (i.fence < 0 OR j.fence = i.fence)
                 RETURNING j.id, o.state AS old_state
             ), rolled AS (
                 INSERT INTO sluice_usage (day, tenant, user_name, model, deployment, requests, failures, prompt_tokens, completion_tokens,
@@ -311,7 +315,11 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
                 removed += 1
             }
             // Daily counters are kept for a week, whatever the stream retention; minute windows for two minutes.
-            try await connection.query("DELETE FROM sluice_daily_counter WHERE day < \(week)", logger: logger)
+            // Days (yyyy-mm-dd) after a week; months of spend (yyyy-mm) only once they are two months old.
+            let months = String(formatter.string(from: date.addingTimeInterval(-62 * 86400)).prefix(7))
+            try await connection.query(
+                "DELETE FROM sluice_daily_counter WHERE (length(day) = 10 AND day < \(week)) OR (length(day) = 7 AND day < \(months))",
+                logger: logger)
             let minute = Int64(Date().timeIntervalSince1970 / 60)
             try await connection.query("DELETE FROM sluice_rate_window WHERE window_start < \(minute - 2)", logger: logger)
             return removed
