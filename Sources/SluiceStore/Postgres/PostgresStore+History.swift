@@ -6,33 +6,24 @@ public import SluiceCore
 extension PostgresStore {
     public func history(_ scope: HistoryScope, before cursor: String?, since: Date?, limit: Int) async throws -> [Job] {
         let floor = since?.timeIntervalSince1970 ?? 0
+        // The column is one of two names fixed here, never a caller's text.
+        let (column, owner) = switch scope {
+        case .user(let key): ("user_key", key)
+        case .tenant(let tenant): ("tenant", tenant)
+        }
         let rows: PostgresRowSequence
-        switch (scope, cursor) {
-        case (.user(let key), nil):
-            rows = try await client.query(
-                """
-                SELECT data, node, fence FROM sluice_job WHERE user_key = \(key) AND created_at >= \(floor)
-                ORDER BY created_at DESC, id DESC LIMIT \(limit)
-                """, logger: logger)
-        case (.user(let key), let cursor?):
+        if let cursor {
             rows = try await client.query(
                 """
                 SELECT j.data, j.node, j.fence FROM sluice_job j, (SELECT created_at, id FROM sluice_job WHERE id = \(cursor)) m
-                WHERE j.user_key = \(key) AND j.created_at >= \(floor) AND (j.created_at, j.id) < (m.created_at, m.id)
+                WHERE j.\(unescaped: column) = \(owner) AND j.created_at >= \(floor) AND (j.created_at, j.id) < (m.created_at, m.id)
                 ORDER BY j.created_at DESC, j.id DESC LIMIT \(limit)
                 """, logger: logger)
-        case (.tenant(let tenant), nil):
+        } else {
             rows = try await client.query(
                 """
-                SELECT data, node, fence FROM sluice_job WHERE tenant = \(tenant) AND created_at >= \(floor)
+                SELECT data, node, fence FROM sluice_job WHERE \(unescaped: column) = \(owner) AND created_at >= \(floor)
                 ORDER BY created_at DESC, id DESC LIMIT \(limit)
-                """, logger: logger)
-        case (.tenant(let tenant), let cursor?):
-            rows = try await client.query(
-                """
-                SELECT j.data, j.node, j.fence FROM sluice_job j, (SELECT created_at, id FROM sluice_job WHERE id = \(cursor)) m
-                WHERE j.tenant = \(tenant) AND j.created_at >= \(floor) AND (j.created_at, j.id) < (m.created_at, m.id)
-                ORDER BY j.created_at DESC, j.id DESC LIMIT \(limit)
                 """, logger: logger)
         }
         return try await Self.jobs(rows)
