@@ -78,6 +78,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
+            resources: [
+                .embedInCode("Semantic/Lexicon/en.lexicon"), .embedInCode("Semantic/Lexicon/mn.lexicon"),
+                .embedInCode("Semantic/Lexicon/mn.suffixes"), .embedInCode("Semantic/Lexicon/numbers.lexicon"),
+            ],
             swiftSettings: strict
         ),
         .target(

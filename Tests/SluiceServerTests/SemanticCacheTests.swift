@@ -51,27 +51,56 @@ import Testing
         }
     }
 
-    @Test func theNamespaceThresholdIsLooserThanTheTenantWideOneAndFollowsTheMode() async throws {
-        // "How does photosynthesis work in plants?" and "how do plants do photosynthesis" are 0.87 alike:
-        // over the namespace threshold (0.85), under the tenant-wide one (0.90).
-        try await TestNode.with { node in
-            let biology = ["X-Sluice-Namespace": "biology:7"]
-            _ = try await node.client.post("/v1/chat/completions", json: Self.ask("How does photosynthesis work in plants?"), headers: biology)
-            #expect(try await node.client.post("/v1/chat/completions", json: Self.ask("how do plants do photosynthesis"), headers: biology).headers["x-sluice-cache"] == "semantic")
-            #expect(try await node.client.post("/v1/chat/completions", json: Self.ask("how do plants do photosynthesis"), headers: ["X-Sluice-Namespace": "biology:8"]).headers["x-sluice-cache"] == "miss")
+    /// The fake upstream's embeddings: letter counts (as `FakeUpstream` makes them).
+    static func letterSimilarity(_ a: String, _ b: String) -> Double {
+        func counts(_ text: String) -> [Double] {
+            var vector = [Double](repeating: 0, count: 26)
+            for scalar in text.lowercased().unicodeScalars where scalar.value >= 97 && scalar.value < 123 { vector[Int(scalar.value - 97)] += 1 }
+            return vector
         }
-        // "…work in plants?" and "Explain how photosynthesis works in plants." are 0.78 alike: a hit only in exam mode at 0.75.
-        try await TestNode.with(configure: {
-            var exam = Mode(name: "exam")
-            exam.semanticThreshold = 0.75
-            $0.admission.modes = ["exam": exam]
-        }) { node in
-            let biology = ["X-Sluice-Namespace": "biology:7"]
-            let admin = ["X-Sluice-Role": "admin"]
-            _ = try await node.client.post("/v1/chat/completions", json: Self.ask("How does photosynthesis work in plants?"), headers: biology)
-            #expect(try await node.client.post("/v1/chat/completions", json: Self.ask("Explain how photosynthesis works in plants."), headers: biology.merging(["Cache-Control": "no-store"]) { $1 }).headers["x-sluice-cache"] == "miss")
-            _ = try await node.client.send(.PUT, "/admin/api/mode", body: Data(#"{"mode": "exam"}"#.utf8), headers: admin)
-            #expect(try await node.client.post("/v1/chat/completions", json: Self.ask("Explain how photosynthesis works in plants."), headers: biology).headers["x-sluice-cache"] == "semantic")
+        let (x, y) = (counts(a), counts(b))
+        let dot = zip(x, y).reduce(0) { $0 + $1.0 * $1.1 }
+        return dot / (x.reduce(0) { $0 + $1 * $1 }.squareRoot() * y.reduce(0) { $0 + $1 * $1 }.squareRoot())
+    }
+
+    @Test func theNamespaceThresholdIsLooserThanTheTenantWideOneAndFollowsTheMode() async throws {
+        // With a learned embedder the similarity of two questions with the same content varies; the
+        // thresholds are set just around this pair's.
+        let question = "How does photosynthesis work in plants?", paraphrase = "explain how photosynthesis works in plants"
+        let similarity = Self.letterSimilarity(question, paraphrase)
+        #expect(similarity > 0.9 && similarity < 0.99)
+        try await FakeUpstream.with { fake in
+            func embedder(_ configuration: inout SluiceConfiguration) {
+                configuration.embedder.kind = "openai"
+                configuration.embedder.baseURL = fake.openAIBaseURL
+                configuration.embedder.model = "fake-embed"
+            }
+            try await TestNode.with(configure: {
+                embedder(&$0)
+                $0.semantic.namespaceThreshold = similarity - 0.02
+                $0.semantic.globalThreshold = similarity + 0.02
+            }) { node in
+                let biology = ["X-Sluice-Namespace": "biology:7"]
+                _ = try await node.client.post("/v1/chat/completions", json: Self.ask(question), headers: biology)
+                #expect(try await node.client.post("/v1/chat/completions", json: Self.ask(paraphrase), headers: biology).headers["x-sluice-cache"] == "semantic")
+                #expect(try await node.client.post("/v1/chat/completions", json: Self.ask(paraphrase), headers: ["X-Sluice-Namespace": "biology:8"]).headers["x-sluice-cache"] == "miss")
+            }
+            // Over both thresholds: a hit only in exam mode, which lowers the namespace threshold.
+            try await TestNode.with(configure: {
+                embedder(&$0)
+                $0.semantic.namespaceThreshold = similarity + 0.02
+                $0.semantic.globalThreshold = similarity + 0.03
+                var exam = Mode(name: "exam")
+                exam.semanticThreshold = similarity - 0.02
+                $0.admission.modes = ["exam": exam]
+            }) { node in
+                let biology = ["X-Sluice-Namespace": "biology:7"]
+                let admin = ["X-Sluice-Role": "admin"]
+                _ = try await node.client.post("/v1/chat/completions", json: Self.ask(question), headers: biology)
+                #expect(try await node.client.post("/v1/chat/completions", json: Self.ask(paraphrase), headers: biology.merging(["Cache-Control": "no-store"]) { $1 }).headers["x-sluice-cache"] == "miss")
+                _ = try await node.client.send(.PUT, "/admin/api/mode", body: Data(#"{"mode": "exam"}"#.utf8), headers: admin)
+                #expect(try await node.client.post("/v1/chat/completions", json: Self.ask(paraphrase), headers: biology).headers["x-sluice-cache"] == "semantic")
+            }
         }
     }
 
@@ -96,16 +125,26 @@ import Testing
         }
     }
 
-    @Test func theBuiltInEmbedderMakesNoFalseHitsOnTheEvaluationSetAtTheDefaults() async throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("eval/semantic-cache.json")
-        let set = try JSONDecoder().decode(SemanticEvaluation.File.self, from: Data(contentsOf: url))
-        let defaults = SemanticCache.Configuration()
-        let rows = try await SemanticEvaluation.run(set.groups, embedder: HashingEmbedder(), thresholds: [defaults.namespaceThreshold, defaults.globalThreshold])
-        for row in rows where row.lang == "all" {
-            #expect(row.falseHitRate == 0, "threshold \(row.threshold)")
-            #expect(row.hitRate >= 0.6, "threshold \(row.threshold)")
+    /// The goal of issue 20, on the held-out split of `eval/tutoring/` (subjects the defaults were never
+    /// tuned on), at the shipped defaults.
+    @Test func onTheHeldOutSplitTheBuiltInEmbedderServesMostParaphrasesAndAlmostNoNearMisses() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let groups = try SemanticEvaluation.load(root + "/eval/tutoring")
+        #expect(groups.count >= 300 && groups.filter { $0.lang == "mn" }.count >= 120)
+        let (development, test) = SemanticEvaluation.split(groups)
+        #expect(development.isDisjoint(with: test) && !test.isEmpty)
+        let outcomes = try await SemanticEvaluation.outcomes(groups.filter { test.contains($0.subject) }, embedder: HashingEmbedder())
+        let threshold = SemanticCache.Configuration().globalThreshold
+        let all = SemanticEvaluation.rates(outcomes, threshold: threshold)
+        #expect(all.hitRate >= 0.60, "\(all)")
+        #expect(all.falseHitRate <= 0.01, "\(all)")
+        for lang in ["en", "mn"] {
+            let rates = SemanticEvaluation.rates(outcomes.filter { $0.group.lang == lang }, threshold: threshold)
+            #expect(rates.hitRate >= 0.55, "\(lang): \(rates)")
         }
-        #expect(set.groups.filter { $0.lang == "mn" }.count >= 10 && set.groups.filter { $0.lang == "en" }.count >= 10)
+        // An instruction added to a question, or the question in the other language, never matches at any threshold.
+        let every = try await SemanticEvaluation.outcomes(groups, embedder: HashingEmbedder())
+        let leaks = every.filter { ["injection", "language"].contains($0.item.kind) && $0.blocked == nil }
+        #expect(leaks.isEmpty, "\(leaks.map(\.item.text))")
     }
 }

@@ -15,7 +15,7 @@ import Testing
         var entry = CacheEntry(
             key: "key-\(n)", tenant: "t", model: "m", namespace: n % 2 == 0 ? "physics" : "", tags: [], text: "answer \(n)", finishReason: "stop",
             usage: Usage(promptTokens: 1, completionTokens: 1), createdAt: Date(), expiresAt: Date().addingTimeInterval(3600))
-        entry.semantic = SemanticKey(embedder: embedder, partition: partition, vector: vector.map { $0 / norm })
+        entry.semantic = SemanticKey(embedder: embedder, partition: partition, vector: vector.map { $0 / norm }, terms: ["term\(n)"])
         return entry
     }
 

@@ -6,6 +6,13 @@ public protocol Embedder: Sendable {
     func embed(_ texts: [String]) async throws -> [[Float]]
 }
 
+/// An embedder that can say whether two words are close in meaning, so that the semantic cache's term
+/// check accepts a synonym it knows (a static model). Cheap: called for pairs of words during a lookup.
+public protocol WordEmbedder: Embedder {
+    /// Whether two stems are close in meaning.
+    func related(_ a: String, _ b: String) -> Bool
+}
+
 /// Vector arithmetic on unit vectors.
 enum Vector {
     static func dot(_ a: [Float], _ b: [Float]) -> Float {

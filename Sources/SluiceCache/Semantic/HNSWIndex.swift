@@ -93,11 +93,14 @@ struct HNSWIndex {
     }
 
     /// The most similar live key, with its similarity.
-    func nearest(_ vector: [Float]) -> (key: String, similarity: Float)? {
-        guard var current = entry else { return nil }
+    func nearest(_ vector: [Float]) -> (key: String, similarity: Float)? { nearest(vector, count: 1).first }
+
+    /// The `count` most similar live keys, best first.
+    func nearest(_ vector: [Float], count: Int) -> [(key: String, similarity: Float)] {
+        guard var current = entry else { return [] }
         for layer in stride(from: topLevel, to: 0, by: -1) { current = greedy(vector, from: current, layer: layer) }
-        let found = search(vector, from: [current], ef: max(efSearch, 1), layer: 0)
-        return found.first { !nodes[$0.id].deleted }.map { (nodes[$0.id].key, $0.similarity) }
+        let found = search(vector, from: [current], ef: max(efSearch, count), layer: 0)
+        return found.lazy.filter { !nodes[$0.id].deleted }.prefix(count).map { (nodes[$0.id].key, $0.similarity) }
     }
 
     private func greedy(_ vector: [Float], from start: Int, layer: Int) -> Int {

@@ -1,24 +1,34 @@
 import Crypto
-import Foundation
+public import Foundation
 public import SluiceCore
 public import SluiceStore
 import Synchronization
 
 /// The semantic layer: questions that mean the same thing get the same answer. Each partition —
 /// tenant, model alias, the fingerprint of every message before the question, the question's guard
-/// (numbers, negation) — has its own vector index, so a hit can only come from the same tenant and the
-/// same conversation. A lookup searches the namespace at the namespace threshold, then the whole tenant
-/// at the global threshold.
+/// (language, numbers, negation) — has its own vector index, so a hit can only come from the same
+/// tenant, the same conversation and the same language. A lookup takes the nearest questions in the
+/// namespace at the namespace threshold, then across the tenant at the global threshold, and serves
+/// the first whose content terms and the asker's cover each other both ways (`Question.sameContent`):
+/// the vector finds candidates, the terms decide.
+///
+/// Each entry's threshold also learns from evidence, in the spirit of vCache: when a user served an
+/// entry's answer by a semantic hit asks again in other words within `reaskSeconds`, the answer did not
+/// serve them, and the entry's threshold rises by `reaskPenalty` (until it only matches near-copies).
 public final class SemanticCache: Sendable {
     /// Thresholds and switch.
     public struct Configuration: Sendable {
         /// Whether the semantic layer is on (default true).
         public var enabled = true
-        /// Similarity needed inside a namespace. Default for the built-in embedder, tuned on
-        /// `eval/semantic-cache.json`: the highest hit rate with no false hit.
+        /// Similarity needed inside a namespace. Default for the built-in embedder, tuned on the
+        /// development split of `eval/tutoring/` (see BENCHMARKS.md for the test split).
         public var namespaceThreshold: Double = 0.85
         /// Similarity needed across the tenant (stricter: other chapters, same words).
         public var globalThreshold: Double = 0.90
+        /// How long after a semantic hit a user's rephrased question counts against the entry.
+        public var reaskSeconds: Double = 600
+        /// How much such a re-ask raises the entry's threshold.
+        public var reaskPenalty: Double = 0.04
         /// The defaults.
         public init() {}
     }
@@ -31,9 +41,50 @@ public final class SemanticCache: Sendable {
         public var similarity: Double
     }
 
+    /// A semantic hit a user was served, kept to notice a rephrased re-ask.
+    struct Served {
+        var entry: String
+        var vector: [Float]
+        var at: Date
+    }
+
+    struct State {
+        var indexes: [String: HNSWIndex] = [:]
+        /// Each indexed entry's content terms.
+        var terms: [String: [String]] = [:]
+        /// What re-asks added to an entry's threshold.
+        var strictness: [String: Double] = [:]
+        /// The last semantic hit of each user.
+        var served: [String: Served] = [:]
+        /// How many indexed questions use each term, and the terms by shape (first letter and length),
+        /// to correct a typo against the words cached questions use.
+        var vocabulary: [String: Int] = [:]
+        var shapes: [String: Set<String>] = [:]
+
+        mutating func count(_ terms: [String], by delta: Int) {
+            for term in Set(terms) {
+                let count = vocabulary[term, default: 0] + delta
+                vocabulary[term] = count > 0 ? count : nil
+                if count > 0 { shapes[Question.shape(term), default: []].insert(term) } else { shapes[Question.shape(term)]?.remove(term) }
+            }
+        }
+
+        func corrected(_ terms: [String]) -> [String] {
+            Question.corrected(terms, known: Set(terms.filter { vocabulary[$0] != nil }), candidates: { term in
+                Question.neighbourShapes(term).flatMap { shapes[$0].map { Array($0).sorted() } ?? [] }
+            })
+        }
+    }
+
+    /// Candidates the vector search hands to the term check.
+    static let candidates = 8
+    /// Users whose last semantic hit is remembered.
+    static let servedLimit = 50_000
+
     public let configuration: Configuration
     public let embedder: any Embedder
-    private let indexes = Mutex<[String: HNSWIndex]>([:])
+    public let analyzer: QuestionAnalyzer
+    private let state = Mutex(State())
 
     /// - Parameters:
     ///   - configuration: thresholds.
@@ -41,57 +92,104 @@ public final class SemanticCache: Sendable {
     public init(configuration: Configuration, embedder: any Embedder) {
         self.configuration = configuration
         self.embedder = embedder
+        self.analyzer = .shared
     }
 
-    /// The question of a request (its final user message) and its partition, or nil when the request
-    /// does not end with a user message or is more than a plain text question (tools, images, a response
-    /// format, several choices: those are answered from the exact cache only).
-    public func partition(of request: ChatRequest, tenant: String) -> (question: String, partition: String)? {
+    /// The question of a request (its final user message), its analysis and its partition, or nil
+    /// when the request does not end with a user message or is more than a plain text question (tools,
+    /// images, a response format, several choices: those are answered from the exact cache only).
+    public func partition(of request: ChatRequest, tenant: String) -> (question: String, analysis: Question, partition: String)? {
         guard request.isPlainText, let last = request.messages.last, last.role == "user" else { return nil }
         let context = request.messages.dropLast().map { "\($0.role)\u{1F}\($0.name ?? "")\u{1F}\($0.content)" }.joined(separator: "\u{1E}")
         let fingerprint = CacheKey.hex(SHA256.hash(data: Data(context.utf8)).prefix(12))
         let parameters = CacheKey.parameters(request)
-        let guardText = HashingEmbedder.guardString(last.content)
-        return (last.content, [tenant, request.model, fingerprint, parameters.joined(separator: ","), guardText].joined(separator: "\u{1F}"))
+        let analysis = analyzer.analyze(last.content)
+        return (last.content, analysis, [tenant, request.model, fingerprint, parameters.joined(separator: ","), analysis.guardString].joined(separator: "\u{1F}"))
     }
 
-    /// The semantic key of a request as its caller sent it: its question embedded, and its partition;
-    /// nil when the layer is off or the request does not end with a user message.
+    /// The semantic key of a request as its caller sent it: its question embedded, its terms, and its
+    /// partition; nil when the layer is off, the request does not end with a user message, or the
+    /// question has no content terms.
     public func probe(_ request: ChatRequest, tenant: String) async throws -> SemanticKey? {
-        guard configuration.enabled, let (question, partition) = partition(of: request, tenant: tenant),
-              let vector = try await embedder.embed([question]).first
-        else { return nil }
-        return SemanticKey(embedder: embedder.name, partition: partition, vector: vector)
+        guard configuration.enabled, let (question, read, partition) = partition(of: request, tenant: tenant), !read.terms.isEmpty else { return nil }
+        var analysis = read
+        // A word no cached question uses, one typo from one that does, is that word.
+        analysis.terms = state.withLock { $0.corrected(analysis.terms) }
+        let vector: [Float]
+        if let builtIn = embedder as? HashingEmbedder {
+            vector = builtIn.vector(analysis)
+        } else {
+            guard let embedded = try await embedder.embed([question]).first else { return nil }
+            vector = embedded
+        }
+        return SemanticKey(embedder: embedder.name, partition: partition, vector: vector, terms: analysis.terms)
     }
 
     /// Finds a cached answer to a question that means the same: in the namespace first, then across
-    /// the tenant. `namespaceThreshold` overrides the configured one (tiers and modes set it).
-    public func lookup(_ key: SemanticKey, namespace: String, namespaceThreshold: Double?) -> Match? {
+    /// the tenant. `namespaceThreshold` overrides the configured one (tiers and modes set it). `user`,
+    /// when given, lets a rephrased re-ask after a semantic hit make that hit's entry stricter.
+    public func lookup(_ key: SemanticKey, namespace: String, namespaceThreshold: Double?, user: String? = nil, now: Date = Date()) -> Match? {
+        guard let terms = key.terms else { return nil }
         let inNamespace = namespaceThreshold ?? configuration.namespaceThreshold
-        return indexes.withLock { indexes -> Match? in
-            if !namespace.isEmpty, let found = indexes[key.partition + "\u{1F}ns:" + namespace]?.nearest(key.vector),
-               Double(found.similarity) >= inNamespace
-            {
-                return Match(key: found.key, similarity: Double(found.similarity))
-            }
-            if let found = indexes[key.partition]?.nearest(key.vector), Double(found.similarity) >= configuration.globalThreshold {
-                return Match(key: found.key, similarity: Double(found.similarity))
+        return state.withLock { state -> Match? in
+            if let user { noteReask(&state, user: user, vector: key.vector, now: now) }
+            var searches: [(String, Double)] = []
+            if !namespace.isEmpty { searches.append((key.partition + "\u{1F}ns:" + namespace, inNamespace)) }
+            searches.append((key.partition, configuration.globalThreshold))
+            for (partition, threshold) in searches {
+                guard let index = state.indexes[partition] else { continue }
+                for found in index.nearest(key.vector, count: Self.candidates) {
+                    let similarity = Double(found.similarity)
+                    guard similarity >= threshold + state.strictness[found.key, default: 0] else { break }
+                    guard let stored = state.terms[found.key], Self.serves(similarity: similarity, threshold: 0, asked: terms, stored: stored, embedder: embedder) else { continue }
+                    if let user { remember(&state, user: user, served: Served(entry: found.key, vector: key.vector, at: now)) }
+                    return Match(key: found.key, similarity: similarity)
+                }
             }
             return nil
         }
     }
 
+    /// The rule that decides a match: similar enough, and the two questions' content terms cover each
+    /// other both ways. (The guard was already met: both questions are in one partition.)
+    public static func serves(similarity: Double, threshold: Double, asked: [String], stored: [String], embedder: any Embedder) -> Bool {
+        similarity >= threshold && Question.sameContent(asked, stored, related: (embedder as? any WordEmbedder).map { words in { words.related($0, $1) } })
+    }
+
+    /// What re-asks have added to an entry's threshold.
+    public func strictness(of key: String) -> Double { state.withLock { $0.strictness[key, default: 0] } }
+
+    private func noteReask(_ state: inout State, user: String, vector: [Float], now: Date) {
+        guard let served = state.served[user], now.timeIntervalSince(served.at) <= configuration.reaskSeconds else { return }
+        // The same words again would have been an exact hit and never come here: a question this alike
+        // is the same question in other words. An unrelated one says nothing.
+        guard Vector.dot(served.vector, vector) >= 0.5 else { return }
+        state.served[user] = nil
+        state.strictness[served.entry, default: 0] += configuration.reaskPenalty
+    }
+
+    private func remember(_ state: inout State, user: String, served: Served) {
+        if state.served.count >= Self.servedLimit {
+            state.served = state.served.filter { served.at.timeIntervalSince($0.value.at) <= configuration.reaskSeconds }
+            if state.served.count >= Self.servedLimit { state.served.removeAll() }
+        }
+        state.served[user] = served
+    }
+
     /// Indexes a cached answer (entries made by another embedder are skipped).
     public func insert(_ entry: CacheEntry) {
-        guard let semantic = entry.semantic, semantic.embedder == embedder.name else { return }
-        indexes.withLock { indexes in
+        guard let semantic = entry.semantic, semantic.embedder == embedder.name, let terms = semantic.terms else { return }
+        state.withLock { state in
+            if let old = state.terms[entry.key] { state.count(old, by: -1) }
+            state.terms[entry.key] = terms
+            state.count(terms, by: 1)
             var partitions = [semantic.partition]
             if !entry.namespace.isEmpty { partitions.append(semantic.partition + "\u{1F}ns:" + entry.namespace) }
             for partition in partitions {
-                var index = indexes.removeValue(forKey: partition) ?? HNSWIndex()
+                var index = state.indexes.removeValue(forKey: partition) ?? HNSWIndex()
                 index.insert(key: entry.key, vector: semantic.vector)
                 // A key answered again leaves its old vector behind.
-                indexes[partition] = index.needsCompaction ? index.compacted() : index
+                state.indexes[partition] = index.needsCompaction ? index.compacted() : index
             }
         }
     }
@@ -99,13 +197,15 @@ public final class SemanticCache: Sendable {
     /// Removes answers from the index. Memory follows what is live: an emptied partition is dropped, and
     /// one whose deleted items outweigh the live ones is rebuilt without them.
     public func remove(_ entries: [CacheEntry]) {
-        indexes.withLock { indexes in
+        state.withLock { state in
             for entry in entries {
                 guard let semantic = entry.semantic else { continue }
+                if let old = state.terms.removeValue(forKey: entry.key) { state.count(old, by: -1) }
+                state.strictness[entry.key] = nil
                 for partition in [semantic.partition, semantic.partition + "\u{1F}ns:" + entry.namespace] {
-                    guard var index = indexes.removeValue(forKey: partition) else { continue }
+                    guard var index = state.indexes.removeValue(forKey: partition) else { continue }
                     index.remove(key: entry.key)
-                    if index.count > 0 { indexes[partition] = index.needsCompaction ? index.compacted() : index }
+                    if index.count > 0 { state.indexes[partition] = index.needsCompaction ? index.compacted() : index }
                 }
             }
         }
@@ -113,9 +213,9 @@ public final class SemanticCache: Sendable {
 
     /// Vectors held in memory, deleted ones included, and partitions.
     public var footprint: (vectors: Int, partitions: Int) {
-        indexes.withLock { indexes in (indexes.values.reduce(0) { $0 + $1.nodes.count }, indexes.count) }
+        state.withLock { state in (state.indexes.values.reduce(0) { $0 + $1.nodes.count }, state.indexes.count) }
     }
 
     /// Entries indexed.
-    public var count: Int { indexes.withLock { $0.filter { !$0.key.contains("\u{1F}ns:") }.values.reduce(0) { $0 + $1.count } } }
+    public var count: Int { state.withLock { $0.indexes.filter { !$0.key.contains("\u{1F}ns:") }.values.reduce(0) { $0 + $1.count } } }
 }

@@ -166,19 +166,24 @@ public struct SemanticKey: Sendable, Codable, Hashable {
     /// The embedder that made the vector.
     public var embedder: String
     /// The partition without the namespace: tenant, alias, the fingerprint of every earlier message, and
-    /// the question's guard (its numbers and negation).
+    /// the question's guard (its language, numbers and negation).
     public var partition: String
     /// The question's vector.
     public var vector: [Float]
+    /// The question's content terms: a match must cover them, and the stored question's, both ways.
+    /// Entries written before terms were kept have none and are never matched.
+    public var terms: [String]?
 
     /// - Parameters:
     ///   - embedder: the embedder.
     ///   - partition: the partition.
     ///   - vector: the vector.
-    public init(embedder: String, partition: String, vector: [Float]) {
+    ///   - terms: the question's content terms.
+    public init(embedder: String, partition: String, vector: [Float], terms: [String]?) {
         self.embedder = embedder
         self.partition = partition
         self.vector = vector
+        self.terms = terms
     }
 }
 

@@ -100,5 +100,5 @@ extension ModelAlias.InterruptPolicy {
 
 extension SluiceConfiguration.EmbedderConfiguration {
     /// The embedders Sluice has.
-    static let kinds = ["hashing", "openai"]
+    static let kinds = ["hashing", "openai", "static"]
 }

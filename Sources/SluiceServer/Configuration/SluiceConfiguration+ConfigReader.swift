@@ -89,6 +89,7 @@ extension SluiceConfiguration {
             forKey: "cache.semantic.embedder", default: embedder.kind, allowed: EmbedderConfiguration.kinds, problems: &problems)
         embedder.baseURL = config.string(forKey: "cache.semantic.baseURL", default: embedder.baseURL)
         embedder.model = config.string(forKey: "cache.semantic.model", default: embedder.model)
+        embedder.path = config.string(forKey: "cache.semantic.path", default: embedder.path)
         let embedderKey = config.string(forKey: "cache.semantic.apiKey", isSecret: true)
         let embedderKeyVariable = config.string(forKey: "cache.semantic.apiKeyEnv")
         embedder.apiKey = embedderKey ?? embedderKeyVariable.flatMap { ProcessInfo.processInfo.environment[$0] }

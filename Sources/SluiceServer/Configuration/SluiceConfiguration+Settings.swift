@@ -148,7 +148,9 @@ extension SluiceConfiguration {
         whole("cache.maxBytes", cache.maxBytes)
         flag("cache.semantic.enabled", semantic.enabled)
         add("cache.semantic.embedder", embedder.kind)
-        if embedder.kind != "hashing" {
+        if embedder.kind == "static" {
+            add("cache.semantic.path", embedder.path)
+        } else if embedder.kind != "hashing" {
             add("cache.semantic.baseURL", embedder.baseURL)
             add("cache.semantic.model", embedder.model)
             secret("cache.semantic.apiKey", embedder.apiKey != nil)

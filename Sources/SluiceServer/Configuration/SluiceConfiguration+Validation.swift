@@ -97,6 +97,11 @@ extension SluiceConfiguration {
             list.webURL("cache.semantic.baseURL", embedder.baseURL, example: "https://api.openai.com/v1 (for the openai embedder)")
             list.notEmpty("cache.semantic.model", embedder.model, "the embedding model, like text-embedding-3-small")
         }
+        if semantic.enabled, embedder.kind == "static" {
+            do { _ = try StaticEmbedder(directory: embedder.path) } catch {
+                list.add("cache.semantic.path", "\(error); allowed: a directory with model.safetensors, tokenizer.json and config.json (Model2Vec)")
+            }
+        }
     }
 
     private static func checkDeployment(_ deployment: Deployment, _ list: inout ProblemList) {

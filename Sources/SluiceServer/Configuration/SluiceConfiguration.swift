@@ -164,13 +164,16 @@ public struct SluiceConfiguration: Sendable {
     public var cache = ExactCache.Configuration()
     /// The semantic layer of the cache.
     public var semantic = SemanticCache.Configuration()
-    /// The embedder: `hashing` (built in, default) or `openai` (an OpenAI-compatible `/v1/embeddings`).
+    /// The embedder: `hashing` (built in, default), `openai` (an OpenAI-compatible `/v1/embeddings`) or
+    /// `static` (a Model2Vec-format model from `cache.semantic.path`).
     public var embedder = EmbedderConfiguration()
 
     /// Which embedder the semantic cache uses.
     public struct EmbedderConfiguration: Sendable {
-        /// `hashing` or `openai`.
+        /// `hashing`, `openai` or `static`.
         public var kind = "hashing"
+        /// The Model2Vec model directory (for `static`).
+        public var path = ""
         /// The embeddings API's base URL (for `openai`).
         public var baseURL = ""
         /// The embedding model (for `openai`).

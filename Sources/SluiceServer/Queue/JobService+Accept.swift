@@ -66,7 +66,9 @@ extension JobService {
                 let started = ContinuousClock.now
                 semanticKey = try? await semantic.probe(chat, tenant: owner.tenant)
                 if let semanticKey,
-                   let match = semantic.lookup(semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock(), tenant: owner.tenant)),
+                   let match = semantic.lookup(
+                       semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock(), tenant: owner.tenant),
+                       user: owner.userKey),
                    let entry = cache.entry(key: match.key, tenant: owner.tenant)
                 {
                     lookup.attributes["sluice.cache"] = "semantic"

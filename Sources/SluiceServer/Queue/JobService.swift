@@ -81,6 +81,9 @@ final class JobService: Sendable {
             embedder = OpenAIEmbedder(
                 client: HTTPClient.shared, baseURL: configuration.embedder.baseURL, model: configuration.embedder.model,
                 apiKey: configuration.embedder.apiKey)
+        } else if configuration.embedder.kind == "static", let model = try? StaticEmbedder(directory: configuration.embedder.path) {
+            // Validated at start: a model that cannot be loaded stops `sluice serve` before this.
+            embedder = model
         } else {
             embedder = HashingEmbedder()
         }
