@@ -54,14 +54,21 @@ import Testing
         #expect(cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "ann", now: now)?.key == "sky")
         #expect(cache.lookup(unrelated, namespace: "", namespaceThreshold: nil, user: "ann", now: now) == nil)
         #expect(cache.strictness(of: "sky") == 0)
-        // A hit, then the same student asks again in other words: the answer did not serve them.
+        // A hit, then the student asks again in other words: the answer did not serve them. A retry of
+        // the same words is no evidence, and each student counts once.
+        #expect(cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "bob", asked: "k1", now: now) != nil)
+        _ = cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "bob", asked: "k1", now: now.addingTimeInterval(5))
+        #expect(cache.strictness(of: "sky") == 0)
         var strictness = 0.0
-        for minute in 1...30 {
-            let at = now.addingTimeInterval(Double(minute) * 60)
-            guard cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "bob", now: at) != nil else { break }
-            _ = cache.lookup(rephrased, namespace: "", namespaceThreshold: nil, user: "bob", now: at.addingTimeInterval(20))
+        for student in 1...30 {
+            let at = now.addingTimeInterval(Double(student) * 60)
+            guard cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "student\(student)", asked: "k1", now: at) != nil else { break }
+            _ = cache.lookup(rephrased, namespace: "", namespaceThreshold: nil, user: "student\(student)", asked: "k2", now: at.addingTimeInterval(20))
             #expect(cache.strictness(of: "sky") > strictness)
             strictness = cache.strictness(of: "sky")
+            _ = cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "student\(student)", asked: "k1", now: at.addingTimeInterval(40))
+            _ = cache.lookup(rephrased, namespace: "", namespaceThreshold: nil, user: "student\(student)", asked: "k2", now: at.addingTimeInterval(50))
+            #expect(cache.strictness(of: "sky") == strictness, "the same student again")
         }
         // Enough such evidence and the entry serves no paraphrase at all; a re-ask long after says nothing.
         #expect(cache.lookup(paraphrase, namespace: "", namespaceThreshold: nil, user: "cat", now: now) == nil)

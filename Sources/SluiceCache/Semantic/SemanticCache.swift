@@ -45,41 +45,60 @@ public final class SemanticCache: Sendable {
     struct Served {
         var entry: String
         var vector: [Float]
+        /// The exact key of the question that was served: the same again is a retry, not a re-ask.
+        var asked: String?
         var at: Date
+    }
+
+    /// The words of one tenant's indexed questions: how many use each term, and the terms by shape
+    /// (first letter and length), to correct a typo against them.
+    struct Vocabulary {
+        var counts: [String: Int] = [:]
+        var shapes: [String: Set<String>] = [:]
+
+        mutating func count(_ terms: [String], by delta: Int) {
+            for term in Set(terms) {
+                let count = counts[term, default: 0] + delta
+                let shape = Question.shape(term)
+                if count > 0 {
+                    counts[term] = count
+                    shapes[shape, default: []].insert(term)
+                } else {
+                    counts[term] = nil
+                    shapes[shape]?.remove(term)
+                    if shapes[shape]?.isEmpty == true { shapes[shape] = nil }
+                }
+            }
+        }
+
+        /// The terms with a typo corrected to a known term (the first such, in alphabetical order).
+        func corrected(_ terms: [String]) -> [String] {
+            Question.corrected(terms, known: Set(terms.filter { counts[$0] != nil }), candidates: { term in
+                Question.neighbourShapes(term).compactMap { shape in shapes[shape]?.filter { Question.typo(term, $0) }.min() }
+            })
+        }
     }
 
     struct State {
         var indexes: [String: HNSWIndex] = [:]
         /// Each indexed entry's content terms.
         var terms: [String: [String]] = [:]
-        /// What re-asks added to an entry's threshold.
+        /// What re-asks added to an entry's threshold, and the users whose re-asks counted (each once).
         var strictness: [String: Double] = [:]
+        var penalizedBy: [String: Set<String>] = [:]
         /// The last semantic hit of each user.
         var served: [String: Served] = [:]
-        /// How many indexed questions use each term, and the terms by shape (first letter and length),
-        /// to correct a typo against the words cached questions use.
-        var vocabulary: [String: Int] = [:]
-        var shapes: [String: Set<String>] = [:]
-
-        mutating func count(_ terms: [String], by delta: Int) {
-            for term in Set(terms) {
-                let count = vocabulary[term, default: 0] + delta
-                vocabulary[term] = count > 0 ? count : nil
-                if count > 0 { shapes[Question.shape(term), default: []].insert(term) } else { shapes[Question.shape(term)]?.remove(term) }
-            }
-        }
-
-        func corrected(_ terms: [String]) -> [String] {
-            Question.corrected(terms, known: Set(terms.filter { vocabulary[$0] != nil }), candidates: { term in
-                Question.neighbourShapes(term).flatMap { shapes[$0].map { Array($0).sorted() } ?? [] }
-            })
-        }
+        /// Each tenant's words.
+        var vocabularies: [String: Vocabulary] = [:]
     }
 
     /// Candidates the vector search hands to the term check.
     static let candidates = 8
     /// Users whose last semantic hit is remembered.
-    static let servedLimit = 50_000
+    static let servedLimit = 10_000
+    /// Questions with more content terms or values than this are answered from the exact cache only.
+    static let maxTerms = 64
+    static let maxValues = 32
 
     public let configuration: Configuration
     public let embedder: any Embedder
@@ -109,12 +128,11 @@ public final class SemanticCache: Sendable {
 
     /// The semantic key of a request as its caller sent it: its question embedded, its terms, and its
     /// partition; nil when the layer is off, the request does not end with a user message, or the
-    /// question has no content terms.
+    /// question has no content terms (or more than a question has).
     public func probe(_ request: ChatRequest, tenant: String) async throws -> SemanticKey? {
-        guard configuration.enabled, let (question, read, partition) = partition(of: request, tenant: tenant), !read.terms.isEmpty else { return nil }
-        var analysis = read
-        // A word no cached question uses, one typo from one that does, is that word.
-        analysis.terms = state.withLock { $0.corrected(analysis.terms) }
+        guard configuration.enabled, let (question, analysis, partition) = partition(of: request, tenant: tenant), !analysis.terms.isEmpty,
+              analysis.terms.count <= Self.maxTerms, analysis.values.count <= Self.maxValues
+        else { return nil }
         let vector: [Float]
         if let builtIn = embedder as? HashingEmbedder {
             vector = builtIn.vector(analysis)
@@ -125,29 +143,51 @@ public final class SemanticCache: Sendable {
         return SemanticKey(embedder: embedder.name, partition: partition, vector: vector, terms: analysis.terms)
     }
 
+    /// A candidate the vector search found, for the term check (made outside the lock).
+    struct Candidate {
+        var key: String
+        var similarity: Double
+        var terms: [String]
+    }
+
     /// Finds a cached answer to a question that means the same: in the namespace first, then across
     /// the tenant. `namespaceThreshold` overrides the configured one (tiers and modes set it). `user`,
-    /// when given, lets a rephrased re-ask after a semantic hit make that hit's entry stricter.
-    public func lookup(_ key: SemanticKey, namespace: String, namespaceThreshold: Double?, user: String? = nil, now: Date = Date()) -> Match? {
-        guard let terms = key.terms else { return nil }
+    /// when given, lets a rephrased re-ask after a semantic hit make that hit's entry stricter; `asked`
+    /// is the request's exact key, which tells a retry of the same words from a re-ask.
+    ///
+    /// A word the tenant's cached questions do not use, one typo from one they do, is read as that word
+    /// for this lookup only (the key, and so what is stored, keeps the words as written).
+    public func lookup(
+        _ key: SemanticKey, namespace: String, namespaceThreshold: Double?, user: String? = nil, asked: String? = nil, now: Date = Date()
+    ) -> Match? {
+        guard let written = key.terms else { return nil }
         let inNamespace = namespaceThreshold ?? configuration.namespaceThreshold
-        return state.withLock { state -> Match? in
-            if let user { noteReask(&state, user: user, vector: key.vector, now: now) }
-            var searches: [(String, Double)] = []
-            if !namespace.isEmpty { searches.append((key.partition + "\u{1F}ns:" + namespace, inNamespace)) }
-            searches.append((key.partition, configuration.globalThreshold))
-            for (partition, threshold) in searches {
-                guard let index = state.indexes[partition] else { continue }
-                for found in index.nearest(key.vector, count: Self.candidates) {
+        let tenant = String(key.partition.prefix { $0 != "\u{1F}" })
+        let terms = state.withLock { $0.vocabularies[tenant]?.corrected(written) } ?? written
+        var vector = key.vector
+        if terms != written, let builtIn = embedder as? HashingEmbedder {
+            vector = builtIn.vector(Question(language: "", values: [], negated: false, terms: terms))
+        }
+        var searches: [(String, Double)] = []
+        if !namespace.isEmpty { searches.append((key.partition + "\u{1F}ns:" + namespace, inNamespace)) }
+        searches.append((key.partition, configuration.globalThreshold))
+        let candidates = state.withLock { state -> [Candidate] in
+            if let user { noteReask(&state, user: user, vector: key.vector, asked: asked, now: now) }
+            return searches.flatMap { partition, threshold -> [Candidate] in
+                guard let index = state.indexes[partition] else { return [] }
+                return index.nearest(vector, count: Self.candidates).compactMap { found in
                     let similarity = Double(found.similarity)
-                    guard similarity >= threshold + state.strictness[found.key, default: 0] else { break }
-                    guard let stored = state.terms[found.key], Self.serves(similarity: similarity, threshold: 0, asked: terms, stored: stored, embedder: embedder) else { continue }
-                    if let user { remember(&state, user: user, served: Served(entry: found.key, vector: key.vector, at: now)) }
-                    return Match(key: found.key, similarity: similarity)
+                    guard similarity >= threshold + state.strictness[found.key, default: 0], let stored = state.terms[found.key] else { return nil }
+                    return Candidate(key: found.key, similarity: similarity, terms: stored)
                 }
             }
+        }
+        // The term check runs outside the lock: a static model's word vectors are work.
+        guard let match = candidates.first(where: { Self.serves(similarity: $0.similarity, threshold: 0, asked: terms, stored: $0.terms, embedder: embedder) }) else {
             return nil
         }
+        if let user { state.withLock { remember(&$0, user: user, served: Served(entry: match.key, vector: key.vector, asked: asked, at: now)) } }
+        return Match(key: match.key, similarity: match.similarity)
     }
 
     /// The rule that decides a match: similar enough, and the two questions' content terms cover each
@@ -159,12 +199,15 @@ public final class SemanticCache: Sendable {
     /// What re-asks have added to an entry's threshold.
     public func strictness(of key: String) -> Double { state.withLock { $0.strictness[key, default: 0] } }
 
-    private func noteReask(_ state: inout State, user: String, vector: [Float], now: Date) {
+    private func noteReask(_ state: inout State, user: String, vector: [Float], asked: String?, now: Date) {
         guard let served = state.served[user], now.timeIntervalSince(served.at) <= configuration.reaskSeconds else { return }
-        // The same words again would have been an exact hit and never come here: a question this alike
-        // is the same question in other words. An unrelated one says nothing.
-        guard Vector.dot(served.vector, vector) >= 0.5 else { return }
+        // The same words again is a retry; an unrelated question says nothing; a question this alike in
+        // other words is the same question asked again. Each user counts once per entry.
+        guard asked == nil || served.asked != asked, Vector.dot(served.vector, vector) >= 0.5 else { return }
         state.served[user] = nil
+        guard state.terms[served.entry] != nil, state.penalizedBy[served.entry, default: []].count < 64,
+              state.penalizedBy[served.entry, default: []].insert(user).inserted
+        else { return }
         state.strictness[served.entry, default: 0] += configuration.reaskPenalty
     }
 
@@ -180,9 +223,9 @@ public final class SemanticCache: Sendable {
     public func insert(_ entry: CacheEntry) {
         guard let semantic = entry.semantic, semantic.embedder == embedder.name, let terms = semantic.terms else { return }
         state.withLock { state in
-            if let old = state.terms[entry.key] { state.count(old, by: -1) }
+            if let old = state.terms[entry.key] { state.vocabularies[entry.tenant, default: Vocabulary()].count(old, by: -1) }
             state.terms[entry.key] = terms
-            state.count(terms, by: 1)
+            state.vocabularies[entry.tenant, default: Vocabulary()].count(terms, by: 1)
             var partitions = [semantic.partition]
             if !entry.namespace.isEmpty { partitions.append(semantic.partition + "\u{1F}ns:" + entry.namespace) }
             for partition in partitions {
@@ -200,7 +243,8 @@ public final class SemanticCache: Sendable {
         state.withLock { state in
             for entry in entries {
                 guard let semantic = entry.semantic else { continue }
-                if let old = state.terms.removeValue(forKey: entry.key) { state.count(old, by: -1) }
+                if let old = state.terms.removeValue(forKey: entry.key) { state.vocabularies[entry.tenant]?.count(old, by: -1) }
+                state.penalizedBy[entry.key] = nil
                 state.strictness[entry.key] = nil
                 for partition in [semantic.partition, semantic.partition + "\u{1F}ns:" + entry.namespace] {
                     guard var index = state.indexes.removeValue(forKey: partition) else { continue }

@@ -34,6 +34,7 @@ public enum SemanticCacheBenchmark {
     }
 
     public static func run(entries: Int, queries: Int) async throws -> Result {
+        let entries = max(1, entries), queries = max(1, queries)
         let cache = SemanticCache(configuration: .init(), embedder: HashingEmbedder())
         let clock = ContinuousClock()
         func milliseconds(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }
@@ -67,7 +68,7 @@ public enum SemanticCacheBenchmark {
         embeds.sort()
         return Result(
             entries: entries, embedMicroseconds: embeds[embeds.count / 2], bytesPerEntry: bytesPerEntry,
-            p50: latencies[latencies.count / 2], p99: latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))],
+            p50: latencies.isEmpty ? 0 : latencies[latencies.count / 2], p99: latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))],
             hitRate: Double(hits) / Double(max(1, latencies.count)))
     }
 }

@@ -68,7 +68,7 @@ extension JobService {
                 if let semanticKey,
                    let match = semantic.lookup(
                        semanticKey, namespace: namespace, namespaceThreshold: admission.semanticThreshold(at: admission.clock(), tenant: owner.tenant),
-                       user: owner.userKey),
+                       user: owner.userKey, asked: key),
                    let entry = cache.entry(key: match.key, tenant: owner.tenant)
                 {
                     lookup.attributes["sluice.cache"] = "semantic"

@@ -17,8 +17,11 @@ struct NumberReader: Sendable {
     static let timeSecond: Set<String> = ["a", "per", "one", "each", "every", "half", "split", "#"]
 
     static let mathWords: [String: [String]] = [
-        "+": ["plus"], "=": ["equals"], "*": ["times"], "×": ["times"], "·": ["times"], "÷": ["divided"], "√": ["sqrt"],
-        "%": ["percent"], "<": ["less"], ">": ["greater"], "→": ["yields"], "ⁿ": ["pow", "n"],
+        // Multiplication is mostly unwritten (`2(x + 3)`, `3x`): written or not, it is the same question.
+        "+": ["plus"], "=": ["equals"], "*": [], "×": [], "·": [], "times": [], "multiplied": [], "÷": ["divided"], "√": ["sqrt"],
+        "%": ["percent"], "<": ["less"], ">": ["greater"], "→": ["yields"], "ⁿ": ["pow", "n"], "°": ["degree"],
+        // A Cyrillic х is the variable x in a Mongolian student's algebra (`3х + 5 = 20`).
+        "х": ["x"], "икс": ["x"],
         "squared": ["pow", "#2"], "cubed": ["pow", "#3"],
     ]
 
@@ -27,7 +30,8 @@ struct NumberReader: Sendable {
         var i = 0
         var lastOrdinal = false
         func emit(_ value: Double, ordinal: Bool = false) {
-            out.append("#" + Self.format(value))
+            // A cardinal one (`1`, `one`) may be only an article (`in 1 byte`, `in a byte`): marked `#~1`.
+            out.append(value == 1 && !ordinal ? "#~1" : "#" + Self.format(value))
             lastOrdinal = ordinal
         }
         while i < tokens.count {
@@ -37,42 +41,66 @@ struct NumberReader: Sendable {
             switch token.kind {
             case .symbol:
                 lastOrdinal = false
-                if token.text == "^", let next, next.kind == .number, let value = Double(next.text) {
-                    out += ["pow", "#" + Self.format(value)]
+                if token.text == "^" {
+                    // `x^2`, and `2^x`: a power either way.
+                    out.append("pow")
+                    i += 1
+                    continue
+                }
+                if token.text == "(" || token.text == ")" {
+                    // Brackets that group a product (`2(x + 3)`) change the question; a function's (`sin(x)`) do not.
+                    if token.text == "(", previous.hasPrefix("#") || previous == "group" { out.append("group") }
+                    i += 1
+                    continue
+                }
+                // A case ending hyphened to a word or number (`Python-д`, `NaCl-ийн`) is no word and no minus.
+                if token.text == "-", let next, next.kind == .word, next.text.count <= 5, !out.isEmpty,
+                   next.text.unicodeScalars.allSatisfy({ (0x400...0x4FF).contains($0.value) })
+                {
                     i += 2
                     continue
                 }
                 if token.text == "-" || token.text == "−" {
-                    // A minus between operands; a hyphen anywhere else (`twenty-five`, `well-known`).
-                    let operandBefore = previous.hasPrefix("#") || previous.count == 1
+                    // A minus before an operand (`-7`, `x - 4x`); a hyphen anywhere else (`twenty-five`, `well-known`).
                     let operandAfter = next.map { $0.kind == .number || $0.kind == .word && ($0.text.count == 1 || $0.text.first?.isNumber == true) } ?? false
                     if next?.text == ">" {
                         out.append("yields")
                         i += 2
                         continue
                     }
-                    if operandBefore && operandAfter { out.append("minus") }
+                    if operandAfter { out.append("minus") }
                 } else if token.text == "/" {
                     out.append(previous.hasPrefix("#") || next?.kind == .number ? "over" : "per")
                 } else if let words = Self.mathWords[token.text] {
                     out += words
                 }
             case .number:
-                guard var value = Double(token.text) else { i += 1; continue }
+                guard var value = Double(token.text), value.isFinite else {
+                    // Digits too long for a number are still a value to agree on, as written.
+                    out.append("#" + token.text)
+                    i += 1
+                    continue
+                }
                 var ordinal = false
                 // A fraction: 1/2.
                 if next?.text == "/", i + 2 < tokens.count, tokens[i + 2].kind == .number, let denominator = Double(tokens[i + 2].text), denominator != 0 {
                     value /= denominator
                     i += 2
                 }
-                // Mongolian ordinals written with digits: 2-р, 13-р, 2-р анги, 3 дахь.
-                if let next, next.kind == .symbol, next.text == "-", i + 2 < tokens.count,
-                   tokens[i + 2].kind == .word, NumberWords.ordinalEndings.contains(where: { tokens[i + 2].text.hasPrefix($0) })
+                // Mongolian ordinals written with digits: 2-р, 13-р, 2-р анги, 3 дахь; a case ending on a
+                // number (`20-д`, `5-ын`) is no word and no minus.
+                if let next, next.kind == .symbol, next.text == "-", i + 2 < tokens.count, tokens[i + 2].kind == .word,
+                   tokens[i + 2].text.unicodeScalars.allSatisfy({ (0x400...0x4FF).contains($0.value) }), tokens[i + 2].text.count <= 6
                 {
-                    ordinal = true
+                    ordinal = NumberWords.ordinalEndings.contains(where: { tokens[i + 2].text.hasPrefix($0) })
                     i += 2
                 } else if let next, next.kind == .word, ["дахь", "дэх", "дугаар", "дүгээр", "р"].contains(next.text) {
                     ordinal = true
+                    i += 1
+                }
+                // `3 million`, `3 сая`.
+                if !ordinal, i + 1 < tokens.count, let multiplier = words.multipliers[tokens[i + 1].text], multiplier > 100 {
+                    value *= multiplier
                     i += 1
                 }
                 emit(value, ordinal: ordinal)
@@ -90,7 +118,8 @@ struct NumberReader: Sendable {
                     out.append(token.text)
                     lastOrdinal = false
                 } else if let (value, consumed, ordinal) = numberPhrase(tokens, from: i, after: previous) {
-                    emit(value, ordinal: ordinal)
+                    // NaN: a number word that is no number here (`A, B хоёр` is "A and B"), dropped.
+                    if !value.isNaN { emit(value, ordinal: ordinal) }
                     i += consumed
                     continue
                 } else {
@@ -109,15 +138,15 @@ struct NumberReader: Sendable {
         guard !digits.isEmpty, digits.count < word.count, let value = Double(digits) else { return nil }
         let rest = String(word.dropFirst(digits.count))
         if ["st", "nd", "rd", "th"].contains(rest) || NumberWords.ordinalEndings.contains(rest) { return (value, nil, true) }
-        return (value, rest, false)
+        return (value, rest == "х" ? "x" : rest, false)
     }
 
     /// `ww2`, `wwii`, `ww1`, `wwi`.
     static func worldWar(_ word: String) -> Double? {
         guard word.hasPrefix("ww"), word.count > 2 else { return nil }
         let rest = word.dropFirst(2)
-        if let value = Double(rest) { return value }
-        return roman(String(rest))
+        if let value = Double(rest), value.isFinite, value < 10 { return value }
+        return ["i": 1, "ii": 2, "iii": 3][String(rest)]
     }
 
     /// A Roman numeral: two letters or more of I, V and X (`II`, `xiii`; `iv`, `vi` and `xi` only in
@@ -128,11 +157,11 @@ struct NumberReader: Sendable {
         guard let value = Self.roman(token.text) else { return nil }
         let afterContext = Self.numeralContexts.contains(previous)
         let afterName = !sentenceStart && previousToken.map { $0.kind == .word && $0.capitalized && !$0.upper } ?? false
-        if token.text.count == 1 { return afterContext || token.upper && afterName ? value : nil }
-        if token.text.allSatisfy({ "ivx".contains($0) }) {
-            return !["iv", "vi", "xi"].contains(token.text) || token.upper || afterContext ? value : nil
-        }
-        return token.upper && (afterContext || afterName) ? value : nil
+        let onlyIVX = token.text.allSatisfy { "ivx".contains($0) }
+        if token.text.count == 1 { return onlyIVX && (afterContext || token.upper && afterName) ? value : nil }
+        if onlyIVX { return !["iv", "vi", "xi"].contains(token.text) || token.upper || afterContext ? value : nil }
+        // `DC`, `CD`, `MIX`: words far more often than numerals.
+        return token.upper && afterContext ? value : nil
     }
 
     /// The value of a well-formed Roman numeral in small letters, or nil.
@@ -179,12 +208,12 @@ struct NumberReader: Sendable {
             }
             if word == "one", !read, Self.pronounOne.contains(previous) || index + 1 < tokens.count && tokens[index + 1].text == "of" { return nil }
             // `A, B хоёр юугаараа ялгаатай вэ`: `хоёр` after two things is "the two", not a quantity.
-            if word == "хоёр", !read, index + 1 < tokens.count, Self.theTwo.contains(where: { tokens[index + 1].text.hasPrefix($0) }) { return nil }
+            if word == "хоёр", !read, index + 1 < tokens.count, Self.theTwo.contains(where: { tokens[index + 1].text.hasPrefix($0) }) { return (.nan, 1, false) }
             if word == "second", !read, Self.timeSecond.contains(previous.hasPrefix("#") ? "#" : previous) { return nil }
             if let value = words.cardinals[word] {
                 // Units join tens (`twenty five`); two numbers side by side (`four six`) are two numbers.
                 let tens = current.truncatingRemainder(dividingBy: 100)
-                guard current == 0 || tens == 0 || tens.truncatingRemainder(dividingBy: 10) == 0 && tens >= 20 && value < 10 else { break }
+                guard current == 0 || tens == 0 || tens.truncatingRemainder(dividingBy: 10) == 0 && tens >= 10 && value < 10 else { break }
                 current += value
                 afterMultiplier = false
             } else if let value = words.multipliers[word] {
@@ -215,8 +244,9 @@ struct NumberReader: Sendable {
         words.cardinals[word] != nil || words.multipliers[word] != nil || words.ordinal(word) != nil
     }
 
+    /// A value as the guard compares it: whole numbers without a point, others in full precision.
     static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
-        return String(format: "%g", value)
+        return String(value)
     }
 }

@@ -11,6 +11,8 @@ public struct QuestionAnalyzer: Sendable {
     let stemmer: Stemmer
     let lexicon: Lexicon
     let stopWords: Set<String>
+    /// The Mongolian ones, stems of three letters or more, for `isMisspeltParticle`.
+    let mongolianStopWords: [String]
     /// Question words that are content (`who`, `when`, `where`): they ask for different things. In
     /// English only when they open the question; elsewhere they join clauses (`… bend when it enters water`).
     let questionWords: Set<String>
@@ -21,7 +23,7 @@ public struct QuestionAnalyzer: Sendable {
         that these those please can could would should will shall may might must you your me i we us they their them he she \
         his her so if as by from with into onto about there here than then also just really very much many some any all both \
         each other such only own same too s t get got give gave tell say said let lets kindly between have has had having find \
-        calculate compute evaluate determine show main value reason times
+        calculate compute evaluate determine show main value reason
         вэ бэ юу юм яагаад нь бол гэж гэдэг гэдгийг ямар уу үү хэрхэн яаж вэл энэ тэр эдгээр тэдгээр ба болон та би бид надад \
         өгнө өгөөч хэлнэ үү билээ байна байдаг байсан байх юун юуг юунд ийм тийм мөн бас ч л шүү даа гэх гэсэн гэвэл хийх ямар хэд ве бе вэ \
         дээр дэх аль ол олох тооцоол тооцоолох хэлээч хэр юугаараа
@@ -32,8 +34,20 @@ public struct QuestionAnalyzer: Sendable {
     let targetAfter: [String: String]
     /// Mongolian postpositions that mark the term before them as a target.
     let targetBefore: Set<String>
+    /// Mongolian `how` and `works` (`хэрхэн ажилладаг`), as English `how … work`.
+    let howWords: Set<String>
+    let worksWords: Set<String>
     /// Verbs after which `to` names a target.
     let conversionVerbs: Set<String>
+
+    /// Words that end like a negation and are not one (`дэлгэрэнгүй`, detailed).
+    /// Words that may come before a question word that opens a question (`so who …`, `and when …`).
+    static let openers: Set<String> = ["so", "and", "but", "ok", "okay", "then", "also", "hey", "hi", "¬"]
+
+    /// Words of arithmetic, next to which a `1` is a number.
+    static let operators: Set<String> = ["plus", "minus", "equal", "equals", "over", "per", "pow", "divided", "divid", "group", "sqrt", "less", "greater", "percent"]
+
+    static let notNegations: Set<String> = ["дэлгэрэнгүй", "дэлгэрэнгүйгээр", "дэлгэрэнгүйг"]
 
     static let negationWords: Set<String> = [
         "not", "no", "never", "without", "none", "nothing", "neither", "nor", "cannot", "dont", "doesnt", "isnt", "arent", "wasnt",
@@ -59,11 +73,21 @@ public struct QuestionAnalyzer: Sendable {
             texts.flatMap { Self.stems(of: $0, numbers: reader, stemmer: stemmer) }
         }
         self.lexicon = Lexicon(lexicons, normalize: normalize)
-        self.targetAfter = ["many": "?", "much": "?", stemmer.stem("хэдэн"): "?", "to": "→", "into": "→"]
+        self.howWords = Set(["хэрхэн", "яаж"].map { stemmer.stem($0) })
+        self.worksWords = Set(["ажилладаг", "ажиллах", "ажиллана", "ажилладгийг"].map { stemmer.stem($0) })
+        self.targetAfter = ["many": "?", "much": "?", "count": "?", stemmer.stem("хэдэн"): "?", "to": "→", "into": "→"]
         self.targetBefore = Set(["руу", "рүү", "луу", "лүү"].map { stemmer.stem($0) })
         self.conversionVerbs = Set(["convert", "change", "turn", "transform", "translate", "rewrite", "express", "хөрвүүлэх", "хөрвүүл", "шилжүүлэх", "хувиргах"].map { stemmer.stem($0) })
         self.questionWords = Set(["who", "whom", "when", "where", "хэн", "хэзээ", "хаана"].map { stemmer.stem($0) })
-        self.stopWords = Set(Self.functionWords.split(whereSeparator: { $0 == " " || $0.isNewline }).map { stemmer.stem(String($0)) })
+        let stopWords = Set(Self.functionWords.split(whereSeparator: { $0 == " " || $0.isNewline }).map { stemmer.stem(String($0)) })
+        self.stopWords = stopWords
+        self.mongolianStopWords = stopWords.filter { $0.count >= 3 && $0.unicodeScalars.first.map { (0x400...0x4FF).contains($0.value) } == true }.sorted()
+    }
+
+    /// A Mongolian stem one typo from a function word (`ягаад` for `яагаад`): students type particles fast.
+    func isMisspeltParticle(_ stem: String) -> Bool {
+        guard stem.count >= 3, stem.unicodeScalars.first.map({ (0x400...0x4FF).contains($0.value) }) == true else { return false }
+        return mongolianStopWords.contains { Question.typo(stem, $0, shortest: 3) }
     }
 
     /// The problems the built-in lexicon files have (a test keeps this empty).
@@ -78,7 +102,15 @@ public struct QuestionAnalyzer: Sendable {
         var marker: String?
         var converting = false
         var previous = ""
-        for (index, stem) in lexicon.apply(stems).enumerated() {
+        let read = lexicon.apply(stems)
+        for (index, stem) in read.enumerated() {
+            // A cardinal one next to an operator is the number (`1 - 4`); elsewhere it may be an article.
+            if stem == "#~1" {
+                let neighbours = [index > 0 ? read[index - 1] : "", index + 1 < read.count ? read[index + 1] : ""]
+                if neighbours.contains(where: { Self.operators.contains($0) || $0.hasPrefix("#") }) { values.append("#1") }
+                previous = stem
+                continue
+            }
             defer { previous = stem }
             if stem == "¬" {
                 negated = true
@@ -96,20 +128,23 @@ public struct QuestionAnalyzer: Sendable {
                 terms[last] = "→" + terms[last]
                 continue
             }
-            if questionWords.contains(stem), index == 0 || stem.unicodeScalars.first.map({ $0.value >= 0x400 }) == true {
+            if questionWords.contains(stem), read[..<index].allSatisfy(Self.openers.contains) || stem.unicodeScalars.first.map({ $0.value >= 0x400 }) == true {
                 // `Who invented …?` and `When was … invented?` ask for different things. (In Mongolian
                 // they are question words wherever they stand.)
                 terms.append(stem)
-            } else if stopWords.contains(stem) {
+            } else if stopWords.contains(stem) || isMisspeltParticle(stem) {
                 continue
             } else if stem.hasPrefix("#") || stem.contains(where: \.isNumber) {
-                // `1` is also `a` (`in 1 byte`, `in a byte`): it is not a value to agree on.
-                if stem != "#1" { values.append(stem) }
+                values.append(stem)
             } else {
                 terms.append((marker ?? "") + stem)
                 marker = nil
             }
         }
+        // `How does X work?` asks what `explain X` asks (not `how much work`); `2 + 2 = ?` what `what is 2 + 2`.
+        if stems.contains("how"), !read.contains("amount"), terms.count > 1 { terms.removeAll { $0 == "work" } }
+        if stems.contains(where: howWords.contains), terms.count > 1 { terms.removeAll { worksWords.contains($0) } }
+        if terms.count > 1, terms.last == "equal", read.last(where: { !stopWords.contains($0) }) == "equal" { terms.removeLast() }
         return Question(language: Self.language(text), values: values, negated: negated, terms: terms)
     }
 
@@ -131,7 +166,7 @@ public struct QuestionAnalyzer: Sendable {
                 stems.append("¬")
                 word.removeLast(3)
                 word = ["ca": "can", "wo": "will", "sha": "shall"][word] ?? word
-            } else if let positive = stemmer.negation(word) {
+            } else if !Self.notNegations.contains(word), let positive = stemmer.negation(word) {
                 stems.append("¬")
                 word = positive
             }

@@ -15,11 +15,12 @@ struct QuestionToken: Equatable, Sendable {
     /// Written with a capital first letter (`War`, `Henry`).
     var capitalized = false
 
-    static let symbols: Set<Character> = ["^", "+", "-", "−", "=", "*", "×", "·", "/", "÷", "√", "%", "<", ">", "→", "ⁿ"]
-    static let superscripts: [Character: Character] = ["⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9"]
+    static let symbols: Set<Character> = ["^", "+", "-", "−", "=", "*", "×", "·", "/", "÷", "√", "%", "<", ">", "→", "ⁿ", "°", "(", ")"]
+    static let superscripts: [Character: Character] = ["⁻": "-", "⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9"]
 
     /// Splits a text into tokens. A word keeps inner apostrophes (`doesn't`); a number keeps one decimal
-    /// point or comma between digits (`3.14`); everything else separates.
+    /// point or comma between digits (`3.14`, `1,5`), drops a thousands separator (`5,000`); everything
+    /// else separates.
     static func split(_ text: String) -> [QuestionToken] {
         var tokens: [QuestionToken] = []
         var current = ""
@@ -51,13 +52,28 @@ struct QuestionToken: Equatable, Sendable {
                 flush()
                 inSuperscript = false
             }
+            // A vulgar fraction (`½`, `⅓`) is its value.
+            if character.isNumber, character.wholeNumberValue == nil, let scalar = character.unicodeScalars.first,
+               let value = scalar.properties.numericValue
+            {
+                flush()
+                tokens.append(QuestionToken(kind: .number, text: String(value)))
+                continue
+            }
             if !symbols.contains(character) && (character.isLetter || character.isNumber) {
                 if character.isLetter { currentIsNumber = false }
-                current.append(character)
+                // Any script's digits (`３`, `٣`) are digits.
+                if let digit = character.wholeNumberValue, !character.isASCII { current += String(digit) } else { current.append(character) }
+            } else if character == ",", currentIsNumber, !current.isEmpty, index + 3 < characters.count,
+                      characters[(index + 1)...(index + 3)].allSatisfy(\.isNumber), index + 4 == characters.count || !characters[index + 4].isNumber
+            {
+                // `5,000`: a thousands separator.
+                continue
             } else if (character == "." || character == ",") && currentIsNumber && !current.isEmpty,
                       index + 1 < characters.count, characters[index + 1].isNumber
             {
-                current.append(".")
+                // A second point (`12.04.1961`) starts another number.
+                if current.contains(".") { flush() } else { current.append(".") }
             } else if (character == "'" || character == "’") && !current.isEmpty && !currentIsNumber,
                       index + 1 < characters.count, characters[index + 1].isLetter
             {

@@ -11,7 +11,8 @@ struct Stemmer: Sendable {
     /// Endings that negate (`-гүй`): never stripped silently.
     let negatingSuffixes: [String]
 
-    static let mongolianVowels: Set<Character> = ["а", "э", "о", "у", "ө", "ү", "ы", "и", "й", "ь", "ъ", "е", "ё", "ю", "я"]
+    /// Vowels (and the semi-vowel й); not the signs ь and ъ, which keep `томьёо` apart from `томуу`.
+    static let mongolianVowels: Set<Character> = ["а", "э", "о", "у", "ө", "ү", "ы", "и", "й", "е", "ё", "ю", "я"]
     static let englishVowels: Set<Character> = ["a", "e", "i", "o", "u", "y"]
 
     /// - Parameter suffixes: the contents of `mn.suffixes`: one ending per line, `!` after one that negates.
@@ -49,8 +50,8 @@ struct Stemmer: Sendable {
             guard let ending = suffixes.first(where: { stem.hasSuffix($0) && stem.count - $0.count >= 3 }) else { break }
             stem.removeLast(ending.count)
         }
-        // Students without a Mongolian keyboard write о for ө and у for ү.
-        return String(Self.skeleton(stem, vowels: Self.mongolianVowels).map { $0 == "ө" ? "о" : $0 == "ү" ? "у" : $0 })
+        // Students without a Mongolian keyboard write о for ө, у for ү, е for ё.
+        return String(Self.skeleton(stem, vowels: Self.mongolianVowels).map { $0 == "ө" ? "о" : $0 == "ү" ? "у" : $0 == "ё" ? "е" : $0 })
     }
 
     /// The letters up to the end of the first vowel run, then only consonants.
@@ -84,7 +85,7 @@ struct Stemmer: Sendable {
         if w.hasSuffix("ied"), w.count > 4 {
             w.removeLast(3)
             w += "y"
-        } else if w.hasSuffix("ing"), w.count >= 6 {
+        } else if w.hasSuffix("ing"), w.count >= 6, w.dropLast(3).contains(where: { Self.englishVowels.contains($0) }) {
             w.removeLast(3)
             w = Self.undouble(w)
         } else if w.hasSuffix("ed"), w.count >= 5, !w.hasSuffix("eed") {
@@ -93,11 +94,9 @@ struct Stemmer: Sendable {
         } else if w.hasSuffix("ly"), w.count >= 6 {
             w.removeLast(2)
         }
-        // refraction → refract, narrator → narrat (as narrates → narrat).
-        if w.hasSuffix("ion"), w.count >= 7, w.dropLast(3).last == "t" || w.dropLast(3).last == "s" {
+        // refraction → refract, rotation → rotat (as rotate → rotat); not solution → solut, which is solute.
+        if w.hasSuffix("ion"), w.count >= 7, ["ct", "st", "pt", "ss", "at"].contains(where: { w.dropLast(3).hasSuffix($0) }) {
             w.removeLast(3)
-        } else if w.hasSuffix("tor"), w.count >= 8 {
-            w.removeLast(2)
         }
         if w.hasSuffix("e"), w.count > 3 { w.removeLast() }
         return w

@@ -29,7 +29,11 @@ struct SafeTensors {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String, let shape = info["shape"] as? [Int],
                   let offsets = info["data_offsets"] as? [Int], offsets.count == 2, shape.allSatisfy({ $0 >= 0 })
             else { throw FormatError(description: "tensor \(name): dtype, shape or data_offsets missing") }
-            let count = shape.reduce(1, *)
+            let (count, overflow) = shape.reduce((1, false)) { partial, dimension in
+                let product = partial.0.multipliedReportingOverflow(by: dimension)
+                return (product.partialValue, partial.1 || product.overflow)
+            }
+            guard !overflow, count <= 1 << 34 else { throw FormatError(description: "tensor \(name): shape \(shape) is too large") }
             let size: Int
             switch dtype {
             case "F32", "I32": size = 4

@@ -44,10 +44,11 @@ public struct StaticEmbedder: WordEmbedder {
         dimensions = embeddings.shape[1]
         matrix = embeddings.values
         weights = tensors.tensors["weights"]?.values
-        let mapping = tensors.tensors["mapping"]?.values.map { Int($0) }
-        if let mapping, mapping.contains(where: { $0 < 0 || $0 >= rows }) {
+        let rawMapping = tensors.tensors["mapping"]?.values
+        if let rawMapping, rawMapping.contains(where: { !$0.isFinite || $0 < 0 || $0 >= Float(rows) }) {
             throw LoadError(description: "\(directory)/model.safetensors: `mapping` points outside `embeddings`")
         }
+        let mapping = rawMapping?.map { Int($0) }
         self.mapping = mapping
         let config = (try? JSONSerialization.jsonObject(with: read("config.json"))) as? [String: Any]
         normalize = config?["normalize"] as? Bool ?? true
@@ -70,7 +71,7 @@ public struct StaticEmbedder: WordEmbedder {
     public func vector(_ text: String) -> [Float] {
         var sum = [Float](repeating: 0, count: dimensions)
         var count: Float = 0
-        for id in tokenizer.ids(text) {
+        for id in tokenizer.ids(text) where id >= 0 {
             let row = mapping.map { id < $0.count ? $0[id] : -1 } ?? id
             guard row >= 0, row < rows else { continue }
             let weight = weights.map { id < $0.count ? $0[id] : 1 } ?? 1

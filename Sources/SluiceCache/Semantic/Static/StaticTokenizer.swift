@@ -110,6 +110,8 @@ struct StaticTokenizer {
             return ids
         case .unigram(let pieces, let maxLength):
             let characters = Array(word)
+            // A "word" of hundreds of letters is no word: one unknown token, not a quadratic search.
+            guard characters.count <= 128 else { return unknown.map { [$0] } ?? [] }
             // best[i]: the best score of a segmentation of the first i characters, and its last piece's start.
             var best = [(score: Double, from: Int, id: Int?)](repeating: (-Double.infinity, 0, nil), count: characters.count + 1)
             best[0].score = 0
