@@ -24,6 +24,7 @@ import Testing
         #expect(values("what did ww2 change") == ["#2"])
         // `1` is also `a` (`1 byte`, `a byte`), so it is no value to agree on; `I` is still not `II`.
         #expect(values("What did World War I change?") == ["#1"] && values("How many bits are in 1 byte?").isEmpty)
+        #expect(values("causes of ww1") == ["#1"] && values("causes of world war 1") == ["#1"])
         #expect(values("What is 1 - 4?") != values("What is 4 - 1?"))
         #expect(analyzer.analyze("What did World War I change?").guardString != analyzer.analyze("What did World War II change?").guardString)
         #expect(values("least common multiple of four and six") == ["#4", "#6"])

@@ -98,6 +98,8 @@ struct NumberReader: Sendable {
                     ordinal = true
                     i += 1
                 }
+                // A number after a word that takes numerals names one (`World War 1`, `chapter 1`), as `I` does.
+                if Self.numeralContexts.contains(previous) { ordinal = true }
                 // `3 million`, `3 сая`.
                 if !ordinal, i + 1 < tokens.count, let multiplier = words.multipliers[tokens[i + 1].text], multiplier > 100 {
                     value *= multiplier
@@ -110,7 +112,7 @@ struct NumberReader: Sendable {
                     if let rest { out.append(rest) }
                 } else if let value = Self.worldWar(token.text) {
                     out += ["world", "war"]
-                    emit(value)
+                    emit(value, ordinal: true)
                 } else if let value = romanNumeral(token, after: previous, previousToken: i > 0 ? tokens[i - 1] : nil, sentenceStart: i <= 1) {
                     emit(value, ordinal: true)
                 } else if lastOrdinal, words.multipliers[token.text] != nil {

@@ -156,7 +156,7 @@ public struct QuestionAnalyzer: Sendable {
                 stems.append(word)
                 continue
             }
-            var word = word.replacingOccurrences(of: "’", with: "'")
+            var word = word.contains("’") ? word.replacingOccurrences(of: "’", with: "'") : word
             // Negation is a token, `¬`, so that a template phrase with one (`i don't get`) can drop it.
             if negationWords.contains(word) {
                 stems.append("¬")

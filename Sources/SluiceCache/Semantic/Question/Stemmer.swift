@@ -27,7 +27,15 @@ struct Stemmer: Sendable {
         }
         self.suffixes = Array(Set(suffixes)).sorted { ($0.count, $0) > ($1.count, $1) }
         self.negatingSuffixes = negating.sorted { $0.count > $1.count }
+        self.suffixesByLast = Dictionary(grouping: self.suffixes) { $0.last! }
+        self.negatingLast = Set(negating.compactMap(\.last))
     }
+
+    /// The last letters of negating endings.
+    let negatingLast: Set<Character>
+
+    /// The endings by their last letter, longest first: a word is only compared with the endings it can have.
+    let suffixesByLast: [Character: [String]]
 
     /// The stem of a lower-case word.
     func stem(_ word: String) -> String {
@@ -38,6 +46,7 @@ struct Stemmer: Sendable {
 
     /// Whether a Mongolian word ends in a negating ending (`хугардаггүй`), and the word without it.
     func negation(_ word: String) -> String? {
+        guard let last = word.last, negatingLast.contains(last) else { return nil }
         for ending in negatingSuffixes where word.hasSuffix(ending) && word.count > ending.count + 1 {
             return String(word.dropLast(ending.count))
         }
@@ -47,7 +56,7 @@ struct Stemmer: Sendable {
     func mongolian(_ word: String) -> String {
         var stem = word
         for _ in 0..<2 {
-            guard let ending = suffixes.first(where: { stem.hasSuffix($0) && stem.count - $0.count >= 3 }) else { break }
+            guard let last = stem.last, let ending = suffixesByLast[last]?.first(where: { stem.hasSuffix($0) && stem.count - $0.count >= 3 }) else { break }
             stem.removeLast(ending.count)
         }
         // Students without a Mongolian keyboard write о for ө, у for ү, е for ё.
