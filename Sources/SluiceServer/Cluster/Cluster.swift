@@ -147,6 +147,9 @@ final class Cluster: Sendable {
     private func heartbeats() async {
         var lastSuccess = ContinuousClock.now
         while !Task.isCancelled {
+            // After a failure, the next try comes sooner: a node back from a stall renews its leases
+            // before another node may count them lapsed.
+            var pause = Duration.seconds(leaseSeconds / 3)
             do {
                 _ = try await queue.renewLeases(node: nodeID, address: address.withLock { $0 }, leaseSeconds: leaseSeconds)
                 lastSuccess = .now
@@ -156,8 +159,9 @@ final class Cluster: Sendable {
                 if ContinuousClock.now - lastSuccess > .seconds(leaseSeconds), healthy.exchange(false, ordering: .relaxed) {
                     logger.error("heartbeats fail; this node stops claiming work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                 }
+                pause = min(pause, .milliseconds(500))
             }
-            try? await Task.sleep(for: .seconds(leaseSeconds / 3))
+            try? await Task.sleep(for: pause)
         }
     }
 

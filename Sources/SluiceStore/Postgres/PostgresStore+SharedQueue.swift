@@ -68,16 +68,18 @@ extension PostgresStore {
     }
 
     public func rescueExpired(by node: String, leaseSeconds: Double) async throws -> [String] {
-        // Only a node that has heartbeated without a break for a whole lease rescues, judged by the
+        // Only a node that has heartbeated without a break for two whole leases rescues, judged by the
         // database when the statement runs: after a stall that stopped every node's renewals (a
-        // database outage), the first node back waits a lease, and every node alive renews its own
-        // leases meanwhile — only a dead node's stay lapsed.
+        // database outage), the first node back waits two leases, and every node alive renews its own
+        // leases meanwhile — only a dead node's stay lapsed. (One lease was once not enough: a node's
+        // connection pool backs off while the database is down, by up to seconds, and a loaded machine
+        // adds its own delay, so the second node back could renew after the first had rescued its jobs.)
         var binds = PostgresBindings()
         binds.append(node)
         binds.append(leaseSeconds)
         return try await rescueExpired(condition: """
             EXISTS (SELECT 1 FROM sluice_node me WHERE me.id = $1 AND me.heartbeat_at > now() - make_interval(secs => $2)
-                    AND me.heartbeat_since <= now() - make_interval(secs => $2))
+                    AND me.heartbeat_since <= now() - make_interval(secs => $2 * 2))
             """, binds: binds)
     }
 
