@@ -100,6 +100,12 @@ public final class ChildProcess: Sendable {
             var status: Int32 = 0
             var result: pid_t
             repeat { result = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while result == -1 && errno == EINTR
+            // No such child (already reaped by someone else): it has ended, with a status nobody can
+            // know; waiting on would wait forever.
+            if result == -1 && errno == ECHILD {
+                ended = -1
+                return ended
+            }
             guard result == pid else { return nil }
             let signal = status & 0x7f
             ended = signal == 0 ? (status >> 8) & 0xff : 128 + signal

@@ -98,10 +98,11 @@ public final class SluiceProcess: Sendable {
     /// `kill -9`.
     public func kill() { process.kill() }
 
-    /// SIGTERM, then waits for the exit.
+    /// SIGTERM, then waits for the exit — a minute at most, then SIGKILL (a node whose graceful shutdown
+    /// hangs fails its test instead of stalling the whole run).
     public func terminate() async -> Int32 {
         process.signal(SIGTERM)
-        return await process.wait()
+        return await process.wait(seconds: 60)
     }
 
     deinit { kill() }
