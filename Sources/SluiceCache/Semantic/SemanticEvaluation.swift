@@ -95,9 +95,12 @@ public enum SemanticEvaluation {
             let items = group.paraphrases + group.near_misses
             let vectors = try await embedder.embed([group.question] + items.map(\.text))
             let stored = analyzer.analyze(group.question)
+            // The cache's own correction, against a vocabulary of this one cached question.
+            var vocabulary = SemanticCache.Vocabulary()
+            vocabulary.count(stored.terms, by: 1)
             for (index, item) in items.enumerated() {
                 var asked = analyzer.analyze(item.text)
-                asked.terms = Question.corrected(asked.terms, known: Set(asked.terms).intersection(stored.terms), candidates: { _ in stored.terms })
+                asked.terms = vocabulary.corrected(asked.terms)
                 let vector = (embedder as? HashingEmbedder).map { $0.vector(asked) } ?? vectors[index + 1]
                 let similarity = Double(Vector.dot(vectors[0], vector))
                 let uncovered = Question.uncovered(asked.terms, by: stored.terms) + Question.uncovered(stored.terms, by: asked.terms).map { "-" + $0 }
