@@ -109,6 +109,10 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            resources: [
+                .embedInCode("Web/chat.html"), .embedInCode("Web/chat.js"), .embedInCode("Web/sluice.js"), .embedInCode("Web/i18n.js"),
+                .embedInCode("Web/sluice.css"), .embedInCode("Web/admin.html"), .embedInCode("Web/admin.js"), .embedInCode("Web/admin.css"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -114,6 +114,35 @@ public struct FairQueue<Item: Sendable>: Sendable {
         return ahead + mine
     }
 
+    /// Every queued item's position (as `position(of:)` gives it), in one pass over the queue: what a
+    /// page of thousands of waiting students reads once a second, instead of once per student.
+    public func positions() -> [String: Int] {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(location.count)
+        var next = 0
+        for lane in lanes {
+            // Round r of the rotation serves the r-th item of every user who has one, in turn order.
+            var users = lane.turns.compactMap { user in lane.items[user].map { Array($0) } }
+            var round = 0
+            while !users.isEmpty {
+                for items in users {
+                    positions[items[round].id] = next
+                    next += 1
+                }
+                round += 1
+                users.removeAll { $0.count <= round }
+            }
+        }
+        return positions
+    }
+
+    /// How many items wait in each class, by `PriorityClass.rawValue`.
+    public var countsByClass: [Int] {
+        var counts = Array(repeating: 0, count: lanes.count)
+        for (priority, _) in location.values { counts[priority.rawValue] += 1 }
+        return counts
+    }
+
     /// Every queued item, in no particular order.
     public var allItems: [Item] {
         lanes.flatMap { $0.items.values.flatMap { $0.map(\.item) } }

@@ -39,6 +39,8 @@ public final class ProviderRouter: Sendable {
         public var deployment: String
         /// Calls in flight.
         public var inFlight: Int
+        /// At most this many calls at once (this node's share of the account's cap in a cluster).
+        public var maxInFlight: Int = 0
         /// 0 closed, 1 half-open, 2 open.
         public var breaker: Int
         /// Until when it is kept aside (a provider's `Retry-After`, or a cool-down another node heard).
@@ -310,8 +312,8 @@ public final class ProviderRouter: Sendable {
                     guard var breaker = state.slots[name]?.breaker, let slot = state.slots[name] else { return nil }
                     breaker.refresh(now: now)
                     return Status(
-                        alias: alias, deployment: name, inFlight: slot.inFlight, breaker: breaker.state.level,
-                        coolingUntil: slot.coolUntil.flatMap { $0 > now ? $0 : nil })
+                        alias: alias, deployment: name, inFlight: slot.inFlight, maxInFlight: state.share.part(of: slot.deployment.maxInFlight),
+                        breaker: breaker.state.level, coolingUntil: slot.coolUntil.flatMap { $0 > now ? $0 : nil })
                 }
             }
         }

@@ -104,13 +104,15 @@ public final class SluiceNode: Sendable {
         // A span per request, continuing the caller's W3C `traceparent` (a no-op without a tracer).
         router.add(middleware: TracingMiddleware())
         router.add(middleware: ErrorMiddleware())
+        let sessions = AdminSessionSigner()
         let identity = IdentityMiddleware(
             directory: directory, verifier: verifier, tokenTenant: configuration.auth.jwt.fixedTenant, anonymous: !configuration.hasCredentials,
             defaultPlan: configuration.admission.defaultPlan, trustedProxies: configuration.server.trustedProxies.compactMap { AddressRange(cidr: $0) },
-            audit: audit)
+            audit: audit, sessions: sessions)
         HealthRoutes(jobs: jobs).register(on: router)
         MetricsRoutes(jobs: jobs).register(on: router.group("metrics").add(middleware: identity))
         WebRoutes().register(on: router)
+        SessionRoutes(directory: directory, anonymous: !configuration.hasCredentials, sessions: sessions, audit: audit).register(on: router)
         // The routes nodes call on each other: on a listener of their own when cluster.internalPort is set.
         let internalRouter = configuration.cluster.internalPort == nil ? router : Router(context: SluiceRequestContext.self)
         if internalRouter !== router { internalRouter.add(middleware: ErrorMiddleware()) }
@@ -123,6 +125,7 @@ public final class SluiceNode: Sendable {
         JobRoutes(jobs: jobs).register(on: v1)
         let admin = router.group("admin/api").add(middleware: identity)
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
+        DashboardRoutes(jobs: jobs, feed: DashboardFeed(jobs: jobs)).register(on: admin)
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
         let logger = logger

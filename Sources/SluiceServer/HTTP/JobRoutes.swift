@@ -93,10 +93,13 @@ struct JobRoutes {
         var headers = JSONResponse.sseHeaders
         headers[.sluiceJobID] = job.id
         let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)
+        // A job not yet ended: its client hears where it stands in the queue, or that it runs.
+        let notice = job.state.isTerminal ? nil : QueueNotice(job: job.id, running: job.state == .running, watch: jobs.queueWatch)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
             try await writer.write(ServerSentEvents.retry(milliseconds: 3000))
-            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer) { chunk in
+            if let first = notice?.next() { try await writer.write(first) }
+            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer, notice: notice) { chunk in
                 ([ServerSentEvents.jobEvent(chunk)], chunk.event.isTerminal)
             }
             try await writer.finish(nil)

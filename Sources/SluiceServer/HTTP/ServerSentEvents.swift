@@ -25,7 +25,12 @@ enum ServerSentEvents {
 
     /// The jobs stream's event for a chunk.
     static func jobEvent(_ chunk: StreamChunk) -> ByteBuffer {
-        let payload: JSONValue = switch chunk.event {
+        event(id: chunk.seq, name: chunk.event.name, json: json(jobPayload(chunk)))
+    }
+
+    /// What a chunk's event says (its `data:`).
+    static func jobPayload(_ chunk: StreamChunk) -> JSONValue {
+        switch chunk.event {
         case .delta(let text): ["text": .string(text)]
         case .choice(let piece): piece.chunkChoice(first: false)
         case .reset: [:]
@@ -36,7 +41,6 @@ enum ServerSentEvents {
             ]
         case .error(let code, let message): ["code": .string(code), "message": .string(message)]
         }
-        return event(id: chunk.seq, name: chunk.event.name, json: json(payload))
     }
 
     static let encoder: JSONEncoder = {
@@ -64,6 +68,8 @@ enum ServerSentEvents {
 enum StreamItem: Sendable {
     case chunk(StreamChunk)
     case heartbeat
+    /// A notice that is not part of the job's stream (its place in the queue).
+    case notice(ByteBuffer)
 }
 
 extension ServerSentEvents {
@@ -72,11 +78,13 @@ extension ServerSentEvents {
     /// subscription, as soon as its connection closes. A client that stops reading holds at most the
     /// connection's bounded write buffer: once one write waits longer than `outlet.maxStall`, its
     /// connection is closed (the chunks waiting are references to the job's, not copies) and it resumes
-    /// with `Last-Event-ID`.
+    /// with `Last-Event-ID`. Until the first chunk, `notice` is asked each second what to tell a waiting
+    /// client about its place in the queue.
     static func pump(
         _ chunks: AsyncStream<StreamChunk>,
         to outlet: StreamOutlet,
         into writer: inout any ResponseBodyWriter,
+        notice: QueueNotice? = nil,
         render: (StreamChunk) -> (buffers: [ByteBuffer], last: Bool)
     ) async throws {
         let (items, continuation) = AsyncStream<StreamItem>.makeStream()
@@ -91,6 +99,13 @@ extension ServerSentEvents {
             group.addTask {
                 while (try? await Task.sleep(for: outlet.heartbeat)) != nil { continuation.yield(.heartbeat) }
             }
+            if let notice {
+                group.addTask {
+                    while !notice.isDone, (try? await Task.sleep(for: .seconds(1))) != nil {
+                        if let buffer = notice.next() { continuation.yield(.notice(buffer)) }
+                    }
+                }
+            }
             group.addTask {
                 // Closing the connection fails the write it is stuck in.
                 while (try? await Task.sleep(for: outlet.maxStall / 4)) != nil {
@@ -101,11 +116,16 @@ extension ServerSentEvents {
                 }
             }
             defer { group.cancelAll() }
+            var answering = false
             for await item in items {
                 switch item {
                 case .heartbeat:
                     try await watch.during { try await writer.write(Self.heartbeat) }
+                case .notice(let buffer):
+                    if !answering { try await watch.during { try await writer.write(buffer) } }
                 case .chunk(let chunk):
+                    if !answering, !chunk.event.isTerminal, let running = notice?.answering() { try await watch.during { try await writer.write(running) } }
+                    answering = true
                     let (buffers, last) = render(chunk)
                     try await watch.during { try await writer.write(contentsOf: buffers) }
                     if last { return }

@@ -27,10 +27,12 @@ struct IdentityMiddleware: RouterMiddleware {
     let trustedProxies: [AddressRange]
     /// Records refused credentials.
     let audit: AuditTrail?
+    /// Checks the dashboard's session cookies (admin routes only).
+    let sessions: AdminSessionSigner
 
     init(
         directory: TenantDirectory, verifier: TokenVerifier? = nil, tokenTenant: String? = nil, anonymous: Bool, defaultPlan: String,
-        trustedProxies: [AddressRange] = [], audit: AuditTrail? = nil
+        trustedProxies: [AddressRange] = [], audit: AuditTrail? = nil, sessions: AdminSessionSigner = AdminSessionSigner()
     ) {
         self.directory = directory
         self.verifier = verifier
@@ -39,6 +41,7 @@ struct IdentityMiddleware: RouterMiddleware {
         self.defaultPlan = defaultPlan
         self.trustedProxies = trustedProxies
         self.audit = audit
+        self.sessions = sessions
     }
 
     static let roles: Set<String> = ["student", "teacher", "admin"]
@@ -71,6 +74,9 @@ struct IdentityMiddleware: RouterMiddleware {
     func identify(_ request: Request, context: Context) async throws -> (Caller, Principal) {
         let user = try Self.identifier(request.headers[.sluiceUser], field: "X-Sluice-User", limit: 256)
         let plan = try Self.identifier(request.headers[.sluicePlan], field: "X-Sluice-Plan", limit: 64)
+        if request.uri.path.hasPrefix("/admin/api/"), Self.bearer(request) == nil, let cookie = AdminSessionSigner.cookie(in: request.headers) {
+            return try signedIn(cookie, request: request, context: context)
+        }
         if anonymous {
             // Anonymous use is for local development: a loopback peer, a loopback Host (not a page doing
             // DNS rebinding against localhost), and no proxy in front (its callers are not local).
@@ -111,6 +117,27 @@ struct IdentityMiddleware: RouterMiddleware {
             try Self.check(role: role, plan: tokenPlan, against: policy)
             return (.user(tenant: tenant), Principal(tenant: tenant, user: verified.user, role: role, plan: tokenPlan))
         }
+    }
+
+    /// The dashboard's caller, from its session cookie. A write needs the session's `X-CSRF-Token` too.
+    func signedIn(_ cookie: String, request: Request, context: Context) throws -> (Caller, Principal) {
+        guard let session = sessions.session(fromCookie: cookie), let caller = session.caller(in: directory.credentials, anonymous: anonymous) else {
+            throw SluiceError(.invalidAPIKey, details: [
+                "reason": "the dashboard's session has ended: sign in again", "reason_mn": "самбарын холболт дууссан: дахин нэвтэрнэ үү",
+            ])
+        }
+        if caller == .local, !Self.isLocal(request, peer: context.remoteAddress) { throw SluiceError(.localOnly) }
+        if request.method != .get, request.method != .head, !sessions.checksCSRF(request.headers[.csrfToken], for: session) {
+            throw Self.forbidden(
+                "a change made from a signed-in page needs its X-CSRF-Token", "нэвтэрсэн хуудаснаас хийх өөрчлөлтөд X-CSRF-Token шаардлагатай")
+        }
+        let tenant: String
+        switch caller {
+        case .tenantAdmin(let own): tenant = own
+        case .operator: tenant = try Self.identifier(request.headers[.sluiceTenant], field: "X-Sluice-Tenant", limit: 128) ?? "operator"
+        default: tenant = "local"
+        }
+        return (caller, Principal(tenant: tenant, user: "admin", role: "admin", plan: directory.policy(for: tenant).defaultPlan))
     }
 
     /// Refuses a role or plan the tenant does not allow, naming what it allows.
@@ -213,6 +240,8 @@ extension HTTPField.Name {
     static let sluiceCache = Self("X-Sluice-Cache")!
     static let accelBuffering = Self("X-Accel-Buffering")!
     static let lastEventID = Self("Last-Event-ID")!
+    static let csrfToken = Self("X-CSRF-Token")!
+    static let referrerPolicy = Self("Referrer-Policy")!
     static let sluiceNamespace = Self("X-Sluice-Namespace")!
     static let sluiceCacheTags = Self("X-Sluice-Cache-Tags")!
     static let sluicePriority = Self("X-Sluice-Priority")!

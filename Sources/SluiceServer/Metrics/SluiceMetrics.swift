@@ -9,6 +9,8 @@ import SluiceProviders
 /// one process, as in tests, keep their numbers apart). Labels never carry prompts, users or keys.
 final class SluiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    /// What the dashboard reads back.
+    let live = LiveStats()
     let factory: PrometheusMetricsFactory
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
 
@@ -16,7 +18,9 @@ final class SluiceMetrics: Sendable {
         var factory = PrometheusMetricsFactory(registry: registry)
         // Waits a user feels reach the queue's deadline (minutes), far past the default top bucket (10 s).
         let waits: [Duration] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300].map { .milliseconds(Int($0 * 1000)) }
-        factory.durationHistogramBuckets = ["sluice_time_to_first_token_seconds": waits, "sluice_queue_wait_seconds": waits]
+        factory.durationHistogramBuckets = [
+            "sluice_time_to_first_token_seconds": waits, "sluice_queue_wait_seconds": waits, "sluice_provider_first_token_seconds": waits,
+        ]
         self.factory = factory
     }
 
@@ -34,6 +38,14 @@ final class SluiceMetrics: Sendable {
     /// One provider call ended.
     func providerCall(alias: String, deployment: String, outcome: String) {
         counter("sluice_provider_calls_total", [("alias", alias), ("deployment", deployment), ("outcome", outcome)]).increment()
+        live.call(deployment: deployment, outcome: outcome)
+    }
+
+    /// An attempt's first token from a deployment, `seconds` after the call started.
+    func providerFirstToken(deployment: String, seconds: Double) {
+        CoreMetrics.Timer(label: "sluice_provider_first_token_seconds", dimensions: [("deployment", deployment)], factory: factory)
+            .recordNanoseconds(Int64(max(0, min(seconds, 86_400)) * 1e9))
+        live.firstToken(deployment: deployment, seconds: seconds)
     }
 
     /// An answer's tokens and cost, by model alias.
@@ -43,9 +55,14 @@ final class SluiceMetrics: Sendable {
         FloatingPointCounter(label: "sluice_cost_dollars_total", dimensions: [("model", model)], factory: factory).increment(by: cost)
     }
 
-    /// A cache lookup.
-    func cacheLookup(layer: String, result: String, duration: Duration) {
+    /// A cache lookup; a hit saved the tokens of the answer it served.
+    func cacheLookup(layer: String, result: String, duration: Duration, saved: Int = 0) {
         counter("sluice_cache_lookups_total", [("layer", layer), ("result", result)]).increment()
+        live.lookup(layer: layer, hit: result == "hit")
+        if saved > 0 {
+            counter("sluice_cache_saved_tokens_total", [("layer", layer)]).increment(by: saved)
+            live.saved(tokens: saved)
+        }
         if result == "hit" {
             let (seconds, attoseconds) = duration.components
             CoreMetrics.Timer(label: "sluice_cache_hit_seconds", dimensions: [("layer", layer)], factory: factory)

@@ -58,7 +58,7 @@ extension JobService {
                 let admitted = try admission.admitLight(principal: owner)
                 try await count(admitted.delta, owner: owner)
                 try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
-                metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started)
+                metrics.cacheLookup(layer: "exact", result: "hit", duration: ContinuousClock.now - started, saved: entry.usage.totalTokens)
                 return (chat, .hit(entry, layer: "exact"), Self.fields(admitted.headers, [.sluiceCache: "exact"]))
             }
             metrics.cacheLookup(layer: "exact", result: "miss", duration: ContinuousClock.now - started)
@@ -76,7 +76,7 @@ extension JobService {
                     let admitted = try admission.admitLight(principal: owner)
                     try await count(admitted.delta, owner: owner)
                     try await store.addUsage([.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: entry.usage, at: Date())])
-                    metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started)
+                    metrics.cacheLookup(layer: "semantic", result: "hit", duration: ContinuousClock.now - started, saved: entry.usage.totalTokens)
                     return (chat, .hit(entry, layer: "semantic"), Self.fields(admitted.headers, [.sluiceCache: "semantic"]))
                 }
                 metrics.cacheLookup(layer: "semantic", result: "miss", duration: ContinuousClock.now - started)

@@ -63,7 +63,7 @@ extension JobService {
         span.attributes["sluice.attempt"] = job.attempt
         let outcome = await ServiceContext.withValue(span.context) {
             await withTaskGroup(of: Outcome?.self) { group in
-                group.addTask { await self.consume(lease, job: current, attempt: attempt) }
+                group.addTask { await self.consume(lease, job: current, attempt: attempt, started: now) }
                 group.addTask { await claim.control.waitForStop().map { .stopped($0) } }
                 group.addTask { await Self.watch(attempt, timeouts: lease.deployment.timeouts, started: now) }
                 let first = await group.next() ?? nil
@@ -88,7 +88,7 @@ extension JobService {
         await ServiceContext.withValue(trace) { await settle(&job, outcome: outcome, attempt: attempt, lease: lease) }
     }
 
-    func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt) async -> Outcome {
+    func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt, started: Date) async -> Outcome {
         do {
             for try await event in lease.provider.stream(job.request, upstreamModel: lease.deployment.model) {
                 let output: StreamEvent
@@ -101,6 +101,7 @@ extension JobService {
                     return .finished(reason: reason, usage: estimated, fingerprint: fingerprint)
                 }
                 let chunk = hub.publish(output, to: job.id)
+                if !attempt.produced { metrics.providerFirstToken(deployment: lease.deployment.name, seconds: Date().timeIntervalSince(started)) }
                 if job.attempt == 1, !attempt.produced {
                     // What a user waits for: from acceptance (the queue included) to the first token.
                     metrics.firstToken(model: job.request.model, seconds: Date().timeIntervalSince(job.createdAt))

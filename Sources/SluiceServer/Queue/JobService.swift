@@ -14,6 +14,8 @@ final class JobService: Sendable {
     let store: any JobStore & StreamLog & JobHistory & UsageRollup
     let hub: StreamHub
     let scheduler: Scheduler
+    /// The queue as streams and the dashboard show it, read at most once a second.
+    let queueWatch: QueueWatch
     let router: ProviderRouter
     let configuration: SluiceConfiguration
     let metrics: SluiceMetrics
@@ -65,6 +67,7 @@ final class JobService: Sendable {
             return max(queued + running, cluster?.load.load(ordering: .relaxed) ?? 0)
         }
         self.scheduler = scheduler
+        queueWatch = QueueWatch(scheduler: scheduler)
         self.router = router
         self.configuration = configuration
         self.metrics = metrics

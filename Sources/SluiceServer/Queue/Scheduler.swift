@@ -22,6 +22,8 @@ final class Scheduler: Sendable {
         var waiters: Deque<CheckedContinuation<Claim?, Never>> = []
         var capacityTimer: Date?
         var running: [String: RunControl] = [:]
+        /// Running attempts by `PriorityClass.rawValue`.
+        var runningByClass = Array(repeating: 0, count: PriorityClass.allCases.count)
         var runningPerUser: [String: Int] = [:]
         var stopped = false
         var timerWake: CheckedContinuation<Void, Never>?
@@ -130,6 +132,7 @@ final class Scheduler: Sendable {
         let handoffs = state.withLock { state in
             if state.running[job.id] === control { state.running[job.id] = nil }
             if job.priority != .bypass { state.runningShared -= 1 }
+            state.runningByClass[job.priority.rawValue] -= 1
             let user = job.owner.userKey
             state.runningPerUser[user, default: 1] -= 1
             if state.runningPerUser[user] == 0 { state.runningPerUser[user] = nil }
@@ -155,6 +158,16 @@ final class Scheduler: Sendable {
 
     func position(of id: String) -> Int? {
         state.withLock { $0.queue.position(of: id) }
+    }
+
+    /// The queue as pages show it: every waiting job's position, and queued and running jobs by class
+    /// (jobs in backoff count as queued, without a position).
+    func snapshot() -> QueueSnapshot {
+        state.withLock { state in
+            var queued = state.queue.countsByClass
+            for job in state.delayed.values { queued[job.priority.rawValue] += 1 }
+            return QueueSnapshot(positions: state.queue.positions(), queued: queued, running: state.runningByClass, delayed: Set(state.delayed.keys))
+        }
     }
 
     /// Queued jobs (waiting or in backoff) and running ones.
@@ -272,6 +285,7 @@ final class Scheduler: Sendable {
             let control = RunControl()
             state.running[job.id] = control
             if job.priority != .bypass { state.runningShared += 1 }
+            state.runningByClass[job.priority.rawValue] += 1
             state.runningPerUser[job.owner.userKey, default: 0] += 1
             actions.handoffs.append((state.waiters.removeFirst(), (job, control, lease)))
         }

@@ -1,0 +1,127 @@
+import Foundation
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+import Synchronization
+
+/// The dashboard's one view of the node, `GET /admin/api/events` sends it every second: the tier and
+/// mode, the queue by class, each deployment's breaker, calls in flight against its cap, error rate and
+/// time to first token, the cache's hits and what they saved, and today's top users and tenants. Built at
+/// most once a second per scope (the operator's, or one tenant's) however many dashboards are open, and
+/// the top lists (which read the usage rollup) at most every ten seconds: a page costs the server one
+/// write a second.
+final class DashboardFeed: Sendable {
+    struct Top: Sendable {
+        var users: [[String: JSONValue]] = []
+        var tenants: [[String: JSONValue]] = []
+        /// Today's dollars per token paid to providers, to price what the cache saved.
+        var dollarsPerToken = 0.0
+    }
+
+    let jobs: JobService
+    private let snapshots = Mutex<[String: (at: ContinuousClock.Instant, data: Data)]>([:])
+    private let tops = Mutex<[String: (at: ContinuousClock.Instant, top: Top)]>([:])
+    static let topInterval: Duration = .seconds(10)
+    static let topCount = 10
+
+    init(jobs: JobService) {
+        self.jobs = jobs
+    }
+
+    /// The snapshot for a scope (nil: every tenant), as JSON.
+    func snapshot(tenant: String?) async -> Data {
+        let scope = tenant ?? "*"
+        let now = ContinuousClock.now
+        if let (at, data) = snapshots.withLock({ $0[scope] }), now - at < .seconds(1) { return data }
+        let top = await self.top(tenant: tenant)
+        let data = ServerSentEvents.json(build(tenant: tenant, top: top))
+        snapshots.withLock { $0[scope] = (now, data) }
+        return data
+    }
+
+    func build(tenant: String?, top: Top) -> JSONValue {
+        let now = jobs.admission.clock()
+        let queue = jobs.queueWatch.current
+        let live = jobs.metrics.live.current
+        let deployments: [JSONValue] = jobs.router.status(now: now).map { status in
+            let stats = live.deployments[status.deployment] ?? LiveStats.Deployment()
+            return .object([
+                "alias": .string(status.alias), "deployment": .string(status.deployment),
+                "breaker": .string(["closed", "half-open", "open"][min(2, max(0, status.breaker))]),
+                "in_flight": .int(Int64(status.inFlight)), "max_in_flight": .int(Int64(status.maxInFlight)),
+                "cooling_seconds": .double(status.coolingUntil.map { max(0, $0.timeIntervalSince(now)) } ?? 0),
+                "calls": .int(Int64(stats.calls)), "errors": .int(Int64(stats.errors)),
+                "error_rate": .double(stats.calls == 0 ? 0 : Double(stats.errors) / Double(stats.calls)),
+                "ttft_p50_ms": stats.firstTokenMilliseconds(at: 0.5).map { .double($0.rounded()) } ?? .null,
+                "ttft_p99_ms": stats.firstTokenMilliseconds(at: 0.99).map { .double($0.rounded()) } ?? .null,
+            ])
+        }
+        // Both layers are looked up for a miss; every request looks up the exact layer first.
+        let lookups = live.layers["exact"]?.lookups ?? 0
+        let hits = live.layers.values.reduce(0) { $0 + $1.hits }
+        let rate = { (hits: Int) -> JSONValue in .double(lookups == 0 ? 0 : Double(hits) / Double(lookups)) }
+        let layers = live.layers.mapValues { layer -> JSONValue in ["hits": .int(Int64(layer.hits)), "hit_rate": rate(layer.hits)] }
+        let scope = tenant ?? ""
+        let mode = jobs.admission.mode(at: now, tenant: scope)
+        return .object([
+            "time": .double(now.timeIntervalSince1970), "node": .string(jobs.cluster?.nodeID ?? ProcessInfo.processInfo.hostName),
+            "tenant": tenant.map(JSONValue.string) ?? .null,
+            "tier": .string(jobs.admission.tier(at: now, tenant: scope).name), "mode": mode.map { .string($0.name) } ?? .null,
+            "mode_source": .string(jobs.admission.modeSource(tenant: scope)),
+            "modes": .array(jobs.configuration.admission.modes.keys.sorted().map(JSONValue.string)),
+            "queue": [
+                "queued": .object(QueueSnapshot.byClass(queue.queued).mapValues { .int(Int64($0)) }),
+                "running": .object(QueueSnapshot.byClass(queue.running).mapValues { .int(Int64($0)) }),
+                "queued_total": .int(Int64(queue.queued.reduce(0, +))), "running_total": .int(Int64(queue.running.reduce(0, +))),
+                "cluster_load": jobs.cluster.map { .int(Int64(max(0, $0.load.load(ordering: .relaxed)))) } ?? .null,
+            ],
+            "deployments": .array(deployments),
+            "cache": [
+                "lookups": .int(Int64(lookups)), "hits": .int(Int64(hits)), "hit_rate": rate(hits), "layers": .object(layers),
+                "saved_tokens": .int(Int64(live.savedTokens)), "saved_dollars": .double(Double(live.savedTokens) * top.dollarsPerToken),
+            ],
+            "top_users": .array(top.users.map(JSONValue.object)), "top_tenants": .array(top.tenants.map(JSONValue.object)),
+        ])
+    }
+
+    /// Today's top users and tenants by tokens, from the usage rollup (every tenant this node knows, or
+    /// one), refreshed every `topInterval`. A store that cannot answer leaves the last lists standing.
+    func top(tenant: String?) async -> Top {
+        let scope = tenant ?? "*"
+        let now = ContinuousClock.now
+        let last = tops.withLock { $0[scope] }
+        if let last, now - last.at < Self.topInterval { return last.top }
+        let today = UsageRoutes.day(Date())
+        let tenants = tenant.map { [$0] } ?? Array(Set(jobs.configuration.tenantDirectory.policies.keys).union(["default", "local", "operator"])).sorted()
+        var users: [String: UsageRow] = [:]
+        var perTenant: [String: UsageRow] = [:]
+        do {
+            for name in tenants {
+                for row in try await jobs.store.usage(tenant: name, user: nil, from: today, to: today) {
+                    users["\(row.tenant)\u{0}\(row.user)", default: UsageRow(day: today, tenant: row.tenant, user: row.user, model: "", deployment: "")].add(row)
+                    perTenant[row.tenant, default: UsageRow(day: today, tenant: row.tenant, user: "", model: "", deployment: "")].add(row)
+                }
+            }
+        } catch {
+            return last?.top ?? Top()
+        }
+        let tokens = { (row: UsageRow) in row.promptTokens + row.completionTokens }
+        let entry = { (row: UsageRow, user: Bool) -> [String: JSONValue] in
+            var object: [String: JSONValue] = [
+                "tenant": .string(row.tenant), "tokens": .int(Int64(tokens(row))), "cost": .double(Double(row.costMicros) / 1_000_000),
+                "requests": .int(Int64(row.requests)), "cache_hits": .int(Int64(row.cacheHits)),
+            ]
+            if user { object["user"] = .string(row.user) }
+            return object
+        }
+        let ranked = { (rows: [UsageRow]) in
+            rows.sorted { (tokens($0), $0.requests, $0.tenant + $0.user) > (tokens($1), $1.requests, $1.tenant + $1.user) }.prefix(Self.topCount)
+        }
+        let paid = perTenant.values.reduce(into: (tokens: 0, micros: 0)) { $0.tokens += tokens($1); $0.micros += $1.costMicros }
+        let top = Top(
+            users: ranked(Array(users.values)).map { entry($0, true) }, tenants: ranked(Array(perTenant.values)).map { entry($0, false) },
+            dollarsPerToken: paid.tokens == 0 ? 0 : Double(paid.micros) / 1_000_000 / Double(paid.tokens))
+        tops.withLock { $0[scope] = (now, top) }
+        return top
+    }
+}
