@@ -1,4 +1,6 @@
 import Foundation
+import SluiceProviders
+import SluiceServer
 import SluiceTesting
 import Testing
 
@@ -20,5 +22,19 @@ import Testing
         let status = await process.wait(seconds: 300)
         #expect(status == 0, "\(process.output.suffix(8000))")
         #expect(process.output.contains("browser-check: ok"), "\(process.output.suffix(8000))")
+    }
+
+    /// The README's runnable example of `sluice.js` (`examples/ask.mjs`, in Node) asks and streams an answer.
+    @Test func theRunnableExampleOfTheClientLibraryAsksThroughSluice() async throws {
+        try await TestNode.with(configure: { $0.mock = .init(ttftMs: 0, tokensPerSecond: 0, tokens: 20) }) { node in
+            let process = try ChildProcess(
+                ["/usr/bin/env", "node", Self.root.appendingPathComponent("examples/ask.mjs").path, "Why is the sky blue?"],
+                environment: ChildProcess.environment(["SLUICE_URL": "http://127.0.0.1:\(node.port)"]),
+                outputPath: TemporaryDirectory.make() + "/example")
+            let status = await process.wait(seconds: 60)
+            #expect(status == 0, "\(process.output)")
+            #expect(process.output.contains("[done: job job_"), "\(process.output)")
+            #expect(process.output.split(separator: " ").count > 20, "the answer's words were printed: \(process.output)")
+        }
     }
 }

@@ -67,7 +67,9 @@ import Testing
             let reply = try await node.client.get("/")
             #expect(reply.status == 200)
             #expect(reply.headers["content-type"]?.hasPrefix("text/html") == true)
-            #expect(reply.text.contains("/v1/jobs"))
+            // The page's script speaks the jobs API through the client library.
+            #expect(reply.text.contains("/assets/chat.js"))
+            #expect(try await node.client.get("/sluice.js").text.contains("/v1/jobs"))
         }
     }
 }

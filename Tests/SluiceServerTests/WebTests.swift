@@ -158,7 +158,10 @@ import Testing
             }
             let second = try await node.client.post("/v1/jobs", json: chatBody("second", mock: ["tokens": 3]), headers: ["X-Sluice-User": "b"])
             let id = second.json["id"] as? String ?? ""
-            let stream = try await node.client.events("/v1/jobs/\(id)/stream", headers: ["X-Sluice-User": "b"])
+            async let withoutNotices = node.client.events("/v1/jobs/\(id)/stream", headers: ["X-Sluice-User": "b"])
+            let stream = try await node.client.events("/v1/jobs/\(id)/stream?queue_notices=true", headers: ["X-Sluice-User": "b"])
+            let plain = try await withoutNotices
+            #expect(!plain.events.contains { $0.name == "queue" } && plain.events.last?.name == "done", "notices are asked for")
             let names = stream.events.map(\.name)
             #expect(names.first == "queue", "\(names)")
             #expect(stream.events.first?.json["position"] as? Int == 1 && stream.events.first?.json["ahead"] as? Int == 0)

@@ -93,8 +93,10 @@ struct JobRoutes {
         var headers = JSONResponse.sseHeaders
         headers[.sluiceJobID] = job.id
         let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)
-        // A job not yet ended: its client hears where it stands in the queue, or that it runs.
-        let notice = job.state.isTerminal ? nil : QueueNotice(job: job.id, running: job.state == .running, watch: jobs.queueWatch)
+        // Asked for (`?queue_notices=true`, as sluice.js does), and the job not yet ended: its client hears
+        // where it stands in the queue, or that it runs. Without it the stream is the job's events only.
+        let notices = request.uri.queryParameters["queue_notices"].map { $0 == "true" || $0 == "1" } ?? false
+        let notice = notices && !job.state.isTerminal ? QueueNotice(job: job.id, running: job.state == .running, watch: jobs.queueWatch) : nil
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
             try await writer.write(ServerSentEvents.retry(milliseconds: 3000))

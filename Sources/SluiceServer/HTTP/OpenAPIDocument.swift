@@ -9,7 +9,7 @@ enum OpenAPIDocument {
     "title": "Sluice",
     "version": "1.0.0",
     "summary": "An OpenAI-compatible LLM gateway with durable jobs, fair queueing and resumable streams.",
-    "description": "Sluice is a gateway between AI chat apps and their LLM providers that keeps them answering at peak load. It speaks the OpenAI API (chat completions, the Responses API, embeddings, models) and Anthropic's Messages API; every request becomes a durable job in a fair priority queue, answered once and shared with any number of subscribers.\n\n**Resumable streams.** Every streamed answer is numbered (`id:` lines) and stored. A client that drops resumes it on any node with `Last-Event-ID` (or `?after=N` on `/v1/jobs/{id}/stream`, `?stream=true&starting_after=N` on `/v1/responses/{id}`) for as long as the job is kept: `retention.streamSeconds` after it ends (default 3600 s), where OpenAI keeps a background response's stream resumable for about 5 minutes. A stream with nothing more to send answers 204, so that an `EventSource` stops reconnecting.\n\n**Authentication.** `Authorization: Bearer <key or JWT>`: an app key of a tenant, a tenant's admin key, the operator key, or an end user's token (`auth.jwt`). `/v1/messages` also takes Anthropic's `x-api-key` header. On the default local configuration (no keys configured, loopback only) no credential is needed: callers on this machine are served anonymously and told apart by `X-Sluice-User`; anyone else gets 403 `local_only`.\n\n**Errors.** Every error has OpenAI's shape (`Error`), in English or Mongolian by `Accept-Language`, except on `/v1/messages`, which answers in Anthropic's (`AnthropicError`). Refusals that may be retried carry `Retry-After`; admission answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`. A path or method that is not served answers 404 `not_found` (also for a known path with another method)."
+    "description": "Sluice is a gateway between AI chat apps and their LLM providers that keeps them answering at peak load. It speaks the OpenAI API (chat completions, the Responses API, embeddings, models) and Anthropic's Messages API; every request becomes a durable job in a fair priority queue, answered once and shared with any number of subscribers.\n\n**Resumable streams.** Every streamed answer is numbered (`id:` lines) and stored. A client that drops resumes it on any node with `Last-Event-ID` (or `?after=N` on `/v1/jobs/{id}/stream`, `?stream=true&starting_after=N` on `/v1/responses/{id}`) for as long as the job is kept: `retention.streamSeconds` after it ends (default 3600 s), where OpenAI keeps a background response's stream resumable for about 5 minutes. A stream with nothing more to send answers 204, so that an `EventSource` stops reconnecting.\n\n**Authentication.** `Authorization: Bearer <key or JWT>`: an app key of a tenant, a tenant's admin key, the operator key, or an end user's token (`auth.jwt`). `/v1/messages` also takes Anthropic's `x-api-key` header. On the default local configuration (no keys configured, loopback only) no credential is needed: callers on this machine are served anonymously and told apart by `X-Sluice-User`; anyone else gets 403 `local_only`. The dashboard (`/admin`) signs in once with an admin key (`POST /admin/session`) for a session cookie, `sluice_admin`, which `/admin/api/*` takes in place of the key; a write made with it carries `X-CSRF-Token`.\n\n**Errors.** Every error has OpenAI's shape (`Error`), in English or Mongolian by `Accept-Language`, except on `/v1/messages`, which answers in Anthropic's (`AnthropicError`). Refusals that may be retried carry `Retry-After`; admission answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`. A path or method that is not served answers 404 `not_found` (also for a known path with another method)."
   },
   "servers": [
     {
@@ -54,15 +54,19 @@ enum OpenAPIDocument {
     },
     {
       "name": "admin",
-      "description": "Tier, modes, cache and audit trail, for admins."
+      "description": "Tier, modes, cache and audit trail, the dashboard's session, live feed and job inspector, for admins."
     },
     {
       "name": "health",
-      "description": "Liveness, readiness, the chat page and this document."
+      "description": "Liveness, readiness and this document."
     },
     {
       "name": "metrics",
       "description": "Prometheus metrics, for the operator."
+    },
+    {
+      "name": "web",
+      "description": "The chat page, the operator's dashboard, the client library and their scripts and styles: public files holding no data."
     }
   ],
   "paths": {
@@ -914,7 +918,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "streamJob",
         "summary": "Stream a job's events (resumable)",
-        "description": "The job's events from the start, or after `after` / `Last-Event-ID`: stored ones replayed, then live ones. Resumable on any node for as long as the job is kept (`retention.streamSeconds` after it ends).",
+        "description": "The job's events from the start, or after `after` / `Last-Event-ID`: stored ones replayed, then live ones. Resumable on any node for as long as the job is kept (`retention.streamSeconds` after it ends). With `?queue_notices=true` (as `sluice.js` asks), while the job waits, `event: queue` notices (`JobQueueEvent`, no `id:` line) tell its place in the queue when the stream opens and whenever it changes, then that it runs.",
         "parameters": [
           {
             "$ref": "#/components/parameters/JobID"
@@ -947,6 +951,21 @@ enum OpenAPIDocument {
           },
           {
             "$ref": "#/components/parameters/AcceptLanguage"
+          },
+          {
+            "name": "queue_notices",
+            "in": "query",
+            "required": false,
+            "description": "`true` (or `1`): the stream also carries `event: queue` notices (the job's place in the queue, then that it runs) until its answer starts. Without it the stream is the job's own events only.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "true",
+                "false",
+                "1",
+                "0"
+              ]
+            }
           }
         ],
         "responses": {
@@ -961,7 +980,7 @@ enum OpenAPIDocument {
               "text/event-stream": {
                 "schema": {
                   "type": "object",
-                  "description": "Starts with `retry: 3000`, then events with `id:` (the event number, increasing across retries and restarts), `event:` and `data:` (JSON): `delta` (`JobDeltaEvent`), `choice` (`JobChoiceEvent`), `reset` (`JobResetEvent`), `done` (`JobDoneEvent`, the last) or `error` (`JobErrorEvent`, the last unless it carries no `id:`). A `: heartbeat` comment every 15 s by default. Each event as a parser reads it: `event` (its name), `data` (one JSON object), `id` (its number, when it has one).",
+                  "description": "Starts with `retry: 3000`, then events with `id:` (the event number, increasing across retries and restarts), `event:` and `data:` (JSON): `delta` (`JobDeltaEvent`), `choice` (`JobChoiceEvent`), `reset` (`JobResetEvent`), `done` (`JobDoneEvent`, the last) or `error` (`JobErrorEvent`, the last unless it carries no `id:`). Before the answer starts, notices without `id:`: `queue` (`JobQueueEvent`): `{\"state\": \"queued\", \"position\": N, \"ahead\": N-1}` at open and whenever the place changes, then `{\"state\": \"running\"}` once; they never move `Last-Event-ID`. A `: heartbeat` comment every 15 s by default. Each event as a parser reads it: `event` (its name), `data` (one JSON object), `id` (its number, when it has one).",
                   "properties": {
                     "event": {
                       "type": "string"
@@ -1606,6 +1625,200 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/admin/session": {
+      "post": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "signInDashboard",
+        "summary": "Sign the dashboard in",
+        "security": [],
+        "description": "Exchanges an admin key (in the body, never a header) for the dashboard's session: the HttpOnly, SameSite=Strict cookie `sluice_admin` (path `/admin`, 8 hours), which then stands for the key on `/admin/api/*` so the page never holds the key, and the CSRF token its writes must carry in `X-CSRF-Token`. Who may: the operator key (the session acts on every tenant, or on the one each request names with `?tenant=` / `X-Sluice-Tenant`) or a tenant's admin key (its own tenant only); any other key, an app key or an end user's token is 401 `invalid_api_key`, recorded in the audit trail. With no credentials configured, only a caller on this machine signs in, with any key or none (caller `local`); anyone else gets 403 `local_only`. Sign-ins are audited. A session is signed with a secret made when the node starts: it ends when the node restarts, holds only on the node that issued it, and ends early when its key is no longer configured.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AdminSignIn"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Signed in: the session's caller and CSRF token; the cookie in `Set-Cookie`.",
+            "headers": {
+              "Set-Cookie": {
+                "$ref": "#/components/headers/Set-Cookie"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminSession"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_json` (the body is not one JSON object) or `invalid_encoding` (not UTF-8).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "`invalid_api_key`: the key is neither the operator key nor a tenant's admin key.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "`local_only`: no credentials are configured and the caller is not on this machine.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "`request_too_large`: the body is larger than 16 KiB.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          }
+        }
+      },
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "getDashboardSession",
+        "summary": "The dashboard's session",
+        "security": [
+          {
+            "adminSession": []
+          }
+        ],
+        "description": "Who the session cookie signed in as, and its CSRF token again, so that a reloaded page skips the sign-in form. Only the holder of a live session cookie (`sluice_admin`, from `POST /admin/session`); a `local` session only from this machine. No cookie, or an ended or forged one: 401 `invalid_api_key`.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The session.",
+            "headers": {
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdminSession"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "`invalid_api_key`: no session cookie, or one that ended (expired, its key removed, the node restarted) or is not this node's.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "signOutDashboard",
+        "summary": "Sign the dashboard out",
+        "security": [
+          {
+            "adminSession": []
+          }
+        ],
+        "description": "Removes the session cookie from the browser (`Set-Cookie` with `Max-Age=0`). Only the holder of a live session cookie, with the session's `X-CSRF-Token` (else 403 `forbidden`), so that a page of another site cannot sign the dashboard out. A session is signed with a secret made when the node starts: it ends when the node restarts, holds only on the node that issued it, and ends early when its key is no longer configured.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/XCSRFToken"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Signed out.",
+            "headers": {
+              "Set-Cookie": {
+                "$ref": "#/components/headers/Set-Cookie"
+              }
+            }
+          },
+          "401": {
+            "description": "`invalid_api_key`: no session cookie, or one that ended.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "`forbidden`: no `X-CSRF-Token`, or not the session's.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          }
+        }
+      }
+    },
     "/admin/api/status": {
       "get": {
         "tags": [
@@ -1613,7 +1826,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "getAdminStatus",
         "summary": "Tier, mode, queue and deployments",
-        "description": "The tenant's tier and mode; the node's queue counts, deployments (in flight, breaker, cool-down) and cluster share. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant).",
+        "description": "The tenant's tier and mode; the node's queue counts, deployments (in flight, breaker, cool-down) and cluster share. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins).",
         "parameters": [
           {
             "$ref": "#/components/parameters/TenantQuery"
@@ -1660,7 +1873,16 @@ enum OpenAPIDocument {
           "503": {
             "$ref": "#/components/responses/ServiceUnavailable"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       }
     },
     "/admin/api/mode": {
@@ -1670,7 +1892,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "setMode",
         "summary": "Set a mode by hand",
-        "description": "Forces a mode (or no mode) over the calendar. Set by the operator without a tenant, it applies to every tenant and wins over a tenant's. Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant).",
+        "description": "Forces a mode (or no mode) over the calendar. Set by the operator without a tenant, it applies to every tenant and wins over a tenant's. Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins); a write made with the cookie also needs the session's `X-CSRF-Token`, else 403 `forbidden`.",
         "parameters": [
           {
             "$ref": "#/components/parameters/TenantQuery"
@@ -1686,6 +1908,9 @@ enum OpenAPIDocument {
           },
           {
             "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/XCSRFToken"
           },
           {
             "$ref": "#/components/parameters/AcceptLanguage"
@@ -1733,7 +1958,16 @@ enum OpenAPIDocument {
           "507": {
             "$ref": "#/components/responses/InsufficientStorage"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       },
       "delete": {
         "tags": [
@@ -1741,7 +1975,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "clearMode",
         "summary": "Back to the calendar",
-        "description": "Clears a mode set by hand. Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant).",
+        "description": "Clears a mode set by hand. Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins); a write made with the cookie also needs the session's `X-CSRF-Token`, else 403 `forbidden`.",
         "parameters": [
           {
             "$ref": "#/components/parameters/TenantQuery"
@@ -1757,6 +1991,9 @@ enum OpenAPIDocument {
           },
           {
             "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/XCSRFToken"
           },
           {
             "$ref": "#/components/parameters/AcceptLanguage"
@@ -1791,7 +2028,16 @@ enum OpenAPIDocument {
           "507": {
             "$ref": "#/components/responses/InsufficientStorage"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       }
     },
     "/admin/api/cache": {
@@ -1801,7 +2047,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "importCacheEntry",
         "summary": "Import an answer into the cache",
-        "description": "Cache warming: stores one answered question under its exact key, in one tenant's cache (the operator must name the tenant). Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant).",
+        "description": "Cache warming: stores one answered question under its exact key, in one tenant's cache (the operator must name the tenant). Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins); a write made with the cookie also needs the session's `X-CSRF-Token`, else 403 `forbidden`.",
         "parameters": [
           {
             "$ref": "#/components/parameters/TenantQuery"
@@ -1817,6 +2063,9 @@ enum OpenAPIDocument {
           },
           {
             "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/XCSRFToken"
           },
           {
             "$ref": "#/components/parameters/AcceptLanguage"
@@ -1867,7 +2116,16 @@ enum OpenAPIDocument {
           "507": {
             "$ref": "#/components/responses/InsufficientStorage"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       },
       "delete": {
         "tags": [
@@ -1875,7 +2133,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "invalidateCache",
         "summary": "Invalidate cached answers",
-        "description": "Removes one tenant's cached answers by namespace, tag or key (at least one is needed; the operator must name the tenant). Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant).",
+        "description": "Removes one tenant's cached answers by namespace, tag or key (at least one is needed; the operator must name the tenant). Audited. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins); a write made with the cookie also needs the session's `X-CSRF-Token`, else 403 `forbidden`.",
         "parameters": [
           {
             "name": "namespace",
@@ -1922,6 +2180,9 @@ enum OpenAPIDocument {
             "$ref": "#/components/parameters/XSluiceTenant"
           },
           {
+            "$ref": "#/components/parameters/XCSRFToken"
+          },
+          {
             "$ref": "#/components/parameters/AcceptLanguage"
           }
         ],
@@ -1954,7 +2215,16 @@ enum OpenAPIDocument {
           "507": {
             "$ref": "#/components/responses/InsufficientStorage"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       }
     },
     "/admin/api/audit": {
@@ -1964,7 +2234,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "listAudit",
         "summary": "Read the audit trail",
-        "description": "Admin actions and refused credentials, oldest first. A tenant admin sees its tenant's records; refused credentials belong to no tenant, so only the operator sees them. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant).",
+        "description": "Admin actions and refused credentials, oldest first. A tenant admin sees its tenant's records; refused credentials belong to no tenant, so only the operator sees them. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins).",
         "parameters": [
           {
             "name": "after",
@@ -2033,7 +2303,16 @@ enum OpenAPIDocument {
           "503": {
             "$ref": "#/components/responses/ServiceUnavailable"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       }
     },
     "/admin/api/jobs": {
@@ -2043,7 +2322,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "listTenantJobs",
         "summary": "List a tenant's jobs",
-        "description": "A tenant's jobs, or one of its users' (`?user=`), of every kind, newest first, as an OpenAI list. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant`, which the operator must name (none: 400 `missing_field`); a local caller without one gets its own tenant's. Anyone else gets 403 `forbidden`.",
+        "description": "A tenant's jobs, or one of its users' (`?user=`), of every kind, newest first, as an OpenAI list. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant`, which the operator must name (none: 400 `missing_field`); a local caller without one gets its own tenant's. Anyone else gets 403 `forbidden`. The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins).",
         "parameters": [
           {
             "$ref": "#/components/parameters/TenantQuery"
@@ -2141,7 +2420,16 @@ enum OpenAPIDocument {
           "503": {
             "$ref": "#/components/responses/ServiceUnavailable"
           }
-        }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       }
     },
     "/admin/api/usage": {
@@ -2151,7 +2439,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "getTenantUsage",
         "summary": "A tenant's usage and cost",
-        "description": "A tenant's requests, tokens, cache hits and cost, or one of its users' (`?user=`), from `from` to `to`, grouped by `group_by`, as JSON or (with `Accept: text/csv`) CSV. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant`, which the operator must name (none: 400 `missing_field`); a local caller without one gets its own tenant's. Anyone else gets 403 `forbidden`.",
+        "description": "A tenant's requests, tokens, cache hits and cost, or one of its users' (`?user=`), from `from` to `to`, grouped by `group_by`, as JSON or (with `Accept: text/csv`) CSV. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant`, which the operator must name (none: 400 `missing_field`); a local caller without one gets its own tenant's. Anyone else gets 403 `forbidden`. The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins).",
         "parameters": [
           {
             "$ref": "#/components/parameters/TenantQuery"
@@ -2267,7 +2555,176 @@ enum OpenAPIDocument {
           "503": {
             "$ref": "#/components/responses/ServiceUnavailable"
           }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
+      }
+    },
+    "/admin/api/events": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "streamDashboardEvents",
+        "summary": "The dashboard's live feed",
+        "description": "An endless stream of `status` events, one a second, each the node's snapshot (`DashboardSnapshot`): tier and mode, the queue by class, the deployments, the cache, today's top users and tenants. Built at most once a second per scope however many dashboards listen. A tenant admin sees its own tenant (its tier, mode and users). Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins).",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/TenantQuery"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The feed, until the client closes it.",
+            "headers": {
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              }
+            },
+            "content": {
+              "text/event-stream": {
+                "schema": {
+                  "type": "object",
+                  "description": "Starts with `retry: 2000`, then every second `event: status` with `data:` a `DashboardSnapshot` (no `id:` lines: a reconnecting client simply gets the next snapshot). Each event as a parser reads it: `event` (its name), `data` (one JSON object), `id` (its number, when it has one).",
+                  "properties": {
+                    "event": {
+                      "type": "string"
+                    },
+                    "data": {
+                      "type": "string"
+                    },
+                    "id": {
+                      "type": "string"
+                    },
+                    "retry": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
+      }
+    },
+    "/admin/api/jobs/{id}": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/JobID"
         }
+      ],
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "operationId": "inspectJob",
+        "summary": "Inspect a job",
+        "description": "Any job of the admin's scope with what its owner does not see: the owner (tenant, user, role, plan), the node and deployments it tried, its queue and run times, and its stored stream events (the first 2000). A tenant admin sees its own tenant's jobs only: another tenant's job is 404 `job_not_found`, as is an unknown one. Admins only: a tenant admin key (or a token with role `admin`) for its own tenant; the operator key, or a local caller with `X-Sluice-Role: admin` when no credentials are configured, for the tenant named by `?tenant=` / `X-Sluice-Tenant` (none: every tenant). The dashboard's session cookie (`sluice_admin`) stands for the key it signed in with (a bearer credential, when sent, wins).",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/TenantQuery"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceUser"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceRole"
+          },
+          {
+            "$ref": "#/components/parameters/XSluicePlan"
+          },
+          {
+            "$ref": "#/components/parameters/XSluiceTenant"
+          },
+          {
+            "$ref": "#/components/parameters/AcceptLanguage"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The job, inspected.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/JobInspection"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          }
+        },
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "adminSession": []
+          }
+        ]
       }
     },
     "/metrics": {
@@ -2383,15 +2840,31 @@ enum OpenAPIDocument {
     "/": {
       "get": {
         "tags": [
-          "health"
+          "web"
         ],
         "operationId": "getChatPage",
         "summary": "The chat page",
         "security": [],
-        "description": "A small chat page on the jobs API that resumes its answer after a refresh. Its requests carry no key: it works when no credentials are configured and the browser runs on the same machine.",
+        "description": "The chat page, built on the client library `/sluice.js` (scripts `/assets/chat.js` and `/assets/i18n.js`, style `/assets/sluice.css`): the conversation is kept in the browser (`localStorage`) across refreshes, earlier turns going with each new question as context, and an unfinished answer resumes by itself after a refresh (`Last-Event-ID`); it shows the question's place in the queue and that it is being processed, cancels a question in flight, and speaks English and Mongolian (from the browser's languages, switchable). Its requests carry `X-Sluice-User` (a random id kept in the browser), which serves them when no credentials are configured and the browser runs on the same machine; for a server set up with end users' tokens (`auth.jwt`) it has a \"Sign in\" field for the user's JWT, sent as `Authorization: Bearer`. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
         "responses": {
           "200": {
             "description": "The page.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
             "content": {
               "text/html": {
                 "schema": {
@@ -2399,6 +2872,317 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
+          }
+        }
+      }
+    },
+    "/admin": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getDashboardPage",
+        "summary": "The operator's dashboard",
+        "security": [],
+        "description": "The operator's dashboard page (scripts `/assets/admin.js` and `/assets/i18n.js`, style `/assets/admin.css`): signs in with an admin key (`POST /admin/session`), then shows the tier and mode, the queue by class with its trend, the deployments' breakers, load, error rates and time to first token, the cache's hits and savings, and today's top users and tenants, live from `GET /admin/api/events`; sets or clears a mode and inspects a job (`GET /admin/api/jobs/{id}`). English and Mongolian. The page itself is public HTML: only an admin key (or, with no credentials configured, a caller on this machine) gets the session its data needs. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The page.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
+          }
+        }
+      }
+    },
+    "/sluice.js": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getClientLibrary",
+        "summary": "The client library",
+        "security": [],
+        "description": "The client library, an ES module without dependencies: `Sluice` (submit a chat-completions body as a job, follow it, re-attach to it after a refresh, cancel it), `Job` (an `EventTarget` with events `queue`, `delta`, `reset`, `done`, `error` and `retrying`; resumes a dropped stream with `Last-Event-ID` and jittered exponential backoff, honouring `Retry-After`) and `SluiceError`. Meant to be imported by apps on other origins too: served with `Access-Control-Allow-Origin: *`; the calls it makes carry the app's own credentials. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The module.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              },
+              "Access-Control-Allow-Origin": {
+                "$ref": "#/components/headers/Access-Control-Allow-Origin"
+              }
+            },
+            "content": {
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "The copy named by `If-None-Match` is still the file served: no body.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Access-Control-Allow-Origin": {
+                "$ref": "#/components/headers/Access-Control-Allow-Origin"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/assets/chat.js": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getChatScript",
+        "summary": "The chat page's script",
+        "security": [],
+        "description": "The chat page's script, an ES module importing `/sluice.js` and `/assets/i18n.js`. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The module.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
+            "content": {
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
+          }
+        }
+      }
+    },
+    "/assets/admin.js": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getDashboardScript",
+        "summary": "The dashboard's script",
+        "security": [],
+        "description": "The dashboard page's script, an ES module importing `/assets/i18n.js`. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The module.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
+            "content": {
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
+          }
+        }
+      }
+    },
+    "/assets/i18n.js": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getTranslationScript",
+        "summary": "The pages' language helpers",
+        "security": [],
+        "description": "The language helpers both pages use, an ES module: picks English or Mongolian (a stored choice, else the browser's languages), fills the pages' labels and placeholders from each page's own messages. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The module.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
+            "content": {
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
+          }
+        }
+      }
+    },
+    "/assets/sluice.css": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getChatStyle",
+        "summary": "The chat page's style",
+        "security": [],
+        "description": "The chat page's style sheet. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The style sheet.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
+            "content": {
+              "text/css": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
+          }
+        }
+      }
+    },
+    "/assets/admin.css": {
+      "get": {
+        "tags": [
+          "web"
+        ],
+        "operationId": "getDashboardStyle",
+        "summary": "The dashboard's style",
+        "security": [],
+        "description": "The dashboard page's style sheet. Public (no credential, `security: []`): the file holds no data and grants nothing; whatever the page shows it asks the API for with the visitor's own credentials. Served with a strict Content-Security-Policy, `Cache-Control: no-cache` and an `ETag`: `If-None-Match` with it answers 304.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IfNoneMatch"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The style sheet.",
+            "headers": {
+              "ETag": {
+                "$ref": "#/components/headers/ETag"
+              },
+              "Cache-Control": {
+                "$ref": "#/components/headers/Cache-Control"
+              },
+              "Content-Security-Policy": {
+                "$ref": "#/components/headers/Content-Security-Policy"
+              }
+            },
+            "content": {
+              "text/css": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "$ref": "#/components/responses/NotModified"
           }
         }
       }
@@ -2439,6 +3223,12 @@ enum OpenAPIDocument {
         "in": "header",
         "name": "x-api-key",
         "description": "Anthropic's header, taken by `/v1/messages` as an alternative to the bearer credential."
+      },
+      "adminSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sluice_admin",
+        "description": "The dashboard's session (`POST /admin/session`): an HttpOnly, SameSite=Strict cookie, path `/admin`, that stands for the admin key signed in with (or, with no credentials configured, for a caller on this machine). Taken on `/admin/api/*` only, and only when no bearer credential is sent (one wins); a write made with it also needs `X-CSRF-Token`."
       }
     },
     "parameters": {
@@ -2588,6 +3378,24 @@ enum OpenAPIDocument {
         "schema": {
           "type": "string"
         }
+      },
+      "XCSRFToken": {
+        "name": "X-CSRF-Token",
+        "in": "header",
+        "required": false,
+        "description": "The dashboard's CSRF token (`csrf_token` from `/admin/session`). A write made with the session cookie (`sluice_admin`) must carry its session's token, else 403 `forbidden`; not needed with a bearer credential.",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "IfNoneMatch": {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": false,
+        "description": "The `ETag` of a copy the client holds: when it is still the file served, the answer is 304 without a body.",
+        "schema": {
+          "type": "string"
+        }
       }
     },
     "headers": {
@@ -2638,6 +3446,36 @@ enum OpenAPIDocument {
         "schema": {
           "type": "string"
         }
+      },
+      "ETag": {
+        "description": "A strong validator of the file (part of its SHA-256), for `If-None-Match`.",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "Cache-Control": {
+        "description": "`no-cache` on pages and assets (revalidate with `If-None-Match`); `no-store` on the dashboard's session and live feed.",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "Content-Security-Policy": {
+        "description": "Scripts, styles and connections from this origin only, no inline code, no framing: `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`.",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "Access-Control-Allow-Origin": {
+        "description": "`*`: the client library may be imported by pages of any origin (a module script is fetched with CORS).",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "Set-Cookie": {
+        "description": "The dashboard's session cookie: `sluice_admin=<signed session>; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=28800` (`; Secure` when the request came through a proxy saying `X-Forwarded-Proto: https`); on sign-out the same cookie emptied with `Max-Age=0`.",
+        "schema": {
+          "type": "string"
+        }
       }
     },
     "responses": {
@@ -2662,7 +3500,7 @@ enum OpenAPIDocument {
         }
       },
       "Forbidden": {
-        "description": "`forbidden` (the caller may not do this, or asserted a role or plan its tenant does not allow) or `local_only` (no credentials are configured and the caller is not on this machine).",
+        "description": "`forbidden` (the caller may not do this, or asserted a role or plan its tenant does not allow, or wrote with the dashboard's session cookie without its `X-CSRF-Token`) or `local_only` (no credentials are configured and the caller is not on this machine).",
         "content": {
           "application/json": {
             "schema": {
@@ -3037,6 +3875,17 @@ enum OpenAPIDocument {
         "headers": {
           "Retry-After": {
             "$ref": "#/components/headers/Retry-After"
+          }
+        }
+      },
+      "NotModified": {
+        "description": "The copy named by `If-None-Match` is still the file served: no body.",
+        "headers": {
+          "ETag": {
+            "$ref": "#/components/headers/ETag"
+          },
+          "Cache-Control": {
+            "$ref": "#/components/headers/Cache-Control"
           }
         }
       }
@@ -4068,7 +4917,7 @@ enum OpenAPIDocument {
         }
       },
       "JobStreamEvent": {
-        "description": "The data of one jobs-stream event; the event name (`delta`, `choice`, `reset`, `done`, `error`) tells which.",
+        "description": "The data of one jobs-stream event; the event name (`delta`, `choice`, `reset`, `done`, `error`, or the notice `queue`) tells which.",
         "anyOf": [
           {
             "$ref": "#/components/schemas/JobDeltaEvent"
@@ -4084,6 +4933,9 @@ enum OpenAPIDocument {
           },
           {
             "$ref": "#/components/schemas/JobErrorEvent"
+          },
+          {
+            "$ref": "#/components/schemas/JobQueueEvent"
           }
         ]
       },
@@ -6017,6 +6869,540 @@ enum OpenAPIDocument {
           },
           "running": {
             "type": "integer"
+          }
+        }
+      },
+      "JobQueueEvent": {
+        "type": "object",
+        "description": "`event: queue` (with `?queue_notices=true`), a notice without an `id:` line (it never moves `Last-Event-ID`): while the job waits, its place in the queue, sent when the stream opens and whenever the place changes (checked each second); then `{\"state\": \"running\"}` once, when a worker takes it (or its first answer chunk arrives). A job waiting in a cluster's shared queue has no place here: `{\"state\": \"queued\"}`. A stream opened on a job that already ended sends none.",
+        "required": [
+          "state"
+        ],
+        "properties": {
+          "state": {
+            "type": "string",
+            "enum": [
+              "queued",
+              "running"
+            ]
+          },
+          "position": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "The job's place in this node's queue, 1-based (1 is next). Absent while running, or when the job waits in a cluster's shared queue."
+          },
+          "ahead": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Jobs that start before it (`position` - 1), as the job's `queue_position` counts."
+          }
+        },
+        "example": {
+          "state": "queued",
+          "position": 3,
+          "ahead": 2
+        }
+      },
+      "AdminSignIn": {
+        "type": "object",
+        "description": "The dashboard's sign-in.",
+        "properties": {
+          "key": {
+            "type": "string",
+            "description": "The operator key or a tenant's admin key. With no credentials configured, anything (or nothing) from a caller on this machine."
+          }
+        },
+        "example": {
+          "key": "sk-admin-example"
+        }
+      },
+      "AdminSession": {
+        "type": "object",
+        "description": "Who the dashboard's session signed in as, and the token its writes carry.",
+        "required": [
+          "caller",
+          "tenant",
+          "csrf_token",
+          "expires_at"
+        ],
+        "properties": {
+          "caller": {
+            "type": "string",
+            "description": "`operator key`, `admin key of <tenant>` or `local` (no credentials configured)."
+          },
+          "tenant": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The tenant a tenant admin acts on; null for the operator and a local caller (every tenant, or the one each request names)."
+          },
+          "csrf_token": {
+            "type": "string",
+            "description": "Send it as `X-CSRF-Token` on every write made with the session (`PUT`/`DELETE /admin/api/mode`, `POST`/`DELETE /admin/api/cache`, `DELETE /admin/session`)."
+          },
+          "expires_at": {
+            "type": "number",
+            "description": "When the session ends, seconds since 1970 (8 hours after sign-in; sooner if the node restarts or the key is removed)."
+          }
+        },
+        "example": {
+          "caller": "operator key",
+          "tenant": null,
+          "csrf_token": "3q2-7wZ1Xc0kY9mN4pL8rT6vB2sD5fH7jK1aQ3eU9iO",
+          "expires_at": 1764558800
+        }
+      },
+      "DashboardSnapshot": {
+        "type": "object",
+        "description": "The dashboard's view of the node at one moment (`GET /admin/api/events` sends one a second). Counts are since the node started, except the top users and tenants: today's (UTC), from the usage rollup, refreshed every 10 s. A tenant admin's snapshot is its tenant's (its tier, mode, users); the queue, deployments and cache are the node's.",
+        "required": [
+          "time",
+          "node",
+          "tenant",
+          "tier",
+          "mode",
+          "mode_source",
+          "modes",
+          "queue",
+          "deployments",
+          "cache",
+          "top_users",
+          "top_tenants"
+        ],
+        "properties": {
+          "time": {
+            "type": "number",
+            "description": "When it was built, seconds since 1970."
+          },
+          "node": {
+            "type": "string",
+            "description": "The node's id in a cluster, else its host name."
+          },
+          "tenant": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The tenant seen; null: every tenant (the operator's scope)."
+          },
+          "tier": {
+            "type": "string",
+            "description": "The tier now: `normal`, `high`, `peak` or `overload`."
+          },
+          "mode": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The mode in force (by the calendar or set by hand), null for none."
+          },
+          "mode_source": {
+            "type": "string",
+            "enum": [
+              "admin",
+              "calendar"
+            ]
+          },
+          "modes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The modes defined (`admission.modes`), sorted: what `PUT /admin/api/mode` accepts."
+          },
+          "queue": {
+            "type": "object",
+            "required": [
+              "queued",
+              "running",
+              "queued_total",
+              "running_total",
+              "cluster_load"
+            ],
+            "properties": {
+              "queued": {
+                "type": "object",
+                "required": [
+                  "bypass",
+                  "interactive",
+                  "batch"
+                ],
+                "properties": {
+                  "bypass": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "interactive": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "batch": {
+                    "type": "integer",
+                    "minimum": 0
+                  }
+                },
+                "description": "Jobs queued on this node, by class."
+              },
+              "running": {
+                "type": "object",
+                "required": [
+                  "bypass",
+                  "interactive",
+                  "batch"
+                ],
+                "properties": {
+                  "bypass": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "interactive": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "batch": {
+                    "type": "integer",
+                    "minimum": 0
+                  }
+                },
+                "description": "Attempts running on this node, by class."
+              },
+              "queued_total": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "running_total": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "cluster_load": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "minimum": 0,
+                "description": "In a cluster: unfinished jobs on every node as last counted (0 before the first count); null on a single node."
+              }
+            }
+          },
+          "deployments": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "alias",
+                "deployment",
+                "breaker",
+                "in_flight",
+                "max_in_flight",
+                "cooling_seconds",
+                "calls",
+                "errors",
+                "error_rate",
+                "ttft_p50_ms",
+                "ttft_p99_ms"
+              ],
+              "properties": {
+                "alias": {
+                  "type": "string"
+                },
+                "deployment": {
+                  "type": "string"
+                },
+                "breaker": {
+                  "type": "string",
+                  "enum": [
+                    "closed",
+                    "half-open",
+                    "open"
+                  ]
+                },
+                "in_flight": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "max_in_flight": {
+                  "type": "integer",
+                  "description": "Calls at once this node may make (its share of the deployment's cap in a cluster)."
+                },
+                "cooling_seconds": {
+                  "type": "number",
+                  "minimum": 0,
+                  "description": "Seconds left of a provider's cool-down (`Retry-After`), 0 for none."
+                },
+                "calls": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "errors": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "error_rate": {
+                  "type": "number",
+                  "minimum": 0,
+                  "description": "`errors` / `calls`, 0 before any call."
+                },
+                "ttft_p50_ms": {
+                  "type": [
+                    "number",
+                    "null"
+                  ],
+                  "description": "Median time to first token, milliseconds (recent calls); null before any."
+                },
+                "ttft_p99_ms": {
+                  "type": [
+                    "number",
+                    "null"
+                  ],
+                  "description": "99th percentile time to first token, milliseconds; null before any."
+                }
+              }
+            }
+          },
+          "cache": {
+            "type": "object",
+            "required": [
+              "lookups",
+              "hits",
+              "hit_rate",
+              "layers",
+              "saved_tokens",
+              "saved_dollars"
+            ],
+            "properties": {
+              "lookups": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "hits": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "hit_rate": {
+                "type": "number",
+                "minimum": 0
+              },
+              "layers": {
+                "type": "object",
+                "description": "By layer (`exact`, `semantic`), once it was looked up.",
+                "additionalProperties": {
+                  "type": "object",
+                  "required": [
+                    "hits",
+                    "hit_rate"
+                  ],
+                  "properties": {
+                    "hits": {
+                      "type": "integer",
+                      "minimum": 0
+                    },
+                    "hit_rate": {
+                      "type": "number",
+                      "minimum": 0
+                    }
+                  }
+                }
+              },
+              "saved_tokens": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "saved_dollars": {
+                "type": "number",
+                "description": "The saved tokens at today's average price per token."
+              }
+            }
+          },
+          "top_users": {
+            "type": "array",
+            "description": "Today's top users by tokens (at most 10).",
+            "items": {
+              "type": "object",
+              "required": [
+                "tenant",
+                "user",
+                "tokens",
+                "cost",
+                "requests",
+                "cache_hits"
+              ],
+              "properties": {
+                "tenant": {
+                  "type": "string"
+                },
+                "tokens": {
+                  "type": "integer",
+                  "minimum": 0,
+                  "description": "Prompt and completion tokens today."
+                },
+                "cost": {
+                  "type": "number",
+                  "description": "US dollars today."
+                },
+                "requests": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "cache_hits": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "user": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "top_tenants": {
+            "type": "array",
+            "description": "Today's top tenants by tokens (at most 10).",
+            "items": {
+              "type": "object",
+              "required": [
+                "tenant",
+                "tokens",
+                "cost",
+                "requests",
+                "cache_hits"
+              ],
+              "properties": {
+                "tenant": {
+                  "type": "string"
+                },
+                "tokens": {
+                  "type": "integer",
+                  "minimum": 0,
+                  "description": "Prompt and completion tokens today."
+                },
+                "cost": {
+                  "type": "number",
+                  "description": "US dollars today."
+                },
+                "requests": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "cache_hits": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              }
+            }
+          }
+        }
+      },
+      "JobInspection": {
+        "type": "object",
+        "description": "A job as the dashboard's inspector shows it.",
+        "required": [
+          "object",
+          "job",
+          "events",
+          "events_total"
+        ],
+        "properties": {
+          "object": {
+            "type": "string",
+            "const": "job.inspection"
+          },
+          "job": {
+            "allOf": [
+              {
+                "$ref": "#/components/schemas/Job"
+              },
+              {
+                "type": "object",
+                "required": [
+                  "owner",
+                  "tried"
+                ],
+                "properties": {
+                  "owner": {
+                    "type": "object",
+                    "required": [
+                      "tenant",
+                      "user",
+                      "role",
+                      "plan"
+                    ],
+                    "properties": {
+                      "tenant": {
+                        "type": "string"
+                      },
+                      "user": {
+                        "type": "string"
+                      },
+                      "role": {
+                        "type": "string"
+                      },
+                      "plan": {
+                        "type": "string"
+                      }
+                    }
+                  },
+                  "tried": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The deployments its attempts tried, in order."
+                  },
+                  "node": {
+                    "type": "string",
+                    "description": "The node that runs or ran it (a cluster)."
+                  },
+                  "queue_ms": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Milliseconds from creation to start (once started)."
+                  },
+                  "run_ms": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Milliseconds from start to end (once ended)."
+                  }
+                }
+              }
+            ],
+            "description": "The jobs API's object (`Job`), with its owner, where it ran, what it tried and its timings."
+          },
+          "events": {
+            "type": "array",
+            "description": "The job's stored stream events, in order (the first 2000).",
+            "items": {
+              "type": "object",
+              "required": [
+                "seq",
+                "event",
+                "data"
+              ],
+              "properties": {
+                "seq": {
+                  "type": "integer",
+                  "description": "The event's number (its `id:` on the stream)."
+                },
+                "event": {
+                  "type": "string",
+                  "enum": [
+                    "delta",
+                    "choice",
+                    "reset",
+                    "done",
+                    "error"
+                  ]
+                },
+                "data": {
+                  "type": "object",
+                  "description": "Its `data:` as the stream sends it: `JobDeltaEvent`, `JobChoiceEvent`, `JobResetEvent`, `JobDoneEvent` or `JobErrorEvent`."
+                }
+              }
+            }
+          },
+          "events_total": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many events the job has stored (more than `events` holds when past 2000)."
           }
         }
       }

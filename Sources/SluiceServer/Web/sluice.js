@@ -269,7 +269,9 @@ export class Job extends EventTarget {
    * @param {unknown} detail
    */
   emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    // CustomEvent is global in browsers and Node 19+; Node 18 has Event only.
+    const event = typeof CustomEvent === 'function' ? new CustomEvent(type, { detail }) : Object.assign(new Event(type), { detail });
+    this.dispatchEvent(event);
   }
 
   /**
@@ -287,7 +289,7 @@ export class Job extends EventTarget {
       try {
         const headers = { Accept: 'text/event-stream' };
         if (this.lastEventId > 0) headers['Last-Event-ID'] = String(this.lastEventId);
-        const response = await client.request(`/v1/jobs/${encodeURIComponent(this.id)}/stream`, {
+        const response = await client.request(`/v1/jobs/${encodeURIComponent(this.id)}/stream?queue_notices=true`, {
           headers, cache: 'no-store', signal: this.abort.signal,
         });
         if (response.status === 204) {
