@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """What an open dashboard costs a node, against an idle SSE client of the jobs API, in one run.
 
-Starts a release `sluice serve` (no credentials: a local admin), then, one phase after the other:
-  idle      nothing connected;
+For each kind of client, a fresh release `sluice serve` (no credentials: a local admin), first with
+nothing connected, then with N clients of that kind:
   streams   N clients each following its own queued job's stream (the queue does not move: one worker,
             held by a long answer), the idle SSE client of exam night: a student waiting;
-  dashboards N clients each reading GET /admin/api/events (a snapshot a second).
-For each phase: the node's CPU time over a window (from /proc/PID/stat), its resident memory, and the
-bytes the clients received. Per client = (phase - idle) / N. Prints a Markdown table.
+  notices   the same streams asking for queue notices (?queue_notices=true), as sluice.js does;
+  dashboards N clients each reading GET /admin/api/events (a snapshot when it changes, else heartbeats).
+For each: the node's CPU time over a window (from /proc/PID/stat), its resident memory, and the
+bytes the clients received. Per client = (with clients - idle) / N. Prints a Markdown table.
 Usage: dashboard_cost.py SLUICE_BIN [N] [WINDOW_SECONDS]
 """
 import asyncio, json, os, re, signal, subprocess, sys, tempfile, time, urllib.request
@@ -71,8 +72,7 @@ async def measure(pid, readers):
     return cpu / elapsed, rss, received / elapsed
 
 
-async def main():
-    work = tempfile.mkdtemp()
+def start_node(work):
     config = os.path.join(work, "sluice.yaml")
     with open(config, "w") as f:
         f.write("queue: {workers: 2, reservedBypassWorkers: 1}\n"
@@ -82,35 +82,47 @@ async def main():
     log = open(os.path.join(work, "sluice.log"), "w")
     node = subprocess.Popen([BIN, "serve", "--port", "0", "--data-dir", os.path.join(work, "data"), "--config", config,
                              "--log-level", "notice"], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        m = re.search(r"sluice\.address[=\":]+http://[^:]+:(\d+)", open(log.name).read())
+        if m:
+            time.sleep(1)
+            return node, int(m.group(1))
+        time.sleep(0.05)
+    node.kill()
+    raise SystemExit("sluice did not start: " + open(log.name).read()[-2000:])
+
+
+async def run(kind):
+    """One kind of client on a node of its own (so memory is its own): per client, CPU µs/s, KiB, B/s."""
+    node, port = start_node(tempfile.mkdtemp())
     try:
-        port = None
-        for _ in range(200):
-            m = re.search(r"sluice\.address[=\":]+http://[^:]+:(\d+)", open(log.name).read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.05)
-        time.sleep(1)
         idle_cpu, idle_rss, _ = await measure(node.pid, [])
-        # The one shared worker answers slowly for longer than the run; every other job waits behind it.
-        post(port, "/v1/jobs", {"model": "default", "messages": [{"role": "user", "content": "hold"}],
-                                "mock": {"tokens": 400, "tokens_per_second": 2}}, "holder")
-        ids = [post(port, "/v1/jobs", {"model": "default", "messages": [{"role": "user", "content": f"question {i}"}],
-                                       "mock": {"tokens": 5}}, f"student-{i}")["id"] for i in range(N)]
-        streams = [Reader(port, f"/v1/jobs/{job}/stream", {"X-Sluice-User": f"student-{i}"}) for i, job in enumerate(ids)]
-        stream_cpu, stream_rss, stream_bytes = await measure(node.pid, streams)
-        dashboards = [Reader(port, "/admin/api/events", {"X-Sluice-Role": "admin"}) for _ in range(N)]
-        board_cpu, board_rss, board_bytes = await measure(node.pid, dashboards)
+        if kind == "dashboard":
+            readers = [Reader(port, "/admin/api/events", {"X-Sluice-Role": "admin"}) for _ in range(N)]
+        else:
+            # The one shared worker answers slowly for longer than the run; every other job waits behind it.
+            post(port, "/v1/jobs", {"model": "default", "messages": [{"role": "user", "content": "hold"}],
+                                    "mock": {"tokens": 400, "tokens_per_second": 2}}, "holder")
+            ids = [post(port, "/v1/jobs", {"model": "default", "messages": [{"role": "user", "content": f"question {i}"}],
+                                           "mock": {"tokens": 5}}, f"student-{i}")["id"] for i in range(N)]
+            query = "?queue_notices=true" if kind == "notices" else ""
+            readers = [Reader(port, f"/v1/jobs/{job}/stream{query}", {"X-Sluice-User": f"student-{i}"}) for i, job in enumerate(ids)]
+        cpu, rss, received = await measure(node.pid, readers)
+        return (cpu - idle_cpu) / N * 1e6, (rss - idle_rss) / N, received / N
     finally:
         node.send_signal(signal.SIGKILL)
         node.wait()
-    per = lambda cpu, rss, b: ((cpu - idle_cpu) / N * 1e6, (rss - idle_rss) / N, b / N)
-    s = per(stream_cpu, stream_rss, stream_bytes)
-    d = per(board_cpu, board_rss, board_bytes)
-    print(f"node idle: {idle_cpu * 1000:.1f} ms CPU/s, {idle_rss} KiB; {N} clients, {WINDOW:.0f} s windows")
+
+
+async def main():
+    s = await run("stream")
+    q = await run("notices")
+    d = await run("dashboard")
+    print(f"{N} clients of each kind, each kind on a fresh node, {WINDOW:.0f} s windows")
     print("| client | node CPU per client | node memory per client (RSS) | bytes per client per second |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| idle SSE client (a queued job's stream) | {s[0]:.1f} µs/s | {s[1]:.1f} KiB | {s[2]:.1f} |")
+    print(f"| the same stream with `?queue_notices=true` (as sluice.js asks) | {q[0]:.1f} µs/s | {q[1]:.1f} KiB | {q[2]:.1f} |")
     print(f"| open dashboard (`/admin/api/events`) | {d[0]:.1f} µs/s | {d[1]:.1f} KiB | {d[2]:.1f} |")
     print(f"| ratio dashboard / idle client | {d[0] / s[0] if s[0] > 0 else float('nan'):.2f}× | "
           f"{d[1] / s[1] if s[1] > 0 else float('nan'):.2f}× | |")

@@ -66,10 +66,11 @@ public struct HTTPTestClient: Sendable {
         try await send(.DELETE, path, headers: headers)
     }
 
-    /// Reads server-sent events until the stream ends or `limit` events arrived (then drops the connection).
+    /// Reads server-sent events until the stream ends, `limit` events arrived, or one satisfies `until`
+    /// (then drops the connection).
     public func events(
         _ path: String, method: HTTPMethod = .GET, json: [String: Any]? = nil, headers extra: [String: String] = [:], limit: Int = .max,
-        timeout: TimeAmount = .seconds(60)
+        timeout: TimeAmount = .seconds(60), until: @Sendable (SSEEvent) -> Bool = { _ in false }
     ) async throws -> SSEStream {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -89,7 +90,7 @@ public struct HTTPTestClient: Sendable {
                 case .retry(let value): stream.retry = value
                 case .event(let event):
                     stream.events.append(event)
-                    if stream.events.count >= limit { break reading }
+                    if stream.events.count >= limit || until(event) { break reading }
                 case .oversized:
                     throw TestFailure("an event larger than \(parser.maxEventBytes) bytes")
                 }

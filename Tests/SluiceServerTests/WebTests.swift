@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import SluiceCore
 import SluiceServer
@@ -137,9 +138,17 @@ import Testing
             #expect((snapshot["modes"] as? [String]) == ["exam"] && snapshot["tier"] as? String == "normal")
             let queue = snapshot["queue"] as? [String: Any] ?? [:]
             #expect((queue["queued"] as? [String: Any])?.keys.sorted() == ["batch", "bypass", "interactive"])
-            // Snapshots keep coming, a second apart.
-            let two = try await node.client.events("/admin/api/events", headers: operatorKey, limit: 2)
-            #expect(two.events.count == 2)
+            // The next snapshot comes when something changes: a question answered moves the counts, on the
+            // same stream, without asking again.
+            let calls: @Sendable (SSEEvent?) -> Int = { event in
+                ((event?.json["deployments"] as? [[String: Any]])?.first { $0["alias"] as? String == "default" }?["calls"] as? Int) ?? 0
+            }
+            let before = calls(snapshot.isEmpty ? nil : try await node.client.events("/admin/api/events", headers: operatorKey, limit: 1).events.first)
+            let waiting = Task { try await node.client.events("/admin/api/events", headers: operatorKey, timeout: .seconds(20)) { calls($0) == before + 1 } }
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await node.client.post("/v1/chat/completions", json: chatBody("what is photosynthesis"), headers: app).status == 200)
+            let stream = try await waiting.value
+            #expect(calls(stream.events.last) == before + 1, "\(stream.events.map(\.data))")
             // Only admins: an app key and no credential are refused.
             #expect(try await node.client.get("/admin/api/events", headers: ["Authorization": "Bearer app-key-a"]).status == 403)
             #expect(try await node.client.get("/admin/api/events").status == 401)

@@ -4,12 +4,13 @@ import SluiceProviders
 import SluiceStore
 import Synchronization
 
-/// The dashboard's one view of the node, `GET /admin/api/events` sends it every second: the tier and
+/// The dashboard's one view of the node, `GET /admin/api/events` sends it when it changes: the tier and
 /// mode, the queue by class, each deployment's breaker, calls in flight against its cap, error rate and
 /// time to first token, the cache's hits and what they saved, and today's top users and tenants. Built at
 /// most once a second per scope (the operator's, or one tenant's) however many dashboards are open, and
-/// the top lists (which read the usage rollup) at most every ten seconds: a page costs the server one
-/// write a second.
+/// the top lists (which read the usage rollup) at most every ten seconds. A dashboard is sent a snapshot
+/// only when its content changed (at most one a second), and otherwise a heartbeat, like any idle
+/// event stream.
 final class DashboardFeed: Sendable {
     struct Top: Sendable {
         var users: [[String: JSONValue]] = []
@@ -18,8 +19,29 @@ final class DashboardFeed: Sendable {
         var dollarsPerToken = 0.0
     }
 
+    /// A scope's last snapshot: when it was built, its content without the time, and what is sent (the
+    /// content with the time it last changed).
+    struct Built: Sendable {
+        var at: ContinuousClock.Instant
+        var content: Data
+        var data: Data
+    }
+
+    /// What an open dashboard is sent.
+    enum Item: Sendable {
+        case snapshot(Data)
+        case heartbeat
+    }
+
+    /// The dashboards open on one scope, and the one task that watches it for them.
+    private struct Audience {
+        var subscribers: [UInt64: AsyncStream<Item>.Continuation] = [:]
+        var watcher: Task<Void, Never>?
+    }
+
     let jobs: JobService
-    private let snapshots = Mutex<[String: (at: ContinuousClock.Instant, data: Data)]>([:])
+    private let snapshots = Mutex<[String: Built]>([:])
+    private let audiences = Mutex<(next: UInt64, byScope: [String: Audience])>((0, [:]))
     private let tops = Mutex<[String: (at: ContinuousClock.Instant, top: Top)]>([:])
     static let topInterval: Duration = .seconds(10)
     static let topCount = 10
@@ -28,18 +50,77 @@ final class DashboardFeed: Sendable {
         self.jobs = jobs
     }
 
-    /// The snapshot for a scope (nil: every tenant), as JSON.
+    /// Opens a dashboard on a scope (nil: every tenant): the latest snapshot at once, then each new one
+    /// when the content changes and a heartbeat after `heartbeat` without one. One task a scope builds
+    /// and compares the snapshots for every dashboard on it, so a dashboard wakes only to write — as an
+    /// idle event stream does. A dashboard that falls behind gets the newest snapshot, not every one.
+    func subscribe(tenant: String?, heartbeat: Duration) -> (items: AsyncStream<Item>, close: @Sendable () -> Void) {
+        let scope = tenant ?? "*"
+        let (items, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(2))
+        if let latest = snapshots.withLock({ $0[scope]?.data }) { continuation.yield(.snapshot(latest)) }
+        let id = audiences.withLock { state -> UInt64 in
+            state.next += 1
+            state.byScope[scope, default: Audience()].subscribers[state.next] = continuation
+            if state.byScope[scope]?.watcher == nil {
+                state.byScope[scope]?.watcher = Task { [weak self] in await self?.watch(scope: scope, tenant: tenant, heartbeat: heartbeat) }
+            }
+            return state.next
+        }
+        let close: @Sendable () -> Void = { [weak self] in self?.unsubscribe(scope: scope, id: id) }
+        continuation.onTermination = { _ in close() }
+        return (items, close)
+    }
+
+    private func unsubscribe(scope: String, id: UInt64) {
+        let (continuation, watcher) = audiences.withLock { state -> (AsyncStream<Item>.Continuation?, Task<Void, Never>?) in
+            let continuation = state.byScope[scope]?.subscribers.removeValue(forKey: id)
+            guard state.byScope[scope]?.subscribers.isEmpty == true else { return (continuation, nil) }
+            defer { state.byScope[scope] = nil }
+            return (continuation, state.byScope[scope]?.watcher)
+        }
+        continuation?.finish()
+        watcher?.cancel()
+    }
+
+    /// Each second: the scope's snapshot, sent to its dashboards when it changed; a heartbeat otherwise.
+    private func watch(scope: String, tenant: String?, heartbeat: Duration) async {
+        var sent: Data?
+        var lastSent = ContinuousClock.now
+        while !Task.isCancelled {
+            let data = await snapshot(tenant: tenant)
+            let item: Item? = data != sent ? .snapshot(data) : ContinuousClock.now - lastSent >= heartbeat ? .heartbeat : nil
+            if let item {
+                sent = data
+                lastSent = .now
+                for continuation in audiences.withLock({ Array(($0.byScope[scope]?.subscribers ?? [:]).values) }) { continuation.yield(item) }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// The snapshot for a scope (nil: every tenant), as JSON; the same bytes until its content changes
+    /// (`time` says when it last did).
     func snapshot(tenant: String?) async -> Data {
         let scope = tenant ?? "*"
         let now = ContinuousClock.now
-        if let (at, data) = snapshots.withLock({ $0[scope] }), now - at < .seconds(1) { return data }
+        // One caller rebuilds a stale snapshot; the others, woken in the same second, take the last one.
+        let last = snapshots.withLock { snapshots -> Built? in
+            guard let last = snapshots[scope] else { return nil }
+            if now - last.at >= .seconds(1) { snapshots[scope]?.at = now }
+            return last
+        }
+        if let last, now - last.at < .seconds(1) { return last.data }
         let top = await self.top(tenant: tenant)
-        let data = ServerSentEvents.json(build(tenant: tenant, top: top))
-        snapshots.withLock { $0[scope] = (now, data) }
+        var object = build(tenant: tenant, top: top)
+        let content = ServerSentEvents.json(JSONValue.object(object))
+        if let last, last.content == content { return last.data }
+        object["time"] = .double(jobs.admission.clock().timeIntervalSince1970)
+        let data = ServerSentEvents.json(JSONValue.object(object))
+        snapshots.withLock { $0[scope] = Built(at: now, content: content, data: data) }
         return data
     }
 
-    func build(tenant: String?, top: Top) -> JSONValue {
+    func build(tenant: String?, top: Top) -> [String: JSONValue] {
         let now = jobs.admission.clock()
         let queue = jobs.queueWatch.current
         let live = jobs.metrics.live.current
@@ -63,8 +144,8 @@ final class DashboardFeed: Sendable {
         let layers = live.layers.mapValues { layer -> JSONValue in ["hits": .int(Int64(layer.hits)), "hit_rate": rate(layer.hits)] }
         let scope = tenant ?? ""
         let mode = jobs.admission.mode(at: now, tenant: scope)
-        return .object([
-            "time": .double(now.timeIntervalSince1970), "node": .string(jobs.cluster?.nodeID ?? ProcessInfo.processInfo.hostName),
+        return [
+            "node": .string(jobs.cluster?.nodeID ?? ProcessInfo.processInfo.hostName),
             "tenant": tenant.map(JSONValue.string) ?? .null,
             "tier": .string(jobs.admission.tier(at: now, tenant: scope).name), "mode": mode.map { .string($0.name) } ?? .null,
             "mode_source": .string(jobs.admission.modeSource(tenant: scope)),
@@ -81,7 +162,7 @@ final class DashboardFeed: Sendable {
                 "saved_tokens": .int(Int64(live.savedTokens)), "saved_dollars": .double(Double(live.savedTokens) * top.dollarsPerToken),
             ],
             "top_users": .array(top.users.map(JSONValue.object)), "top_tenants": .array(top.tenants.map(JSONValue.object)),
-        ])
+        ]
     }
 
     /// Today's top users and tenants by tokens, from the usage rollup (every tenant this node knows, or

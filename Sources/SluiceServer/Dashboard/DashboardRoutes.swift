@@ -5,8 +5,8 @@ import NIOCore
 import SluiceCore
 import SluiceStore
 
-/// The dashboard's data: `GET /admin/api/events`, one server-sent-event stream of `status` snapshots a
-/// second (`DashboardFeed`), and `GET /admin/api/jobs/{id}`, the job inspector. An admin key or the
+/// The dashboard's data: `GET /admin/api/events`, one server-sent-event stream of `status` snapshots
+/// (`DashboardFeed`) when they change, at most one a second, and `GET /admin/api/jobs/{id}`, the job inspector. An admin key or the
 /// dashboard's session; a tenant's admin sees its own tenant and its own tenant's jobs only.
 struct DashboardRoutes {
     let jobs: JobService
@@ -16,14 +16,20 @@ struct DashboardRoutes {
         group.get("events") { request, context in
             let scope = try AdminRoutes.requireAdmin(context, request: request)
             let connection = context.connection
+            let heartbeat = Duration.milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000))
             var headers = JSONResponse.sseHeaders
             headers[.cacheControl] = "no-store"
+            let (items, close) = feed.subscribe(tenant: scope.tenant, heartbeat: heartbeat)
+            // The client left: its subscription ends at once (`StreamDeparture` closes it at the client's FIN).
+            connection.closeFuture.whenComplete { _ in close() }
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                defer { close() }
                 try await writer.write(ServerSentEvents.retry(milliseconds: 2000))
-                while connection.isActive {
-                    let data = await feed.snapshot(tenant: scope.tenant)
-                    try await writer.write(ServerSentEvents.event(id: nil, name: "status", json: data))
-                    try await Task.sleep(for: .seconds(1))
+                for await item in items {
+                    switch item {
+                    case .snapshot(let data): try await writer.write(ServerSentEvents.event(id: nil, name: "status", json: data))
+                    case .heartbeat: try await writer.write(ServerSentEvents.heartbeat)
+                    }
                 }
                 try await writer.finish(nil)
             })

@@ -96,12 +96,17 @@ struct JobRoutes {
         // Asked for (`?queue_notices=true`, as sluice.js does), and the job not yet ended: its client hears
         // where it stands in the queue, or that it runs. Without it the stream is the job's events only.
         let notices = request.uri.queryParameters["queue_notices"].map { $0 == "true" || $0 == "1" } ?? false
-        let notice = notices && !job.state.isTerminal ? QueueNotice(job: job.id, running: job.state == .running, watch: jobs.queueWatch) : nil
+        let notice = notices && !job.state.isTerminal ? QueueNotice(job: job.id, running: job.state == .running) : nil
+        let listening = notice.map { notice in (notice: notice, listened: jobs.queueNotices.listen(notice)) }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { withExtendedLifetime(ticket) {} }
+            defer {
+                withExtendedLifetime(ticket) {}
+                listening?.listened.close()
+            }
             try await writer.write(ServerSentEvents.retry(milliseconds: 3000))
-            if let first = notice?.next() { try await writer.write(first) }
-            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer, notice: notice) { chunk in
+            try await ServerSentEvents.pump(
+                chunks, to: outlet, into: &writer, notices: listening.map { (stream: $0.listened.notices, notice: $0.notice) }
+            ) { chunk in
                 ([ServerSentEvents.jobEvent(chunk)], chunk.event.isTerminal)
             }
             try await writer.finish(nil)

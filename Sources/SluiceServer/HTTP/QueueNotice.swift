@@ -12,24 +12,23 @@ final class QueueNotice: Sendable {
         case nothing, queued(Int?), running
     }
 
-    private let job: String
-    private let watch: QueueWatch
+    let job: String
     /// The job already ran when its stream opened (here or on another node of a cluster).
     private let wasRunning: Bool
     private let said = Mutex(Said.nothing)
 
-    init(job: String, running: Bool, watch: QueueWatch) {
+    init(job: String, running: Bool) {
         self.job = job
         wasRunning = running
-        self.watch = watch
     }
 
-    /// The notice to send now, or nil when the client already knows (or the job runs and was said to).
-    func next() -> ByteBuffer? {
+    /// The notice to send after the queue was looked at, or nil when the client already knows (or the
+    /// job runs and was said to).
+    func next(in snapshot: QueueSnapshot, isRunning: (String) -> Bool) -> ByteBuffer? {
         let now: Said
-        if let position = watch.current.positions[job] {
+        if let position = snapshot.positions[job] {
             now = .queued(position + 1)
-        } else if wasRunning || watch.isRunning(job) {
+        } else if wasRunning || isRunning(job) {
             now = .running
         } else {
             now = .queued(nil)

@@ -78,13 +78,13 @@ extension ServerSentEvents {
     /// subscription, as soon as its connection closes. A client that stops reading holds at most the
     /// connection's bounded write buffer: once one write waits longer than `outlet.maxStall`, its
     /// connection is closed (the chunks waiting are references to the job's, not copies) and it resumes
-    /// with `Last-Event-ID`. Until the first chunk, `notice` is asked each second what to tell a waiting
-    /// client about its place in the queue.
+    /// with `Last-Event-ID`. Until the first chunk, `notices` tell a waiting client its place in the queue
+    /// (`notice` is its state: at the first chunk it says "running" if nothing did yet).
     static func pump(
         _ chunks: AsyncStream<StreamChunk>,
         to outlet: StreamOutlet,
         into writer: inout any ResponseBodyWriter,
-        notice: QueueNotice? = nil,
+        notices: (stream: AsyncStream<ByteBuffer>, notice: QueueNotice)? = nil,
         render: (StreamChunk) -> (buffers: [ByteBuffer], last: Bool)
     ) async throws {
         let (items, continuation) = AsyncStream<StreamItem>.makeStream()
@@ -99,11 +99,9 @@ extension ServerSentEvents {
             group.addTask {
                 while (try? await Task.sleep(for: outlet.heartbeat)) != nil { continuation.yield(.heartbeat) }
             }
-            if let notice {
+            if let notices {
                 group.addTask {
-                    while !notice.isDone, (try? await Task.sleep(for: .seconds(1))) != nil {
-                        if let buffer = notice.next() { continuation.yield(.notice(buffer)) }
-                    }
+                    for await buffer in notices.stream { continuation.yield(.notice(buffer)) }
                 }
             }
             group.addTask {
@@ -124,7 +122,7 @@ extension ServerSentEvents {
                 case .notice(let buffer):
                     if !answering { try await watch.during { try await writer.write(buffer) } }
                 case .chunk(let chunk):
-                    if !answering, !chunk.event.isTerminal, let running = notice?.answering() { try await watch.during { try await writer.write(running) } }
+                    if !answering, !chunk.event.isTerminal, let running = notices?.notice.answering() { try await watch.during { try await writer.write(running) } }
                     answering = true
                     let (buffers, last) = render(chunk)
                     try await watch.during { try await writer.write(contentsOf: buffers) }

@@ -16,6 +16,8 @@ final class JobService: Sendable {
     let scheduler: Scheduler
     /// The queue as streams and the dashboard show it, read at most once a second.
     let queueWatch: QueueWatch
+    /// Tells waiting streams their place in the queue.
+    let queueNotices: QueueNotices
     let router: ProviderRouter
     let configuration: SluiceConfiguration
     let metrics: SluiceMetrics
@@ -68,6 +70,7 @@ final class JobService: Sendable {
         }
         self.scheduler = scheduler
         queueWatch = QueueWatch(scheduler: scheduler)
+        queueNotices = QueueNotices(watch: queueWatch)
         self.router = router
         self.configuration = configuration
         self.metrics = metrics

@@ -276,7 +276,7 @@ const messages = {
 const CLASSES = ['bypass', 'interactive', 'batch'];
 const HISTORY = 120;            // snapshots kept for the trend chart (one a second)
 const BACKOFF_CAP_MS = 15000;
-const STALL_MS = 10000;         // no byte for this long (status comes every second): reconnect
+const STALL_MS = 45000;         // no byte for this long (a heartbeat comes every 15 s): reconnect
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
@@ -645,11 +645,24 @@ function handleEvent(type, data) {
   try { snapshot = JSON.parse(data); } catch { return; }
   if (!snapshot || typeof snapshot !== 'object') return;
   state.last = snapshot;
-  state.snapshots.push(snapshot);
-  if (state.snapshots.length > HISTORY) state.snapshots.splice(0, state.snapshots.length - HISTORY);
+  sample();
   if (!state.live) setLive(true);
   renderSnapshot();
 }
+
+// The server sends a snapshot only when something changed: the trend chart takes the latest one each
+// second, so its time axis stays even while nothing moves.
+function sample() {
+  if (!state.last) return;
+  state.snapshots.push(state.last);
+  if (state.snapshots.length > HISTORY) state.snapshots.splice(0, state.snapshots.length - HISTORY);
+}
+
+setInterval(() => {
+  if (!state.live || !state.last) return;
+  sample();
+  renderChart();
+}, 1000);
 
 function setLive(live) {
   state.live = live;
