@@ -98,7 +98,7 @@ async def run(kind):
     try:
         idle_cpu, idle_rss, _ = await measure(node.pid, [])
         if kind == "dashboard":
-            readers = [Reader(port, "/admin/api/events", {"X-Sluice-Role": "admin"}) for _ in range(N)]
+            readers = [Reader(port, "/admin/api/events", {"X-Sluice-Role": "admin", "X-Sluice-User": f"operator-{i}"}) for i in range(N)]
         else:
             # The one shared worker answers slowly for longer than the run; every other job waits behind it.
             post(port, "/v1/jobs", {"model": "default", "messages": [{"role": "user", "content": "hold"}],

@@ -672,8 +672,12 @@ def node_b_scenarios(node, secret):
     question = f"How do plants make food? ({nonce})"
     ask(question)
     answered = turn_asking(question, "data-state=done with a job", lambda t: t["state"] == "done" and t["job"].startswith("job_"), 40)
-    check(js("return localStorage.getItem('sluice.token')") == token, "the token is kept in localStorage sluice.token",
+    check(js("return sessionStorage.getItem('sluice.token')") == token, "the token is kept in sessionStorage sluice.token",
+          js("return sessionStorage.getItem('sluice.token')"))
+    check(js("return localStorage.getItem('sluice.token')") is None, "the token is not in localStorage",
           js("return localStorage.getItem('sluice.token')"))
+    check(js("return document.getElementById('token').type") == "password", "#token is a password field",
+          js("return document.getElementById('token').type"))
     answer_matches_result(node, answered, {"Authorization": f"Bearer {token}"})
     owner = job(node, answered["job"], {"Authorization": f"Bearer {token}"})
     note(f"job {owner['id']} answered for student-7")

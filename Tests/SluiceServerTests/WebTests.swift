@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SluiceCore
-import SluiceServer
+@testable import SluiceServer
 import SluiceTesting
 import Testing
 
@@ -195,6 +195,20 @@ import Testing
             #expect(events.last?["event"] as? String == "done" && events.contains { $0["event"] as? String == "delta" }, "\(events)")
             #expect(try await node.client.get("/admin/api/jobs/job_nothing", headers: ["X-Sluice-Role": "admin"]).status == 404)
             #expect(try await node.client.get("/admin/api/jobs/\(id)", headers: ["X-Sluice-User": "kim"]).status == 403)
+        }
+    }
+
+    @Test func anOpenDashboardCountsAsOneOfItsCallersStreams() async throws {
+        try await TestNode.with(configure: { $0.admission.plans = ["free": AdmissionTests.plan { $0.maxStreams = 2 }] }) { node in
+            let admin = ["X-Sluice-Role": "admin", "X-Sluice-User": "ops"]
+            let open = (0..<2).map { _ in Task { try await node.client.events("/admin/api/events", headers: admin, limit: 1_000, timeout: .seconds(60)) } }
+            defer { open.forEach { $0.cancel() } }
+            try await eventually("two dashboards are open") { node.node.jobs.admission.openStreams(of: "local\u{1F}ops") == 2 }
+            let third = try await node.client.get("/admin/api/events", headers: admin)
+            #expect(third.status == 429 && third.errorCode == "too_many_streams", "\(third.text)")
+            // Another caller is not affected.
+            let other = try await node.client.events("/admin/api/events", headers: ["X-Sluice-Role": "admin", "X-Sluice-User": "ops-2"], limit: 1)
+            #expect(other.events.first?.name == "status")
         }
     }
 }

@@ -17,6 +17,8 @@ final class DashboardFeed: Sendable {
         var tenants: [[String: JSONValue]] = []
         /// Today's dollars per token paid to providers, to price what the cache saved.
         var dollarsPerToken = 0.0
+        /// Today's requests, answers from the cache and the tokens they saved, in the scope.
+        var today = UsageRow(day: "", tenant: "", user: "", model: "", deployment: "")
     }
 
     /// A scope's last snapshot: when it was built, its content without the time, and what is sent (the
@@ -44,6 +46,9 @@ final class DashboardFeed: Sendable {
     private let audiences = Mutex<(next: UInt64, byScope: [String: Audience])>((0, [:]))
     private let tops = Mutex<[String: (at: ContinuousClock.Instant, top: Top)]>([:])
     static let topInterval: Duration = .seconds(10)
+
+    /// A scope's key: a tenant's name, or one no tenant can have for the operator's view of all.
+    static func scope(_ tenant: String?) -> String { tenant.map { "tenant:" + $0 } ?? "all" }
     static let topCount = 10
 
     init(jobs: JobService) {
@@ -55,7 +60,7 @@ final class DashboardFeed: Sendable {
     /// and compares the snapshots for every dashboard on it, so a dashboard wakes only to write — as an
     /// idle event stream does. A dashboard that falls behind gets the newest snapshot, not every one.
     func subscribe(tenant: String?, heartbeat: Duration) -> (items: AsyncStream<Item>, close: @Sendable () -> Void) {
-        let scope = tenant ?? "*"
+        let scope = Self.scope(tenant)
         let (items, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(2))
         if let latest = snapshots.withLock({ $0[scope]?.data }) { continuation.yield(.snapshot(latest)) }
         let id = audiences.withLock { state -> UInt64 in
@@ -101,7 +106,7 @@ final class DashboardFeed: Sendable {
     /// The snapshot for a scope (nil: every tenant), as JSON; the same bytes until its content changes
     /// (`time` says when it last did).
     func snapshot(tenant: String?) async -> Data {
-        let scope = tenant ?? "*"
+        let scope = Self.scope(tenant)
         let now = ContinuousClock.now
         // One caller rebuilds a stale snapshot; the others, woken in the same second, take the last one.
         let last = snapshots.withLock { snapshots -> Built? in
@@ -137,15 +142,32 @@ final class DashboardFeed: Sendable {
                 "ttft_p99_ms": stats.firstTokenMilliseconds(at: 0.99).map { .double($0.rounded()) } ?? .null,
             ])
         }
-        // Both layers are looked up for a miss; every request looks up the exact layer first.
-        let lookups = live.layers["exact"]?.lookups ?? 0
-        let hits = live.layers.values.reduce(0) { $0 + $1.hits }
-        let rate = { (hits: Int) -> JSONValue in .double(lookups == 0 ? 0 : Double(hits) / Double(lookups)) }
-        let layers = live.layers.mapValues { layer -> JSONValue in ["hits": .int(Int64(layer.hits)), "hit_rate": rate(layer.hits)] }
+        let cache: JSONValue
+        if tenant == nil {
+            // The node's lookups since it started. Both layers are looked up for a miss; every request
+            // looks up the exact layer first.
+            let lookups = live.layers["exact"]?.lookups ?? 0
+            let hits = live.layers.values.reduce(0) { $0 + $1.hits }
+            let rate = { (hits: Int) -> JSONValue in .double(lookups == 0 ? 0 : Double(hits) / Double(lookups)) }
+            let layers = live.layers.mapValues { layer -> JSONValue in ["hits": .int(Int64(layer.hits)), "hit_rate": rate(layer.hits)] }
+            cache = [
+                "lookups": .int(Int64(lookups)), "hits": .int(Int64(hits)), "hit_rate": rate(hits), "layers": .object(layers),
+                "saved_tokens": .int(Int64(live.savedTokens)), "saved_dollars": .double(Double(live.savedTokens) * top.dollarsPerToken),
+            ]
+        } else {
+            // A tenant's own: today's answers from the cache among its requests, from the usage rollup.
+            let day = top.today
+            cache = [
+                "lookups": .int(Int64(day.requests)), "hits": .int(Int64(day.cacheHits)),
+                "hit_rate": .double(day.requests == 0 ? 0 : Double(day.cacheHits) / Double(day.requests)), "layers": .null,
+                "saved_tokens": .int(Int64(day.savedTokens)), "saved_dollars": .double(Double(day.savedTokens) * top.dollarsPerToken),
+            ]
+        }
         let scope = tenant ?? ""
         let mode = jobs.admission.mode(at: now, tenant: scope)
         return [
-            "node": .string(jobs.cluster?.nodeID ?? ProcessInfo.processInfo.hostName),
+            // The host's name for the operator; a tenant's admin sees the node's id in a cluster, none otherwise.
+            "node": .string(jobs.cluster?.nodeID ?? (tenant == nil ? ProcessInfo.processInfo.hostName : "")),
             "tenant": tenant.map(JSONValue.string) ?? .null,
             "tier": .string(jobs.admission.tier(at: now, tenant: scope).name), "mode": mode.map { .string($0.name) } ?? .null,
             "mode_source": .string(jobs.admission.modeSource(tenant: scope)),
@@ -157,10 +179,7 @@ final class DashboardFeed: Sendable {
                 "cluster_load": jobs.cluster.map { .int(Int64(max(0, $0.load.load(ordering: .relaxed)))) } ?? .null,
             ],
             "deployments": .array(deployments),
-            "cache": [
-                "lookups": .int(Int64(lookups)), "hits": .int(Int64(hits)), "hit_rate": rate(hits), "layers": .object(layers),
-                "saved_tokens": .int(Int64(live.savedTokens)), "saved_dollars": .double(Double(live.savedTokens) * top.dollarsPerToken),
-            ],
+            "cache": cache,
             "top_users": .array(top.users.map(JSONValue.object)), "top_tenants": .array(top.tenants.map(JSONValue.object)),
         ]
     }
@@ -168,7 +187,7 @@ final class DashboardFeed: Sendable {
     /// Today's top users and tenants by tokens, from the usage rollup (every tenant this node knows, or
     /// one), refreshed every `topInterval`. A store that cannot answer leaves the last lists standing.
     func top(tenant: String?) async -> Top {
-        let scope = tenant ?? "*"
+        let scope = Self.scope(tenant)
         let now = ContinuousClock.now
         let last = tops.withLock { $0[scope] }
         if let last, now - last.at < Self.topInterval { return last.top }
@@ -199,9 +218,11 @@ final class DashboardFeed: Sendable {
             rows.sorted { (tokens($0), $0.requests, $0.tenant + $0.user) > (tokens($1), $1.requests, $1.tenant + $1.user) }.prefix(Self.topCount)
         }
         let paid = perTenant.values.reduce(into: (tokens: 0, micros: 0)) { $0.tokens += tokens($1); $0.micros += $1.costMicros }
+        var sum = UsageRow(day: today, tenant: tenant ?? "", user: "", model: "", deployment: "")
+        for row in perTenant.values { sum.add(row) }
         let top = Top(
             users: ranked(Array(users.values)).map { entry($0, true) }, tenants: ranked(Array(perTenant.values)).map { entry($0, false) },
-            dollarsPerToken: paid.tokens == 0 ? 0 : Double(paid.micros) / 1_000_000 / Double(paid.tokens))
+            dollarsPerToken: paid.tokens == 0 ? 0 : Double(paid.micros) / 1_000_000 / Double(paid.tokens), today: sum)
         tops.withLock { $0[scope] = (now, top) }
         return top
     }

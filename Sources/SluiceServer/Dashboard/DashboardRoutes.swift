@@ -15,15 +15,29 @@ struct DashboardRoutes {
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.get("events") { request, context in
             let scope = try AdminRoutes.requireAdmin(context, request: request)
+            // An open dashboard counts as one of its caller's open streams (the plan's `maxStreams`).
+            let ticket = try await jobs.openStream(for: try context.requirePrincipal(), resuming: false)
             let connection = context.connection
-            let heartbeat = Duration.milliseconds(Int(jobs.configuration.server.heartbeatSeconds * 1000))
+            // At least every 15 s, whatever the jobs streams' heartbeat: the page reconnects after 45 s of silence.
+            let heartbeat = Duration.milliseconds(Int(min(jobs.configuration.server.heartbeatSeconds, 15) * 1000))
             var headers = JSONResponse.sseHeaders
             headers[.cacheControl] = "no-store"
             let (items, close) = feed.subscribe(tenant: scope.tenant, heartbeat: heartbeat)
             // The client left: its subscription ends at once (`StreamDeparture` closes it at the client's FIN).
             connection.closeFuture.whenComplete { _ in close() }
+            // A session's dashboard stops with the session (the page then signs in again).
+            let expiry = context.sessionExpires.map { expires in
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Int64(max(0, expires.timeIntervalSinceNow) * 1000)))
+                    close()
+                }
+            }
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                defer { close() }
+                defer {
+                    close()
+                    expiry?.cancel()
+                    withExtendedLifetime(ticket) {}
+                }
                 try await writer.write(ServerSentEvents.retry(milliseconds: 2000))
                 for await item in items {
                     switch item {

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import SluiceCore
@@ -13,6 +14,9 @@ struct SluiceRequestContext: RequestContext {
     var remoteAddress: SocketAddress?
     /// The client's address: the peer's, or the one a trusted proxy forwarded (`server.trustedProxies`).
     var clientAddress: String?
+    /// When the dashboard's session a request came with ends (nil: not a session); a dashboard's stream
+    /// ends then too.
+    var sessionExpires: Date?
     /// The connection the request came on (a stream watches it close, and closes it on a slow reader).
     let connection: any Channel
 

@@ -51,6 +51,9 @@ struct IdentityMiddleware: RouterMiddleware {
         context.clientAddress = Self.clientAddress(request, peer: context.remoteAddress, trusting: anonymous ? [] : trustedProxies)
         do {
             (context.caller, context.principal) = try await identify(request, context: context)
+            if Self.carriesSession(request), let cookie = AdminSessionSigner.cookie(in: request.headers) {
+                context.sessionExpires = sessions.session(fromCookie: cookie)?.expires
+            }
         } catch let error as SluiceError where [.invalidAPIKey, .invalidToken, .forbidden, .localOnly].contains(error.code) {
             audit?.refused(code: error.code.rawValue, from: context.clientAddress)
             throw error
@@ -74,7 +77,7 @@ struct IdentityMiddleware: RouterMiddleware {
     func identify(_ request: Request, context: Context) async throws -> (Caller, Principal) {
         let user = try Self.identifier(request.headers[.sluiceUser], field: "X-Sluice-User", limit: 256)
         let plan = try Self.identifier(request.headers[.sluicePlan], field: "X-Sluice-Plan", limit: 64)
-        if request.uri.path.hasPrefix("/admin/api/"), Self.bearer(request) == nil, let cookie = AdminSessionSigner.cookie(in: request.headers) {
+        if Self.carriesSession(request), let cookie = AdminSessionSigner.cookie(in: request.headers) {
             return try signedIn(cookie, request: request, context: context)
         }
         if anonymous {
@@ -117,6 +120,11 @@ struct IdentityMiddleware: RouterMiddleware {
             try Self.check(role: role, plan: tokenPlan, against: policy)
             return (.user(tenant: tenant), Principal(tenant: tenant, user: verified.user, role: role, plan: tokenPlan))
         }
+    }
+
+    /// Whether a request is identified by the dashboard's session cookie: an admin route, with no key.
+    static func carriesSession(_ request: Request) -> Bool {
+        request.uri.path.hasPrefix("/admin/api/") && bearer(request) == nil
     }
 
     /// The dashboard's caller, from its session cookie. A write needs the session's `X-CSRF-Token` too.

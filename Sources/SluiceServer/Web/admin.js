@@ -135,7 +135,7 @@ const messages = {
     state_failed: 'failed',
     state_cancelled: 'cancelled',
     state_expired: 'expired',
-    updated: 'Last update: {time}',
+    changedAt: 'Changed at: {time}',
   },
   mn: {
     title: 'Sluice — хяналтын самбар',
@@ -269,14 +269,17 @@ const messages = {
     state_failed: 'амжилтгүй',
     state_cancelled: 'цуцлагдсан',
     state_expired: 'хугацаа дууссан',
-    updated: 'Сүүлд шинэчилсэн: {time}',
+    changedAt: 'Өөрчлөгдсөн: {time}',
   },
 };
 
 const CLASSES = ['bypass', 'interactive', 'batch'];
 const HISTORY = 120;            // snapshots kept for the trend chart (one a second)
 const BACKOFF_CAP_MS = 15000;
-const STALL_MS = 45000;         // no byte for this long (a heartbeat comes every 15 s): reconnect
+// No byte for this long: the connection is taken as dead and reopened. The server sends a snapshot only
+// when something changed, but a heartbeat comment at least every 15 s otherwise, so 45 s of silence is
+// three missed heartbeats, not a quiet node.
+const STALL_MS = 45000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
@@ -337,6 +340,8 @@ function makeFormatters(locale) {
 }
 
 const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
+/** The entries of a list the server sent that can be rendered: objects only (null, numbers, strings, arrays are skipped). */
+const records = (list) => (Array.isArray(list) ? list.filter((x) => x !== null && typeof x === 'object' && !Array.isArray(x)) : []);
 const DASH = '—';
 const fmtInt = (value) => (isNumber(value) ? state.format.int.format(value) : DASH);
 const fmtPercent = (rate) => (isNumber(rate) ? state.format.percent.format(rate) : DASH);
@@ -367,6 +372,12 @@ function fmtTime(epochSeconds, withDate = true) {
   } catch {
     return date.toISOString();
   }
+}
+
+/** Whether an epoch-seconds time falls on today's date (here). */
+function isToday(epochSeconds) {
+  if (!isNumber(epochSeconds)) return true;
+  return new Date(epochSeconds * 1000).toDateString() === new Date().toDateString();
 }
 
 /** A translated name for a value the server sends, or the value itself when there is none. */
@@ -643,15 +654,17 @@ function handleEvent(type, data) {
   if (type !== 'status') return;
   let snapshot;
   try { snapshot = JSON.parse(data); } catch { return; }
-  if (!snapshot || typeof snapshot !== 'object') return;
+  if (!snapshot || typeof snapshot !== 'object' || Array.isArray(snapshot)) return;
+  // No sample here: the chart takes the latest snapshot on its own 1 s timer (below), so a snapshot is
+  // never counted twice, and the first one a dashboard gets (possibly built a while ago, from the cache
+  // of the last change) is just the current state until something changes.
   state.last = snapshot;
-  sample();
   if (!state.live) setLive(true);
   renderSnapshot();
 }
 
 // The server sends a snapshot only when something changed: the trend chart takes the latest one each
-// second, so its time axis stays even while nothing moves.
+// second (and only then: handleEvent does not sample), so its time axis stays even while nothing moves.
 function sample() {
   if (!state.last) return;
   state.snapshots.push(state.last);
@@ -703,7 +716,8 @@ function renderSnapshot() {
   renderCache(snapshot);
   renderTopUsers(snapshot);
   renderTopTenants(snapshot);
-  setText('updated', state.t('updated', { time: fmtTime(snapshot.time, false) }));
+  // `time` is when the snapshot was built, that is when its content last changed (not when it arrived).
+  setText('updated', state.t('changedAt', { time: fmtTime(snapshot.time, !isToday(snapshot.time)) }));
 }
 
 function renderHeader(snapshot) {
@@ -727,7 +741,7 @@ const breakerName = (breaker) => {
 };
 
 function healthOf(snapshot) {
-  const deployments = Array.isArray(snapshot.deployments) ? snapshot.deployments : [];
+  const deployments = records(snapshot.deployments);
   const breakers = deployments.map((d) => breakerName(d.breaker));
   const open = breakers.filter((b) => b === 'open').length;
   if (snapshot.tier === 'overload' || (deployments.length > 0 && open === deployments.length)) return 'bad';
@@ -894,7 +908,7 @@ function onClearMode() {
 }
 
 function renderDeployments(snapshot) {
-  const deployments = Array.isArray(snapshot.deployments) ? snapshot.deployments : [];
+  const deployments = records(snapshot.deployments);
   const rows = deployments.map((d) => {
     const breaker = breakerName(d.breaker);
     const cap = isNumber(d.max_in_flight) ? fmtInt(d.max_in_flight) : state.t('noCap');
@@ -930,7 +944,7 @@ function renderCache(snapshot) {
 }
 
 function renderTopUsers(snapshot) {
-  const users = Array.isArray(snapshot.top_users) ? snapshot.top_users : [];
+  const users = records(snapshot.top_users);
   const rows = users.map((u) => el('tr', { 'data-user': u.user ?? '', 'data-tenant': u.tenant ?? '' },
     el('td', { class: 'mono' }, u.user ?? DASH),
     el('td', {}, u.tenant ?? DASH),
@@ -941,7 +955,7 @@ function renderTopUsers(snapshot) {
 }
 
 function renderTopTenants(snapshot) {
-  const tenants = Array.isArray(snapshot.top_tenants) ? snapshot.top_tenants : [];
+  const tenants = records(snapshot.top_tenants);
   const rows = tenants.map((x) => el('tr', { 'data-tenant': x.tenant ?? '' },
     el('td', {}, x.tenant ?? DASH),
     el('td', { class: 'num' }, fmtInt(x.requests)),

@@ -1,5 +1,7 @@
-// chat.js — Sluice's chat page: a conversation kept in localStorage, answered through the jobs API
-// (sluice.js). An answer interrupted by a refresh or a server restart resumes where it stopped.
+// chat.js — Sluice's chat page: a conversation kept in localStorage (its last MAX_TURNS turns), answered
+// through the jobs API (sluice.js). An answer interrupted by a refresh or a server restart resumes where
+// it stopped. The access token, if any, lives in sessionStorage only: this tab, until it closes or a new
+// conversation starts.
 import { Sluice, SluiceError } from '/sluice.js';
 import { pickLanguage, storeLanguage, translator, applyTranslations } from '/assets/i18n.js';
 
@@ -11,7 +13,7 @@ const messages = {
     language: 'Language',
     newConversation: 'New conversation',
     signIn: 'Sign in',
-    signInHelp: 'If this server asks for sign-in, paste your access token here. It is kept in this browser only.',
+    signInHelp: 'If this server asks for sign-in, paste your access token here. It is kept in this tab only, until you close it or start a new conversation.',
     tokenLabel: 'Access token',
     tokenPlaceholder: 'Paste your token',
     signInNeeded: 'Please sign in: {message}',
@@ -40,7 +42,7 @@ const messages = {
     language: 'Хэл',
     newConversation: 'Шинэ яриа',
     signIn: 'Нэвтрэх',
-    signInHelp: 'Хэрэв энэ сервер нэвтрэхийг шаардвал хандалтын токеноо энд оруулна уу. Токен зөвхөн энэ хөтөч дээр хадгалагдана.',
+    signInHelp: 'Хэрэв энэ сервер нэвтрэхийг шаардвал хандалтын токеноо энд оруулна уу. Токен зөвхөн энэ табд хадгалагдах ба табаа хаах эсвэл шинэ яриа эхлүүлэхэд устана.',
     tokenLabel: 'Хандалтын токен',
     tokenPlaceholder: 'Токеноо энд буулгана уу',
     signInNeeded: 'Нэвтэрнэ үү: {message}',
@@ -66,9 +68,14 @@ const messages = {
 
 const CONVERSATION_KEY = 'sluice.conversation';
 const USER_KEY = 'sluice.user';
+/** In sessionStorage: the token lasts as long as the tab (and is cleared by "New conversation"). */
 const TOKEN_KEY = 'sluice.token';
 /** How many earlier finished turns go with a new question. */
 const CONTEXT_TURNS = 10;
+/** The most turns kept, on the page and in storage: older ones are dropped. */
+const MAX_TURNS = 50;
+/** While an answer streams, the conversation is written at most this often (and at once when a job ends). */
+const SAVE_INTERVAL_MS = 500;
 
 /** @typedef {import('/sluice.js').Job} Job */
 /** @typedef {'queued'|'running'|'done'|'error'|'cancelled'} TurnState */
@@ -90,15 +97,33 @@ const CONTEXT_TURNS = 10;
  */
 /** @typedef {{state: 'idle'|'error', key?: string, vars?: Record<string, string>, message?: string}} Outcome */
 
-/** localStorage, or nothing when it is unavailable (private mode, quota). */
-const storage = {
-  /** @param {string} key */
-  get(key) { try { return localStorage.getItem(key); } catch { return null; } },
-  /** @param {string} key @param {string} value */
-  set(key, value) { try { localStorage.setItem(key, value); } catch { /* not kept */ } },
-  /** @param {string} key */
-  remove(key) { try { localStorage.removeItem(key); } catch { /* nothing to do */ } },
-};
+/**
+ * A Web Storage area that never throws: nothing is read or kept when it is unavailable (private mode,
+ * blocked storage). `set` says whether the value was kept and rethrows nothing; a full storage is
+ * reported as 'quota' so the caller may make room and try again.
+ * @param {() => Storage} area
+ */
+function safeStorage(area) {
+  return {
+    /** @param {string} key @returns {string|null} */
+    get(key) { try { return area().getItem(key); } catch { return null; } },
+    /** @param {string} key @param {string} value @returns {'ok'|'quota'|'failed'} */
+    set(key, value) {
+      try { area().setItem(key, value); return 'ok'; } catch (error) { return isQuotaError(error) ? 'quota' : 'failed'; }
+    },
+    /** @param {string} key */
+    remove(key) { try { area().removeItem(key); } catch { /* nothing to do */ } },
+  };
+}
+
+/** Whether setItem failed because the storage is full (the name and codes differ between browsers). @param {unknown} error */
+function isQuotaError(error) {
+  if (!(error instanceof DOMException)) return false;
+  return error.name === 'QuotaExceededError' || error.name === 'NS_ERROR_DOM_QUOTA_REACHED' || error.code === 22 || error.code === 1014;
+}
+
+const storage = safeStorage(() => localStorage);
+const session = safeStorage(() => sessionStorage);
 
 /** @param {string} id */
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -127,7 +152,7 @@ function userId() {
   return id;
 }
 
-/** @returns {Turn[]} the stored conversation (turns being sent when the page closed are gone). */
+/** @returns {Turn[]} the stored conversation, its last MAX_TURNS turns (turns being sent when the page closed are gone). */
 function loadConversation() {
   let stored;
   try { stored = JSON.parse(storage.get(CONVERSATION_KEY) ?? '[]'); } catch { stored = []; }
@@ -143,14 +168,52 @@ function loadConversation() {
       state: states.includes(turn.state) ? turn.state : 'error',
       error: typeof turn.error === 'string' ? turn.error : '',
       errorCode: typeof turn.errorCode === 'string' ? turn.errorCode : '',
-    }));
+    }))
+    .slice(-MAX_TURNS);
 }
 
+/** The pending throttled save, if any. @type {ReturnType<typeof setTimeout>|0} */
+let saveTimer = 0;
+
+/**
+ * Writes the conversation now (cancelling a pending throttled save). When the storage is full, the
+ * oldest half of the turns is dropped (from the page too) and the write tried once more. Never throws.
+ */
 function saveConversation() {
+  clearTimeout(saveTimer);
+  saveTimer = 0;
+  try {
+    if (writeConversation() !== 'quota' || turns.length === 0) return;
+    dropOldest(Math.max(1, Math.floor(turns.length / 2)));
+    writeConversation();
+  } catch {
+    // The conversation is not kept this time; the page goes on.
+  }
+}
+
+/** @returns {'ok'|'quota'|'failed'} */
+function writeConversation() {
   const stored = turns
     .filter((turn) => turn.jobId)
     .map(({ question, answer, jobId, lastEventId, state, error, errorCode }) => ({ question, answer, jobId, lastEventId, state, error, errorCode }));
-  storage.set(CONVERSATION_KEY, JSON.stringify(stored));
+  return storage.set(CONVERSATION_KEY, JSON.stringify(stored));
+}
+
+/** Saves within SAVE_INTERVAL_MS (for the many events of a streaming answer). */
+function scheduleSave() {
+  if (!saveTimer) saveTimer = setTimeout(saveConversation, SAVE_INTERVAL_MS);
+}
+
+/** Forgets the `count` oldest turns: off the page, no longer followed (not cancelled). @param {number} count */
+function dropOldest(count) {
+  if (count <= 0) return;
+  for (const turn of turns.splice(0, count)) {
+    const current = live.get(turn);
+    current?.job?.close();
+    if (current) current.job = null;
+    elements.get(turn)?.remove();
+  }
+  els.empty.hidden = turns.length > 0;
 }
 
 let lang = pickLanguage();
@@ -262,7 +325,8 @@ const atEnd = () => window.innerHeight + window.scrollY >= document.documentElem
 function attach(turn, job) {
   const current = liveOf(turn);
   current.job = job;
-  const sync = () => {
+  /** @param {boolean} [ended] the job is over: save at once rather than within SAVE_INTERVAL_MS */
+  const sync = (ended = false) => {
     const follow = atEnd();
     current.reconnecting = false;
     current.cancelError = '';
@@ -270,21 +334,21 @@ function attach(turn, job) {
     turn.lastEventId = job.lastEventId;
     turn.state = job.state;
     turn.position = job.position;
-    saveConversation();
+    if (ended) saveConversation(); else scheduleSave();
     renderTurn(turn);
     renderStatus();
     if (follow && inFlight(turn)) window.scrollTo({ top: document.documentElement.scrollHeight });
   };
   job.addEventListener('open', () => { current.reconnecting = false; renderStatus(); });
   job.addEventListener('retrying', () => { current.reconnecting = true; renderStatus(); });
-  for (const type of ['queue', 'delta', 'reset', 'choice']) job.addEventListener(type, sync);
+  for (const type of ['queue', 'delta', 'reset', 'choice']) job.addEventListener(type, () => sync());
   job.addEventListener('done', () => {
     current.job = null;
     current.cancelling = false;
     turn.error = '';
     turn.errorCode = '';
     outcome = null;
-    sync();
+    sync(true);
   });
   job.addEventListener('error', (event) => {
     const error = /** @type {SluiceError} */ (/** @type {CustomEvent} */ (event).detail);
@@ -293,7 +357,7 @@ function attach(turn, job) {
     turn.errorCode = error.code;
     turn.error = job.state === 'error' ? error.message : '';
     outcome = job.state === 'cancelled' ? { state: 'idle', key: 'cancelled' } : outcomeOf(error);
-    sync();
+    sync(true); // also how a cancel ends
   });
 }
 
@@ -324,6 +388,7 @@ async function send() {
   /** @type {Turn} */
   const turn = { question, answer: '', jobId: null, lastEventId: 0, state: 'queued', position: null };
   turns.push(turn);
+  dropOldest(turns.length - MAX_TURNS);
   outcome = null;
   els.question.value = '';
   els.conversation.append(renderTurn(turn));
@@ -370,6 +435,11 @@ function newConversation() {
   turns = [];
   outcome = null;
   saveConversation();
+  // The token goes too: whoever uses this tab next starts signed out. (The cancels above have already
+  // read it: a request takes its headers when it starts.)
+  els.token.value = '';
+  session.remove(TOKEN_KEY);
+  els.signinMessage.hidden = true;
   renderConversation();
   renderStatus();
   els.question.focus();
@@ -399,16 +469,25 @@ els.question.addEventListener('keydown', (event) => {
 });
 els.cancel.addEventListener('click', () => {
   for (const turn of turns.filter(inFlight)) cancelTurn(turn);
+  saveConversation(); // what has streamed so far; the cancelled state is saved when the job ends
   renderStatus();
 });
 els.newConversation.addEventListener('click', newConversation);
 els.lang.addEventListener('change', () => setLanguage(els.lang.value, true));
-els.token.value = storage.get(TOKEN_KEY) ?? '';
+// The token field sits in a form of its own (so that browsers accept a password field): Enter there
+// submits nothing.
+els.token.form?.addEventListener('submit', (event) => event.preventDefault());
+els.token.value = session.get(TOKEN_KEY) ?? '';
 els.token.addEventListener('input', () => {
   const token = els.token.value.trim();
-  if (token) storage.set(TOKEN_KEY, token); else storage.remove(TOKEN_KEY);
+  if (token) session.set(TOKEN_KEY, token); else session.remove(TOKEN_KEY);
   els.signinMessage.hidden = true;
 });
+// A token kept by an older version of this page, in localStorage, is no longer wanted there.
+storage.remove(TOKEN_KEY);
+// The last streamed text is written before the page goes away (refresh, navigation, closing the tab).
+window.addEventListener('pagehide', () => saveConversation());
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') saveConversation(); });
 
 setLanguage(lang, false);
 renderConversation();

@@ -82,8 +82,20 @@ function normalizeLanguage(lang) {
  * @returns {string}
  */
 function say(lang, key, vars = {}) {
-  const template = TEXT[lang][key] ?? TEXT.en[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+  const template = own(lang, key) ?? own('en', key) ?? key;
+  return template.replace(/\{(\w+)\}/g, (whole, name) => (Object.hasOwn(vars, name) ? String(vars[name]) : whole));
+}
+
+/**
+ * sluice.js's own message for `key` in `lang`, or undefined. Only the table's own keys count: a code
+ * from the server such as 'constructor' or '__proto__' must not reach Object.prototype.
+ * @param {Language} lang
+ * @param {unknown} key
+ * @returns {string|undefined}
+ */
+function own(lang, key) {
+  const table = Object.hasOwn(TEXT, lang) ? TEXT[lang] : TEXT.en;
+  return typeof key === 'string' && Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /**
@@ -354,8 +366,13 @@ export class Job extends EventTarget {
   handle({ type, data, id }) {
     if (this.ended || this.closed) return;
     if (id !== null && /^\d+$/.test(id)) this.lastEventId = Number(id);
+    /** @type {Record<string, any>} */
     let payload = {};
-    try { payload = data ? JSON.parse(data) : {}; } catch { return; }
+    try {
+      const parsed = data ? JSON.parse(data) : null;
+      // `data: null` (or a number, a string) carries no fields: the same as no data.
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) payload = parsed;
+    } catch { return; }
     switch (type) {
       case 'queue':
         this.state = payload.state === 'running' ? 'running' : 'queued';
@@ -558,9 +575,11 @@ export class Sluice {
    * @returns {SluiceError}
    */
   storedError(code = 'stream_ended', message = '') {
-    const own = TEXT[this.language][code];
-    const useOwn = own && (this.language !== 'en' || CANCELLED.has(code) || !message);
-    const text = useOwn ? own : message || say(this.language, 'stream_ended');
+    if (typeof code !== 'string' || !code) code = 'stream_ended';
+    if (typeof message !== 'string') message = '';
+    const ownText = own(this.language, code);
+    const useOwn = ownText && (this.language !== 'en' || CANCELLED.has(code) || !message);
+    const text = useOwn ? ownText : message || say(this.language, 'stream_ended');
     return new SluiceError(text, { code, serverMessage: message || null });
   }
 }
