@@ -151,11 +151,16 @@ public struct QuestionAnalyzer: Sendable {
     /// A text's words as stems, numbers as `#value`, and whether it negates.
     static func stems(of text: String, numbers: NumberReader, stemmer: Stemmer) -> [String] {
         var stems: [String] = []
+        var afterNumberOrLatin = false
         for word in numbers.read(QuestionToken.split(text)) {
             if word.hasPrefix("#") {
                 stems.append(word)
+                afterNumberOrLatin = true
                 continue
             }
+            // A Mongolian case ending written apart after a number or a Latin formula inflects it: no content.
+            defer { afterNumberOrLatin = word.unicodeScalars.allSatisfy { !(0x400...0x4FF).contains($0.value) } }
+            if afterNumberOrLatin, stemmer.isEnding(word) { continue }
             var word = word.contains("’") ? word.replacingOccurrences(of: "’", with: "'") : word
             // Negation is a token, `¬`, so that a template phrase with one (`i don't get`) can drop it.
             if negationWords.contains(word) {

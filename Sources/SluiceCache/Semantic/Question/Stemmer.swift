@@ -37,6 +37,12 @@ struct Stemmer: Sendable {
     /// The endings by their last letter, longest first: a word is only compared with the endings it can have.
     let suffixesByLast: [Character: [String]]
 
+    /// Whether a word is only an ending, written apart from what it inflects (`0 -ийг`, `60 ын`, `RAM-ын`).
+    func isEnding(_ word: String) -> Bool {
+        guard let last = word.last else { return false }
+        return suffixesByLast[last]?.contains(word) == true
+    }
+
     /// The stem of a lower-case word.
     func stem(_ word: String) -> String {
         if word.unicodeScalars.contains(where: { (0x400...0x4FF).contains($0.value) }) { return mongolian(word) }
