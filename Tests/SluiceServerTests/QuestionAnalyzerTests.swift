@@ -55,6 +55,10 @@ import Testing
         // In the order written: the same numbers in another order are another question.
         #expect(values("What is 2 to the power of 10?") != values("What is 10 to the power of 2?"))
         #expect(analyzer.analyze("simplify 2(x + 3) + 4x").terms != analyzer.analyze("simplify 2(x + 3) - 4x").terms)
+        // Mongolian squared and cubed after a variable or a number; a quadratic equation is no power.
+        #expect(analyzer.analyze("x квадрат функцийн уламжлалыг ол") == analyzer.analyze("x² функцийн уламжлалыг ол"))
+        #expect(analyzer.analyze("3 куб хэд вэ").values == analyzer.analyze("3³ хэд вэ").values)
+        #expect(analyzer.analyze("квадрат тэгшитгэл гэж юу вэ").values.isEmpty)
     }
 
     @Test func formsOfAWordShareAStem() {
@@ -82,6 +86,12 @@ import Testing
         let question = analyzer.analyze("Why is the sky blue?").terms
         #expect(Question.sameContent(analyzer.analyze("Explain why the sky is blue.").terms, question))
         #expect(Question.sameContent(analyzer.analyze("can you tell me why the sky is blue").terms, question))
+        // A Mongolian case ending written apart after a formula or a number inflects it: no content.
+        #expect(analyzer.analyze("x^2 - 5x + 6 = 0 -ийг бодоод өгөөч").terms == analyzer.analyze("x^2 - 5x + 6 = 0 бодоод өгөөч").terms)
+        #expect(analyzer.analyze("60 ын 15 хувь хэд вэ") == analyzer.analyze("60-ын 15 хувь хэд вэ"))
+        // Requests to write out or name what the question names.
+        let formula = analyzer.analyze("Усны химийн томьёо юу вэ?").terms
+        #expect(Question.sameContent(analyzer.analyze("усны химийн томьёог бичиж өгөөч").terms, formula))
     }
 
     @Test func anInstructionAddedNeverMatchesThePlainQuestionEitherWay() {

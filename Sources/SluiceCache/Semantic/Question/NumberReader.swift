@@ -25,6 +25,14 @@ struct NumberReader: Sendable {
         "squared": ["pow", "#2"], "cubed": ["pow", "#3"],
     ]
 
+    /// Mongolian words for squared and cubed, read so only after a variable or a number.
+    static let powerWords: [String: [String]] = ["квадрат": ["pow", "#2"], "куб": ["pow", "#3"]]
+
+    /// A one-letter variable as the reader leaves it (`x`, `y`, `a`).
+    static func isVariable(_ word: String) -> Bool {
+        word.count == 1 && word.first.map { $0.isLetter && $0.isASCII } == true
+    }
+
     func read(_ tokens: [QuestionToken]) -> [String] {
         var out: [String] = []
         var i = 0
@@ -124,6 +132,10 @@ struct NumberReader: Sendable {
                     if !value.isNaN { emit(value, ordinal: ordinal) }
                     i += consumed
                     continue
+                } else if let power = Self.powerWords[token.text], previous.hasPrefix("#") || Self.isVariable(previous) {
+                    // `x квадрат`, `3 куб`: squared and cubed, as `x squared` (not `квадрат тэгшитгэл`, a quadratic).
+                    out += power
+                    lastOrdinal = false
                 } else {
                     out += Self.mathWords[token.text] ?? [token.text]
                     lastOrdinal = false
