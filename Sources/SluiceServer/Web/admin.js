@@ -1,6 +1,7 @@
 // Sluice admin dashboard: sign-in, one live status stream (/admin/api/events), the mode control and
 // the job inspector. Plain ES module, no dependencies; every label in English and Mongolian.
 import { pickLanguage, storeLanguage, translator, applyTranslations } from '/assets/i18n.js';
+import { SSEParser } from '/sluice.js';
 
 const messages = {
   en: {
@@ -608,42 +609,23 @@ async function connect(stream) {
 async function readEvents(body, stream, controller) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let buffer = '';
-  let event = { type: '', data: [] };
   let lastByte = Date.now();
   stream.watchdog = setInterval(() => {
     if (Date.now() - lastByte > STALL_MS) controller.abort();
   }, 2000);
-
-  const dispatch = () => {
-    if (event.data.length > 0) {
-      stream.attempt = 0; // any event received: start the backoff again from the base
-      handleEvent(event.type || 'message', event.data.join('\n'));
-    }
-    event = { type: '', data: [] };
-  };
+  // The same event-stream parser the client library uses.
+  const parser = new SSEParser(({ type, data }) => {
+    if (!data) return;
+    stream.attempt = 0; // any event received: start the backoff again from the base
+    handleEvent(type, data);
+  }, (ms) => { stream.base = Math.max(250, ms); });
 
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done || stream.stopped) break;
       lastByte = Date.now();
-      buffer += decoder.decode(value, { stream: true });
-      let hold = '';
-      if (buffer.endsWith('\r')) { hold = '\r'; buffer = buffer.slice(0, -1); } // maybe half of a CRLF
-      const lines = buffer.split(/\r\n|\r|\n/);
-      buffer = lines.pop() + hold;
-      for (const line of lines) {
-        if (line === '') { dispatch(); continue; }
-        if (line.startsWith(':')) continue; // comment (heartbeat)
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let value = colon < 0 ? '' : line.slice(colon + 1);
-        if (value.startsWith(' ')) value = value.slice(1);
-        if (field === 'event') event.type = value;
-        else if (field === 'data') event.data.push(value);
-        else if (field === 'retry' && /^\d+$/.test(value)) stream.base = Math.max(250, Number(value));
-      }
+      parser.push(decoder.decode(value, { stream: true }));
     }
   } finally {
     reader.cancel().catch(() => {});
