@@ -135,7 +135,36 @@ import Testing
             #expect(try await node.client.events("/v1/jobs/\(id)/stream").status == 204)
         }
     }
+
+    @Test func aTeacherWhoJoinsAStudentsQueuedQuestionRaisesItToTheTeachersClass() async throws {
+        try await TestNode.with(configure: {
+            $0.queue.workers = 2
+            $0.admission.reservedBypassWorkers = 1
+        }) { node in
+            // The one worker students may use is busy for seconds.
+            let busy = try await node.client.post("/v1/jobs", json: chatBody("a long essay", mock: ["tokens": 40, "tokens_per_second": 8]), headers: ["X-Sluice-User": "s0"])
+            let busyID = busy.json["id"] as? String ?? ""
+            try await eventually("the long job runs") {
+                try await node.client.get("/v1/jobs/\(busyID)", headers: ["X-Sluice-User": "s0"]).json["state"] as? String == "running"
+            }
+            let question = chatBody("why is the sky blue", mock: ["tokens": 4])
+            let student = try await node.client.post("/v1/jobs", json: question, headers: ["X-Sluice-User": "s1"])
+            let id = student.json["id"] as? String ?? ""
+            #expect(try await node.client.get("/v1/jobs/\(id)", headers: ["X-Sluice-User": "s1"]).json["state"] as? String == "queued")
+            // The teacher asks the same question: a follower of that job, which moves to the teachers' class
+            // and runs on the worker kept for them, while the long job still runs.
+            let teacher = try await node.client.post("/v1/jobs", json: question, headers: ["X-Sluice-User": "t1", "X-Sluice-Role": "teacher"])
+            #expect(teacher.json["id"] as? String == id, "the teacher follows the student's job")
+            try await eventually("the raised job ends", seconds: 10) {
+                try await node.client.get("/v1/jobs/\(id)", headers: ["X-Sluice-User": "t1"]).json["state"] as? String == "succeeded"
+            }
+            let ended = try await node.client.get("/v1/jobs/\(id)", headers: ["X-Sluice-User": "s1"]).json
+            #expect(ended["priority"] as? String == "bypass", "\(ended)")
+            #expect(try await node.client.get("/v1/jobs/\(busyID)", headers: ["X-Sluice-User": "s0"]).json["state"] as? String == "running")
+        }
+    }
 }
+
 
 @Suite struct QueueBenchmarkTests {
     @Test func theQueueBenchmarkCompletesEveryJobAndTimesEveryStart() async throws {

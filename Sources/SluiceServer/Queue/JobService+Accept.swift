@@ -88,8 +88,14 @@ extension JobService {
         let singleFlight = key.flatMap { key in noCache ? nil : key }
         if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
             let admitted = try admission.admitLight(principal: owner)
-            if await flights.waitUntilStored(singleFlight, leader: leader), let job = try? await store.job(id: leader), !job.state.isTerminal {
+            if await flights.waitUntilStored(singleFlight, leader: leader), var job = try? await store.job(id: leader), !job.state.isTerminal {
                 try await store.addFollower(jobID: leader, tenant: owner.tenant, user: owner.user)
+                // A follower of a more urgent class raises the job it follows, so a teacher who asks what a
+                // student asked does not inherit the student's place in the queue.
+                if priority < job.priority, scheduler.raise(job.id, to: priority) {
+                    job.priority = priority
+                    logger.debug("job raised by a follower", metadata: ["sluice.job": "\(job.id)", "sluice.class": "\(priority.name)"])
+                }
                 try await count(admitted.delta, owner: owner)
                 return (chat, .follower(job), Self.fields(admitted.headers, [.sluiceCache: "miss", .sluiceSingleFlight: "follower"]))
             }

@@ -97,6 +97,25 @@ final class Scheduler: Sendable {
         wake?.resume()
     }
 
+    /// Moves a job waiting here to a more urgent class (a teacher joined a student's question in flight):
+    /// it then waits as a job of that class would. False when it does not wait here, or is already as urgent.
+    func raise(_ id: String, to priority: PriorityClass) -> Bool {
+        let (raised, handoffs) = state.withLock { state -> (Bool, Actions) in
+            if var job = state.delayed[id], priority < job.priority {
+                job.priority = priority
+                state.delayed[id] = job
+                return (true, Actions())
+            }
+            guard state.queue.contains(id: id), var job = state.remove(id: id) else { return (false, Actions()) }
+            let higher = priority < job.priority
+            if higher { job.priority = priority }
+            state.push(job)
+            return (higher, higher ? Self.dispatch(&state, router: router) : Actions())
+        }
+        Self.run(handoffs)
+        return raised
+    }
+
     /// Wakes the timer loop, or makes its next wait return at once.
     private func wakeTimers() {
         let wake = state.withLock { Self.takeTimerWake(&$0) }
