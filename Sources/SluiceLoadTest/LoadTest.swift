@@ -285,7 +285,9 @@ public final class LoadTest: Sendable {
             report.timeToFirstToken.append(ttft)
             report.totalLatency.append(total)
             report.samples.append(.init(at: (now - start).seconds, timeToFirstToken: ttft, total: total))
-            if !answer.cached, let wait = answer.queueMs { report.queueWait[answer.role, default: []].append(wait) }
+            // The job's wait; an answer that followed a job already waiting (single-flight) waited at most
+            // its own time to first token, not the job's whole wait from before it joined.
+            if !answer.cached, let wait = answer.queueMs { report.queueWait[answer.role, default: []].append(min(wait, ttft)) }
         }
     }
 }
