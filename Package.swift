@@ -112,6 +112,7 @@ let package = Package(
             resources: [
                 .embedInCode("Web/chat.html"), .embedInCode("Web/chat.js"), .embedInCode("Web/sluice.js"), .embedInCode("Web/i18n.js"),
                 .embedInCode("Web/sluice.css"), .embedInCode("Web/admin.html"), .embedInCode("Web/admin.js"), .embedInCode("Web/admin.css"),
+                .embedInCode("Web/openapi.json"),
             ],
             swiftSettings: strict
         ),

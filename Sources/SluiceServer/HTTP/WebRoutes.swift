@@ -6,7 +6,8 @@ import NIOCore
 
 /// The pages people look at, every byte in the binary (`Sources/SluiceServer/Web/`, no CDN): the chat
 /// page at `/`, the operator's dashboard at `/admin`, the client library at `/sluice.js`, their scripts
-/// and styles under `/assets/`; and `GET /openapi.json`, the document of every public route. Public:
+/// and styles under `/assets/`; and `GET /openapi.json`, the document of every public route
+/// (`docs/openapi.json`, a link to `Web/openapi.json`, compiled in like the pages). Public:
 /// pages hold no data, they ask the API with the visitor's own credentials. Served with a strict
 /// Content-Security-Policy (scripts and styles from this origin only, no inline code, no framing).
 struct WebRoutes {
@@ -42,7 +43,7 @@ struct WebRoutes {
         router.get("openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
         for (path, asset) in Self.assets {
             router.get(RouterPath(path)) { request, _ in Self.response(asset, path: path, request: request) }
