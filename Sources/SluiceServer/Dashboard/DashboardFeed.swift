@@ -6,8 +6,8 @@ import Synchronization
 
 /// The dashboard's one view of the node, `GET /admin/api/events` sends it when it changes: the tier and
 /// mode, the queue by class, each deployment's breaker, calls in flight against its cap, error rate and
-/// time to first token, the cache's hits and what they saved, and today's top users and tenants. Built at
-/// most once a second per scope (the operator's, or one tenant's) however many dashboards are open, and
+/// time to first token, the cache's hits and what they saved, and today's top users and tenants. Built
+/// once a second per scope (the operator's, or one tenant's) however many dashboards are open, and
 /// the top lists (which read the usage rollup) at most every ten seconds. A dashboard is sent a snapshot
 /// only when its content changed (at most one a second), and otherwise a heartbeat, like any idle
 /// event stream.
@@ -21,10 +21,9 @@ final class DashboardFeed: Sendable {
         var today = UsageRow(day: "", tenant: "", user: "", model: "", deployment: "")
     }
 
-    /// A scope's last snapshot: when it was built, its content without the time, and what is sent (the
-    /// content with the time it last changed).
+    /// A scope's last snapshot: its content without the time, and what is sent (the content with the
+    /// time it last changed).
     struct Built: Sendable {
-        var at: ContinuousClock.Instant
         var content: Data
         var data: Data
     }
@@ -104,24 +103,16 @@ final class DashboardFeed: Sendable {
     }
 
     /// The snapshot for a scope (nil: every tenant), as JSON; the same bytes until its content changes
-    /// (`time` says when it last did).
+    /// (`time` says when it last did). Built by the scope's one watcher, once a second.
     func snapshot(tenant: String?) async -> Data {
         let scope = Self.scope(tenant)
-        let now = ContinuousClock.now
-        // One caller rebuilds a stale snapshot; the others, woken in the same second, take the last one.
-        let last = snapshots.withLock { snapshots -> Built? in
-            guard let last = snapshots[scope] else { return nil }
-            if now - last.at >= .seconds(1) { snapshots[scope]?.at = now }
-            return last
-        }
-        if let last, now - last.at < .seconds(1) { return last.data }
         let top = await self.top(tenant: tenant)
         var object = build(tenant: tenant, top: top)
         let content = ServerSentEvents.json(JSONValue.object(object))
-        if let last, last.content == content { return last.data }
+        if let last = snapshots.withLock({ $0[scope] }), last.content == content { return last.data }
         object["time"] = .double(jobs.admission.clock().timeIntervalSince1970)
         let data = ServerSentEvents.json(JSONValue.object(object))
-        snapshots.withLock { $0[scope] = Built(at: now, content: content, data: data) }
+        snapshots.withLock { $0[scope] = Built(content: content, data: data) }
         return data
     }
 
@@ -192,7 +183,7 @@ final class DashboardFeed: Sendable {
         let last = tops.withLock { $0[scope] }
         if let last, now - last.at < Self.topInterval { return last.top }
         let today = UsageRoutes.day(Date())
-        let tenants = tenant.map { [$0] } ?? Array(Set(jobs.configuration.tenantDirectory.policies.keys).union(["default", "local", "operator"])).sorted()
+        let tenants = tenant.map { [$0] } ?? Array(Set(jobs.configuration.effectiveTenants.map(\.name)).union(["default", "local", "operator"])).sorted()
         var users: [String: UsageRow] = [:]
         var perTenant: [String: UsageRow] = [:]
         do {
