@@ -56,6 +56,9 @@ public final class FakeUpstream: Sendable {
         var fallback: Behavior = .answer()
         var byContent: [(key: String, behavior: Behavior)] = []
         var received: [Received] = []
+        /// How `/hooks/*` answers: these statuses in turn, then `hookFallback`.
+        var hookScript: [Int] = []
+        var hookFallback = 200
         var inFlight = 0
         var maxInFlight = 0
         var parked: [CheckedContinuation<Void, Never>] = []
@@ -94,6 +97,10 @@ public final class FakeUpstream: Sendable {
     /// Answers every request whose body contains `key` (a tag in the question, say) with this behavior,
     /// before the script and the fallback: tests that send many requests need no order.
     public func answer(containing key: String, with behavior: Behavior) { state.withLock { $0.byContent.append((key, behavior)) } }
+    /// Makes the callback receiver (`POST /hooks/*`) answer these statuses in turn, then `fallback`.
+    public func hooks(_ statuses: [Int], then fallback: Int = 200) { state.withLock { $0.hookScript = statuses; $0.hookFallback = fallback } }
+    /// The callbacks it received (`/hooks/*`), in order.
+    public var callbacks: [Received] { state.withLock { $0.received.filter { $0.path.hasPrefix("/hooks/") } } }
     /// Answers every request not scripted with this behavior.
     public func fallback(_ behavior: Behavior) { state.withLock { $0.fallback = behavior } }
     /// What it received so far.
@@ -123,6 +130,18 @@ public final class FakeUpstream: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: json ? "application/json" : "application/x-protobuf"],
                 body: .init(byteBuffer: ByteBuffer(string: json ? "{}" : "")))
+        }
+        // A callback receiver: records each POST, answers as `hooks(_:then:)` says.
+        router.post("hooks/{name}") { request, _ in
+            var request = request
+            let body = Data(try await request.collectBody(upTo: 16 << 20).readableBytesView)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let status = fake.state.withLock { state in
+                state.received.append(Received(path: request.uri.path, headers: headers, body: body, at: Date()))
+                return state.hookScript.isEmpty ? state.hookFallback : state.hookScript.removeFirst()
+            }
+            return Response(status: HTTPResponse.Status(code: status), body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
         router.get(".well-known/jwks.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: fake.state.withLock { $0.jwks })))

@@ -47,6 +47,8 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
         case unsupportedParameter = "unsupported_parameter"
         case modelNotFound = "model_not_found"
         case jobNotFound = "job_not_found"
+        /// A file, batch or callback delivery that does not exist or is not the caller's.
+        case objectNotFound = "object_not_found"
         case invalidAPIKey = "invalid_api_key"
         case invalidToken = "invalid_token"
         case notFound = "not_found"
@@ -79,7 +81,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .rateLimited, .quotaExceeded, .tooManyStreams, .tooManyReconnects, .budgetExceeded: 429
             case .promptTooLarge: 400
             case .systemBusy: 503
-            case .modelNotFound, .jobNotFound, .notFound: 404
+            case .modelNotFound, .jobNotFound, .objectNotFound, .notFound: 404
             case .jobCancelled: 409
             case .requestTooLarge: 413
             case .unsupportedMediaType: 415
@@ -123,6 +125,7 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .unsupportedParameter: "The parameter '{field}' cannot be sent to the model '{model}' ({deployment}): {reason}."
             case .modelNotFound: "The model '{model}' does not exist. Available models: {models}."
             case .jobNotFound: "No job with id '{id}' was found."
+            case .objectNotFound: "No {object} with id '{id}' was found."
             case .invalidAPIKey: "Missing or invalid API key. Send it as 'Authorization: Bearer <key>'."
             case .invalidToken: "The token was refused: {reason}."
             case .notFound: "Nothing is served at this path."
@@ -157,10 +160,11 @@ public struct SluiceError: Error, Sendable, CustomStringConvertible {
             case .missingField: "'{field}' талбар заавал байх ёстой."
             case .invalidMessages: "'messages' буруу байна: {reason}."
             case .invalidMaxTokens: "'max_tokens' нь 1-ээс {limit} хооронд байх ёстой."
-            case .invalidParameter: "'{field}' параметр буруу байна: {reason}."
+            case .invalidParameter: "'{field}' параметр буруу байна: {reason_mn}."
             case .unsupportedParameter: "'{field}' параметрийг '{model}' загварт ({deployment}) илгээх боломжгүй: {reason}."
             case .modelNotFound: "'{model}' загвар олдсонгүй. Боломжит загварууд: {models}."
             case .jobNotFound: "'{id}' дугаартай ажил олдсонгүй."
+            case .objectNotFound: "'{id}' дугаартай {object_mn} олдсонгүй."
             case .invalidAPIKey: "API түлхүүр алга эсвэл буруу байна. 'Authorization: Bearer <түлхүүр>' гэж илгээнэ үү."
             case .invalidToken: "Токеныг хүлээн авсангүй: {reason_mn}."
             case .notFound: "Энэ хаягаар юу ч үйлчилдэггүй."

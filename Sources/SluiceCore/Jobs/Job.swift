@@ -27,8 +27,10 @@ public struct Job: Sendable, Codable, Identifiable {
     public var finishedAt: Date?
     /// After this it may not start: it expires.
     public var deadline: Date
-    /// Not to be started again before this (retry backoff).
+    /// Not to be started before this: a delayed job's time (`not_before`), or a retry's backoff.
     public var notBefore: Date?
+    /// Where its final object is POSTed when it ends (`callback_url`), signed; nil: nowhere.
+    public var callback: String?
     /// The answer, once succeeded.
     public var result: JobResult?
     /// Why it failed, expired or was cancelled.
@@ -65,11 +67,14 @@ public struct Job: Sendable, Codable, Identifiable {
         self.deadline = deadline
     }
 
+    /// Whether it waits for the time its owner asked it to start at (`scheduled` in the API).
+    public func isScheduled(at now: Date) -> Bool {
+        state == .queued && attempt == 0 && (notBefore.map { $0 > now } ?? false)
+    }
+
     /// A new random job id.
     public static func newID() -> String {
-        var rng = SystemRandomNumberGenerator()
-        let hex = (0..<3).map { _ in String(rng.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
-        return "job_" + hex
+        RandomID.make("job_", words: 3)
     }
 }
 
@@ -122,12 +127,6 @@ public struct JobFailure: Sendable, Codable, Hashable {
     public init(code: String, message: String) {
         self.code = code
         self.message = message
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
 

@@ -60,3 +60,12 @@ struct ClosingService: Service {
         await close()
     }
 }
+
+/// Runs a loop of the node's until the node shuts down (then the loop's task is cancelled).
+struct BackgroundLoop: Service {
+    let body: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await body() }
+    }
+}

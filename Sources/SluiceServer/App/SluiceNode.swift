@@ -61,7 +61,7 @@ public final class SluiceNode: Sendable {
                     roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
                 httpClient: .shared, logger: logger)
             : nil
-        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup
+        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
@@ -72,7 +72,7 @@ public final class SluiceNode: Sendable {
         }
         mock = MockProvider(configuration: configuration.mock)
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
-        jobs = JobService(store: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
+        jobs = JobService(store: store, deliveries: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
         audit = AuditTrail(log: store, metrics: metrics, logger: logger)
     }
 
@@ -125,6 +125,7 @@ public final class SluiceNode: Sendable {
         JobRoutes(jobs: jobs).register(on: v1)
         let admin = router.group("admin/api").add(middleware: identity)
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
+        DeliveryRoutes(callbacks: jobs.callbacks, audit: audit).register(on: admin)
         DashboardRoutes(jobs: jobs, feed: DashboardFeed(jobs: jobs)).register(on: admin)
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
@@ -191,6 +192,7 @@ public final class SluiceNode: Sendable {
         if let internalServer {
             services.append(.init(service: ServerService(server: internalServer, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)))
         }
+        services.append(.init(service: BackgroundLoop { await self.jobs.callbacks.run() }))
         services += [
             .init(service: ServerService(server: app, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),

@@ -76,6 +76,13 @@ extension SluiceConfiguration {
 
     private func checkTenant(_ tenant: Tenant, _ list: inout ProblemList) {
         let path = "tenants.\(tenant.name)."
+        if let variable = tenant.webhookSecretEnv, tenant.webhookSecrets.isEmpty {
+            list.add(path + "webhooks.secretEnv", "names \(variable), which is not set in the environment or holds no secret: set it to whsec_… (two, comma-separated, during a rotation)")
+        }
+        var hooks = WebhookSettings()
+        hooks.secrets = tenant.webhookSecrets
+        hooks.allowedHosts = tenant.webhookAllowedHosts ?? []
+        hooks.check(&list, path: path + "webhooks")
         if let variable = tenant.apiKeysEnv, tenant.apiKeys.isEmpty {
             list.add(path + "apiKeysEnv", "names \(variable), which is not set in the environment or holds no keys: set it to the tenant's app keys, comma-separated")
         }

@@ -158,6 +158,8 @@ public struct SluiceConfiguration: Sendable {
     public var limits = Limits()
     /// Retention.
     public var retention = Retention()
+    /// Callbacks: how they are signed, where they may go, how long they are retried.
+    public var webhooks = WebhookSettings()
     /// The built-in mock provider's default pace (aliases `default` and `mock` when no aliases are configured).
     public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
     /// The response cache.

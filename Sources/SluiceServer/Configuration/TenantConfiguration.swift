@@ -32,6 +32,13 @@ extension SluiceConfiguration {
         public var corsOrigins: [String] = []
         /// Its own calendar (`tenants.<name>.calendar`, as the global `calendar`); nil: the global one.
         public var calendar: SchoolCalendar?
+        /// The environment variable holding its callbacks' signing secrets (`webhooks.secretEnv`;
+        /// `whsec_…`, two during a rotation); nil: the global `webhooks.secret`.
+        public var webhookSecretEnv: String?
+        /// Its signing secrets, read from `webhookSecretEnv`: secrets, never shown.
+        public var webhookSecrets: [String] = []
+        /// The hosts its callbacks may go to (`webhooks.allowedHosts`); nil: the global list.
+        public var webhookAllowedHosts: [String]?
 
         /// - Parameter name: the tenant's name; everything else has its default.
         public init(name: String) {
@@ -62,6 +69,9 @@ extension SluiceConfiguration.Tenant {
         ceilings.tokensPerDay = config.int(forKey: "ceilings.tokensPerDay")
         ceilings.spendPerMonthUSD = config.double(forKey: "ceilings.spendPerMonthUSD")
         corsOrigins = config.stringArray(forKey: "corsOrigins", default: corsOrigins)
+        webhookSecretEnv = config.nonEmptyString(forKey: "webhooks.secretEnv")
+        webhookSecrets = webhookSecretEnv.map { WebhookSettings.split(environment[$0] ?? "") } ?? []
+        webhookAllowedHosts = config.stringArray(forKey: "webhooks.allowedHosts")
         let calendarSection = config.scoped(to: "calendar")
         if SchoolCalendar.isSet(in: calendarSection) {
             calendar = SchoolCalendar(config: calendarSection, path: "tenants.\(name).calendar", timeZone: timeZone, problems: &problems)

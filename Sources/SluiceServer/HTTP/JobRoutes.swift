@@ -12,19 +12,25 @@ struct JobRoutes {
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("jobs") { request, context in
-            let (chat, accepted, limits) = try await jobs.accept(request, context: context)
+            if jobs.health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
+            var asked = try await ChatRequest.decode(from: request, configuration: jobs.configuration, router: jobs.router)
+            let background = try Background.taking(from: &asked.extra, now: Date())
+            let (chat, accepted, limits) = try await jobs.accept(asked, headers: request.headers, context: context, origin: nil, background: background)
             let job: Job
             switch accepted {
             case .hit(let entry, let layer): job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: try context.requirePrincipal())
             case .job(let created), .follower(let created): job = created
             }
+            // Durable before the job is acknowledged: the 202 promises the callback.
+            if let url = background.callback { try await jobs.callbacks.register(job, url: url) }
             var headers = limits
             headers[.sluiceJobID] = job.id
             headers[.location] = "/v1/jobs/\(job.id)"
             var object: [String: Any] = [
-                "id": job.id, "object": "job", "state": job.state.rawValue, "stream_url": Self.streamURL(job.id),
+                "id": job.id, "object": "job", "state": Self.state(job), "stream_url": Self.streamURL(job.id),
                 "created_at": job.createdAt.timeIntervalSince1970,
             ]
+            if let notBefore = job.notBefore { object["not_before"] = notBefore.timeIntervalSince1970 }
             if let served = job.cache?.servedFrom { object["cache"] = served }
             return JSONResponse.make(object, status: .accepted, headers: headers)
         }
@@ -41,6 +47,11 @@ struct JobRoutes {
 
     static func streamURL(_ id: String) -> String { "/v1/jobs/\(id)/stream" }
 
+    /// The state the API shows: `scheduled` for a delayed job before its time, else the job's own.
+    static func state(_ job: Job, now: Date = Date()) -> String {
+        job.isScheduled(at: now) ? "scheduled" : job.state.rawValue
+    }
+
     static func id(_ context: SluiceRequestContext) throws -> String {
         guard let id = context.parameters.get("id"), !id.isEmpty else { throw SluiceError(.jobNotFound, details: ["id": ""]) }
         return id
@@ -53,11 +64,13 @@ struct JobRoutes {
     /// A job as the jobs API shows it; a queued one with its place in this node's queue, when known.
     static func object(_ job: Job, queuePosition: Int?) -> [String: Any] {
         var object: [String: Any] = [
-            "id": job.id, "object": "job", "state": job.state.rawValue, "attempt": job.attempt, "model": job.request.model,
+            "id": job.id, "object": "job", "state": state(job), "attempt": job.attempt, "model": job.request.model,
             "priority": job.priority.name, "created_at": job.createdAt.timeIntervalSince1970,
             "deadline": job.deadline.timeIntervalSince1970, "stream_url": Self.streamURL(job.id),
         ]
         if let started = job.startedAt { object["started_at"] = started.timeIntervalSince1970 }
+        if job.attempt == 0, let notBefore = job.notBefore { object["not_before"] = notBefore.timeIntervalSince1970 }
+        if let callback = job.callback { object["callback_url"] = callback }
         if let finished = job.finishedAt { object["finished_at"] = finished.timeIntervalSince1970 }
         if let queuePosition { object["queue_position"] = queuePosition }
         if let deployment = job.deployment { object["deployment"] = deployment }

@@ -100,6 +100,12 @@ final class SluiceMetrics: Sendable {
         counter("sluice_stream_clients_dropped_total", [("reason", reason)]).increment()
     }
 
+    /// One attempt to deliver a callback: `delivered`, `retrying` (it failed and will be tried again),
+    /// `dead` (given up: a 4xx or a day of failures) or `refused` (its address is not allowed).
+    func callbackAttempt(outcome: String) {
+        counter("sluice_callback_deliveries_total", [("outcome", outcome)]).increment()
+    }
+
     func jobEnded(state: String) {
         counter("sluice_jobs_total", [("state", state)]).increment()
     }

@@ -33,11 +33,13 @@ extension JobService {
     /// Accepts a chat request another front door (Responses, Messages) read and checked: the same
     /// cache, admission, single-flight and queue. `origin` is kept on the job (nil for chat).
     func accept(
-        _ chat: ChatRequest, headers requestHeaders: HTTPFields, context: SluiceRequestContext, origin: JobOrigin?
+        _ chat: ChatRequest, headers requestHeaders: HTTPFields, context: SluiceRequestContext, origin: JobOrigin?,
+        background: Background = Background()
     ) async throws -> (ChatRequest, Accepted, HTTPFields) {
         if health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         var chat = chat
         let owner = try principal(asking: chat, headers: requestHeaders, context: context)
+        if let callback = background.callback { try callbacks.check(callback, tenant: owner.tenant) }
         let cacheControl = (requestHeaders[.cacheControl] ?? "").lowercased()
         let noCache = cacheControl.contains("no-cache")
         let noStore = cacheControl.contains("no-store")
@@ -50,7 +52,8 @@ extension JobService {
 
         var semanticKey: SemanticKey?
         let lookup = startSpan("cache lookup")
-        if let key, !noCache {
+        // A delayed job runs at its time, not from what the cache holds now.
+        if let key, !noCache, background.notBefore == nil {
             let started = ContinuousClock.now
             if case .hit(let entry) = cache.lookup(key: key, tenant: owner.tenant) {
                 lookup.attributes["sluice.cache"] = "exact"
@@ -85,7 +88,7 @@ extension JobService {
 
         lookup.end()
         let id = Job.newID()
-        let singleFlight = key.flatMap { key in noCache ? nil : key }
+        let singleFlight = key.flatMap { key in noCache || background.notBefore != nil || background.callback != nil ? nil : key }
         if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
             let admitted = try admission.admitLight(principal: owner)
             if await flights.waitUntilStored(singleFlight, leader: leader), var job = try? await store.job(id: leader), !job.state.isTerminal {
@@ -134,7 +137,8 @@ extension JobService {
                 let job = try await submit(
                     chat, owner: owner, id: id, priority: priority, origin: origin,
                     reservation: admitted.reservation, cache: plan,
-                    counters: (sharedDay ? [] : [admitted.delta]) + [admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant)].compactMap { $0 })
+                    counters: (sharedDay ? [] : [admitted.delta]) + [admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant)].compactMap { $0 },
+                    background: background)
                 // The request's logger: with its request id, and the trace id when it is traced.
                 context.logger.debug("job accepted", metadata: ["sluice.job": .string(job.id), "sluice.model": .string(chat.model)])
                 return (chat, .job(job), headers)

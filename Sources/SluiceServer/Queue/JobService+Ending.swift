@@ -75,5 +75,6 @@ extension JobService {
             releaseFlight(plan.key, leader: job.id)
         }
         hub.deliver(chunk, to: job.id)
+        if job.callback != nil { await callbacks.jobEnded(job) }
     }
 }

@@ -30,6 +30,8 @@ final class JobService: Sendable {
     let cluster: Cluster?
     /// Counters shared with the other nodes of the cluster.
     let sharedCounters: (any SharedCounters)?
+    /// The callbacks of jobs that asked for one.
+    let callbacks: CallbackOutbox
     /// Whether the store takes writes now.
     let health = StoreHealth()
     /// The cutoff of the last sweep of streams: the next one starts a little before it.
@@ -39,8 +41,8 @@ final class JobService: Sendable {
     }
 
     init(
-        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup, router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics,
-        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup, deliveries: any DeliveryLog, router: ProviderRouter,
+        configuration: SluiceConfiguration, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         let cluster: Cluster?
         if let queue = store as? any SharedJobQueue {
@@ -55,6 +57,12 @@ final class JobService: Sendable {
         sharedCounters = store as? any SharedCounters
         self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: Self.semanticCache(configuration))
         self.store = store
+        callbacks = CallbackOutbox(log: deliveries, jobs: store, configuration: configuration, metrics: metrics, logger: logger) { job in
+            if job.origin?.response != nil, let object = ServerSentEvents.foundation(ResponseObject(job: job).json()) as? [String: Any] {
+                return object
+            }
+            return JobRoutes.object(job, queuePosition: nil)
+        }
         self.hub = StreamHub(log: store, remote: cluster)
         let workers = max(1, configuration.queue.workers)
         let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
@@ -101,18 +109,24 @@ final class JobService: Sendable {
     /// Accepts a validated, admitted request as a job; returns once it is durable and queued.
     func submit(
         _ request: ChatRequest, owner: Principal, id: String = Job.newID(), priority: PriorityClass? = nil, origin: JobOrigin? = nil,
-        reservation: AdmissionLedger.Reservation? = nil, cache: CachePlan? = nil, counters: [DailyCounterDelta] = [], now: Date = Date()
+        reservation: AdmissionLedger.Reservation? = nil, cache: CachePlan? = nil, counters: [DailyCounterDelta] = [],
+        background: Background = Background(), now: Date = Date()
     ) async throws -> Job {
         guard !scheduler.isStopped else { throw SluiceError(.shuttingDown, retryAfter: 5) }
+        // A delayed job's deadline counts from the time it may start.
+        let start = max(now, background.notBefore ?? now)
         var job = Job(
             id: id, owner: owner, priority: priority ?? owner.priorityClass, request: request,
-            createdAt: now, deadline: now.addingTimeInterval(configuration.queue.deadlineSeconds))
+            createdAt: now, deadline: start.addingTimeInterval(configuration.queue.deadlineSeconds))
         job.reservation = reservation
         job.cache = cache
         job.origin = origin
+        job.notBefore = background.notBefore.flatMap { $0 > now ? $0 : nil }
+        job.callback = background.callback
         let trace = TraceHeaders.current()
         job.trace = trace.isEmpty ? nil : trace
-        cluster?.stamp(&job, freeWorkers: scheduler.idleCapacity)
+        // A delayed job is left to whichever node has room when its time comes.
+        cluster?.stamp(&job, freeWorkers: job.notBefore == nil ? scheduler.idleCapacity : 0)
         // A job left to the cluster streams from the store until a node (maybe this one) takes it.
         let runsHere = cluster == nil || job.node != nil
         if runsHere { hub.open(job.id) }

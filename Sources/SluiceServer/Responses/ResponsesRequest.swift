@@ -13,13 +13,15 @@ struct ResponsesRequest: Sendable {
     var details: ResponseDetails
     /// Stream the events.
     var stream: Bool
+    /// Where a background response's final object is POSTed (Sluice's `callback_url`).
+    var callback: String?
 
     /// Fields read here; `text`, `tool_choice`, `tools`, `parallel_tool_calls`, `truncation`, `include`,
     /// `stream_options`, `prompt_cache_key`, `safety_identifier` and `service_tier` are accepted only
     /// with values that change nothing (plain text, no tools), and anything else is refused.
     static let fields: Set<String> = [
         "model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream", "background", "store",
-        "previous_response_id", "metadata", "user", "mock",
+        "previous_response_id", "metadata", "user", "mock", "callback_url",
     ]
 
     init(_ body: [String: JSONValue]) throws {
@@ -47,6 +49,8 @@ struct ResponsesRequest: Sendable {
         let background = try BodyFields.bool(body, "background") ?? false
         let store = try BodyFields.bool(body, "store") ?? true
         if background, !store { throw BodyFields.wrongType("background", "needs store to be true: a background response is read later") }
+        callback = try BodyFields.string(body, "callback_url")
+        if callback != nil, !background { throw BodyFields.wrongType("callback_url", "needs background to be true: a callback tells a response nobody waits for") }
         let previous = try BodyFields.string(body, "previous_response_id")
         if let previous, ResponseDetails.jobID(forResponse: previous) == nil || previous.count > 64 {
             throw BodyFields.wrongType("previous_response_id", "is not a response id")

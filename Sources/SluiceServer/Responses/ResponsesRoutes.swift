@@ -47,7 +47,8 @@ struct ResponsesRoutes {
         }
         try asked.chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
         let origin = JobOrigin.response(asked.details)
-        let (chat, accepted, limits) = try await jobs.accept(asked.chat, headers: request.headers, context: context, origin: origin)
+        let (chat, accepted, limits) = try await jobs.accept(
+            asked.chat, headers: request.headers, context: context, origin: origin, background: Background(callback: asked.callback))
         let job: Job
         switch accepted {
         case .hit(let entry, let layer):
@@ -56,6 +57,7 @@ struct ResponsesRoutes {
         case .job(let created), .follower(let created):
             job = created
         }
+        if let url = asked.callback { try await jobs.callbacks.register(job, url: url) }
         var headers = limits
         headers[.sluiceJobID] = job.id
         if asked.stream {

@@ -206,6 +206,18 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v10-deliveries") { db in
+            try db.execute(sql: """
+                CREATE TABLE delivery (
+                    id TEXT PRIMARY KEY NOT NULL, job_id TEXT NOT NULL, tenant TEXT NOT NULL, url TEXT NOT NULL, state TEXT NOT NULL,
+                    attempts INTEGER NOT NULL, next_at REAL NOT NULL, created_at REAL NOT NULL, last_status INTEGER, last_error TEXT,
+                    delivered_at REAL
+                );
+                CREATE INDEX delivery_due ON delivery(next_at) WHERE state IN ('waiting', 'pending');
+                CREATE INDEX delivery_job ON delivery(job_id) WHERE state = 'waiting';
+                CREATE INDEX delivery_listed ON delivery(state, created_at);
+                """)
+        }
         return migrator
     }
 

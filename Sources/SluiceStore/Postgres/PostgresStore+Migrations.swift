@@ -119,6 +119,18 @@ extension PostgresStore {
             )
             """,
         ]),
+        (9, "callbacks to deliver", [
+            """
+            CREATE TABLE sluice_delivery (
+                id text PRIMARY KEY, job_id text NOT NULL, tenant text NOT NULL, url text NOT NULL, state text NOT NULL,
+                attempts int NOT NULL, next_at double precision NOT NULL, created_at double precision NOT NULL, last_status int,
+                last_error text, delivered_at double precision
+            )
+            """,
+            "CREATE INDEX sluice_delivery_due ON sluice_delivery (next_at) WHERE state IN ('waiting', 'pending')",
+            "CREATE INDEX sluice_delivery_job ON sluice_delivery (job_id) WHERE state = 'waiting'",
+            "CREATE INDEX sluice_delivery_listed ON sluice_delivery (state, created_at)",
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so
