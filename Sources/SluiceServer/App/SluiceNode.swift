@@ -29,6 +29,10 @@ public final class SluiceNode: Sendable {
     let connections: ConnectionLimiter
     let logger: Logger
     let closeStore: @Sendable () async -> Void
+    /// `/v1/embeddings`, also run by batches.
+    let embeddings: EmbeddingsRoutes
+    /// Runs the Batch API's batches.
+    let batches: BatchRunner
 
     /// A reason the node refuses to start.
     public struct StartupError: Error, CustomStringConvertible {
@@ -61,7 +65,7 @@ public final class SluiceNode: Sendable {
                     roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
                 httpClient: .shared, logger: logger)
             : nil
-        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog
+        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog & BatchStore
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
@@ -74,6 +78,8 @@ public final class SluiceNode: Sendable {
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
         jobs = JobService(store: store, deliveries: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
         audit = AuditTrail(log: store, metrics: metrics, logger: logger)
+        embeddings = EmbeddingsRoutes(jobs: jobs)
+        batches = BatchRunner(store: store, jobs: jobs, embeddings: embeddings, logger: logger)
     }
 
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
@@ -121,7 +127,9 @@ public final class SluiceNode: Sendable {
         ChatRoutes(jobs: jobs).register(on: v1)
         ResponsesRoutes(jobs: jobs).register(on: v1)
         MessagesRoutes(jobs: jobs).register(on: v1)
-        EmbeddingsRoutes(jobs: jobs).register(on: v1)
+        embeddings.register(on: v1)
+        FileRoutes(store: batches.store, settings: configuration.batches).register(on: v1)
+        BatchRoutes(runner: batches).register(on: v1)
         JobRoutes(jobs: jobs).register(on: v1)
         let admin = router.group("admin/api").add(middleware: identity)
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
@@ -193,6 +201,7 @@ public final class SluiceNode: Sendable {
             services.append(.init(service: ServerService(server: internalServer, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)))
         }
         services.append(.init(service: BackgroundLoop { await self.jobs.callbacks.run() }))
+        services.append(.init(service: BackgroundLoop { await self.batches.run() }))
         services += [
             .init(service: ServerService(server: app, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),

@@ -5,7 +5,6 @@ import NIOCore
 import NIOHTTP1
 import SluiceCore
 import SluiceStore
-import Synchronization
 
 /// Tells callers that do not wait how their jobs ended: each `callback_url` becomes a durable delivery
 /// (stored before the job is acknowledged, `waiting` until the job ends), POSTed signed (Standard
@@ -22,8 +21,8 @@ final class CallbackOutbox: Sendable {
     let logger: Logger
     /// No redirects: a receiver must not send a callback on to an address it may not reach.
     let client: HTTPClient
-    /// Wakes the delivery loop before its next look: the loop's wait, or a wake-up that came while it worked.
-    private let nudge = Mutex<(waiter: CheckedContinuation<Void, Never>?, pending: Bool)>((nil, false))
+    /// Wakes the delivery loop before its next look.
+    let nudge = Nudge()
     /// The final object of a job, as its API shows it.
     let render: @Sendable (Job) -> [String: Any]
 
@@ -107,16 +106,7 @@ final class CallbackOutbox: Sendable {
         return delivery
     }
 
-    func wake() {
-        nudge.withLock { state in
-            if let waiter = state.waiter {
-                waiter.resume()
-                state.waiter = nil
-            } else {
-                state.pending = true
-            }
-        }
-    }
+    func wake() { nudge.wake() }
 
     /// Delivers due callbacks until the task is cancelled: at least once a second, and at once when woken.
     func run() async {
@@ -130,25 +120,7 @@ final class CallbackOutbox: Sendable {
             } catch {
                 logger.warning("could not read the callbacks due", metadata: ["error": "\(error)"])
             }
-            let sleeper = Task {
-                try? await Task.sleep(for: .seconds(1))
-                self.wake()
-            }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    nudge.withLock { state in
-                        if state.pending || Task.isCancelled {
-                            state.pending = false
-                            continuation.resume()
-                        } else {
-                            state.waiter = continuation
-                        }
-                    }
-                }
-            } onCancel: {
-                wake()
-            }
-            sleeper.cancel()
+            await nudge.wait(seconds: 1)
         }
         try? await client.shutdown()
     }

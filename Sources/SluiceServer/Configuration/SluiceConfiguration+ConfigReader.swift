@@ -65,6 +65,7 @@ extension SluiceConfiguration {
         retention.sweepSeconds = config.double(forKey: "retention.sweepSeconds", default: retention.sweepSeconds)
         retention.historyDays = config.double(forKey: "retention.historyDays", default: retention.historyDays)
         webhooks = WebhookSettings(config: config)
+        batches = BatchSettings(config: config)
         mock.ttftMs = config.int(forKey: "mock.ttftMs", default: mock.ttftMs)
         mock.tokensPerSecond = config.double(forKey: "mock.tokensPerSecond", default: mock.tokensPerSecond)
         mock.tokens = config.int(forKey: "mock.tokens", default: mock.tokens)

@@ -25,6 +25,7 @@ extension SluiceConfiguration {
         list.positive("retention.sweepSeconds", retention.sweepSeconds)
         list.notNegative("retention.historyDays", retention.historyDays)
         webhooks.check(&list, path: "webhooks")
+        batches.check(&list)
         list.atLeast("mock.ttftMs", mock.ttftMs, 0)
         list.notNegative("mock.tokensPerSecond", mock.tokensPerSecond)
         list.atLeast("mock.tokens", mock.tokens, 0)

@@ -160,6 +160,8 @@ public struct SluiceConfiguration: Sendable {
     public var retention = Retention()
     /// Callbacks: how they are signed, where they may go, how long they are retried.
     public var webhooks = WebhookSettings()
+    /// The Batch API: file sizes and retention, and how much of the node a batch uses.
+    public var batches = BatchSettings()
     /// The built-in mock provider's default pace (aliases `default` and `mock` when no aliases are configured).
     public var mock = MockProvider.Configuration(ttftMs: 150, tokensPerSecond: 40, tokens: 48)
     /// The response cache.

@@ -23,15 +23,24 @@ struct EmbeddingsRoutes {
 
     func embed(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let asked = try EmbeddingsRequest(try await RequestBody.object(of: request, limit: jobs.configuration.server.maxBodyBytes))
+        var chat = ChatRequest(model: asked.model, messages: [])
+        chat.user = asked.user
+        let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
+        let (object, limits, cached) = try await answer(asked, owner: owner)
+        var headers = JobService.fields(limits, [:])
+        headers[.sluiceCache] = cached ? "exact" : "miss"
+        return JSONResponse.make(object, headers: headers)
+    }
+
+    /// Embeds a checked request for `owner`, from the cache where it can: the `list` object, admission's
+    /// headers, and whether every vector was cached.
+    func answer(_ asked: EmbeddingsRequest, owner: Principal) async throws -> (object: [String: Any], limits: [String: String], cached: Bool) {
         guard jobs.router.serves(asked.model) else {
             throw SluiceError(.modelNotFound, details: ["model": String(asked.model.prefix(100)), "models": jobs.router.aliases.joined(separator: ", ")])
         }
         guard jobs.router.embeds(asked.model) else {
             throw BodyFields.wrongType("model", "\(asked.model.prefix(100)) serves chat only: no deployment of it has an embeddings endpoint")
         }
-        var chat = ChatRequest(model: asked.model, messages: [])
-        chat.user = asked.user
-        let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
         let tokens = asked.inputs.reduce(0) { $0 + Usage.estimateTokens($1) }
         let scope = [owner.tenant, asked.model, String(asked.dimensions ?? 0)].joined(separator: "\u{1E}")
         var vectors = asked.inputs.map { cache.get(scope + "\u{1E}" + $0) }
@@ -61,11 +70,10 @@ struct EmbeddingsRoutes {
                 "embedding": asked.base64 ? EmbeddingsRequest.base64(values) as Any : values.map { Double($0) } as Any,
             ]
         }
-        var headers = JobService.fields(limits, [:])
-        headers[.sluiceCache] = missing.isEmpty ? "exact" : "miss"
-        return JSONResponse.make([
+        let object: [String: Any] = [
             "object": "list", "data": data, "model": asked.model, "usage": ["prompt_tokens": tokens, "total_tokens": tokens],
-        ], headers: headers)
+        ]
+        return (object, limits, missing.isEmpty)
     }
 
     /// Embeds texts on a deployment of `alias` with room, failing over to the next on a provider's fault.

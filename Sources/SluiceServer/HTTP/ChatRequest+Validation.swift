@@ -16,6 +16,11 @@ extension ChatRequest {
     ///   - anyModel: accept model names the router does not serve (the mock upstream answers to every name).
     static func decode(from request: Request, configuration: SluiceConfiguration, router: ProviderRouter, anyModel: Bool = false) async throws -> ChatRequest {
         let data = try await RequestBody.data(of: request, limit: configuration.server.maxBodyBytes)
+        return try decode(data: data, configuration: configuration, router: router, anyModel: anyModel)
+    }
+
+    /// Reads and checks a chat request body's bytes (a request's, or a batch line's).
+    static func decode(data: Data, configuration: SluiceConfiguration, router: ProviderRouter, anyModel: Bool = false) throws -> ChatRequest {
         let chat: ChatRequest
         do {
             chat = try JSONDecoder().decode(ChatRequest.self, from: data)

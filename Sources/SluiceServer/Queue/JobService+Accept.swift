@@ -36,18 +36,23 @@ extension JobService {
         _ chat: ChatRequest, headers requestHeaders: HTTPFields, context: SluiceRequestContext, origin: JobOrigin?,
         background: Background = Background()
     ) async throws -> (ChatRequest, Accepted, HTTPFields) {
+        let owner = try principal(asking: chat, headers: requestHeaders, context: context)
+        return try await accept(
+            chat, owner: owner, options: try RequestOptions(requestHeaders), origin: origin, background: background, logger: context.logger)
+    }
+
+    /// Accepts a checked chat request for `owner`: the cache, admission, single-flight and the queue.
+    /// `id` names the job it makes (a batch's line has a fixed one, so that a line is never run twice).
+    func accept(
+        _ chat: ChatRequest, owner: Principal, options: RequestOptions, origin: JobOrigin?, background: Background = Background(),
+        id fixedID: String? = nil, logger: Logger
+    ) async throws -> (ChatRequest, Accepted, HTTPFields) {
         if health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         var chat = chat
-        let owner = try principal(asking: chat, headers: requestHeaders, context: context)
         if let callback = background.callback { try callbacks.check(callback, tenant: owner.tenant) }
-        let cacheControl = (requestHeaders[.cacheControl] ?? "").lowercased()
-        let noCache = cacheControl.contains("no-cache")
-        let noStore = cacheControl.contains("no-store")
-        let namespace = try IdentityMiddleware.identifier(requestHeaders[.sluiceNamespace], field: "X-Sluice-Namespace", limit: 256) ?? ""
-        let tags = try (IdentityMiddleware.identifier(requestHeaders[.sluiceCacheTags], field: "X-Sluice-Cache-Tags", limit: 1024) ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let (noCache, noStore, namespace, tags) = (options.noCache, options.noStore, options.namespace, options.tags)
         // A caller may lower its own priority (warming, bulk work), never raise it.
-        let priority = requestHeaders[.sluicePriority] == "batch" ? PriorityClass.batch : owner.priorityClass
+        let priority = options.batch ? PriorityClass.batch : owner.priorityClass
         let key = cache.configuration.enabled ? CacheKey.exact(chat, tenant: owner.tenant, namespace: namespace) : nil
 
         var semanticKey: SemanticKey?
@@ -87,7 +92,7 @@ extension JobService {
         }
 
         lookup.end()
-        let id = Job.newID()
+        let id = fixedID ?? Job.newID()
         let singleFlight = key.flatMap { key in noCache || background.notBefore != nil || background.callback != nil ? nil : key }
         if let singleFlight, let leader = claimFlight(singleFlight, for: id) {
             let admitted = try admission.admitLight(principal: owner)
@@ -140,7 +145,7 @@ extension JobService {
                     counters: (sharedDay ? [] : [admitted.delta]) + [admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant)].compactMap { $0 },
                     background: background)
                 // The request's logger: with its request id, and the trace id when it is traced.
-                context.logger.debug("job accepted", metadata: ["sluice.job": .string(job.id), "sluice.model": .string(chat.model)])
+                logger.debug("job accepted", metadata: ["sluice.job": .string(job.id), "sluice.model": .string(chat.model)])
                 return (chat, .job(job), headers)
             } catch {
                 admission.release(admitted.reservation)

@@ -218,6 +218,26 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
                 CREATE INDEX delivery_listed ON delivery(state, created_at);
                 """)
         }
+        migrator.registerMigration("v11-batches") { db in
+            try db.execute(sql: """
+                CREATE TABLE batch_file (
+                    id TEXT PRIMARY KEY NOT NULL, user_key TEXT NOT NULL, purpose TEXT NOT NULL, created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL, meta BLOB NOT NULL, content BLOB NOT NULL
+                );
+                CREATE INDEX batch_file_owner ON batch_file(user_key, created_at);
+                CREATE INDEX batch_file_expiry ON batch_file(expires_at);
+                CREATE TABLE batch (
+                    id TEXT PRIMARY KEY NOT NULL, user_key TEXT NOT NULL, created_at REAL NOT NULL, active INTEGER NOT NULL,
+                    node TEXT, lease_until REAL, cancel_at REAL, data BLOB NOT NULL
+                );
+                CREATE INDEX batch_owner ON batch(user_key, created_at);
+                CREATE INDEX batch_active ON batch(created_at) WHERE active = 1;
+                CREATE TABLE batch_result (
+                    batch_id TEXT NOT NULL, line INTEGER NOT NULL, ok INTEGER NOT NULL, data BLOB NOT NULL,
+                    PRIMARY KEY (batch_id, line)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

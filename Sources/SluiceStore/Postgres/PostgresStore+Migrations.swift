@@ -131,6 +131,29 @@ extension PostgresStore {
             "CREATE INDEX sluice_delivery_job ON sluice_delivery (job_id) WHERE state = 'waiting'",
             "CREATE INDEX sluice_delivery_listed ON sluice_delivery (state, created_at)",
         ]),
+        (10, "the Batch API: files, batches under a lease, line results", [
+            """
+            CREATE TABLE sluice_batch_file (
+                id text PRIMARY KEY, user_key text NOT NULL, purpose text NOT NULL, created_at double precision NOT NULL,
+                expires_at double precision NOT NULL, meta bytea NOT NULL, content bytea NOT NULL
+            )
+            """,
+            "CREATE INDEX sluice_batch_file_owner ON sluice_batch_file (user_key, created_at)",
+            "CREATE INDEX sluice_batch_file_expiry ON sluice_batch_file (expires_at)",
+            """
+            CREATE TABLE sluice_batch (
+                id text PRIMARY KEY, user_key text NOT NULL, created_at double precision NOT NULL, active boolean NOT NULL,
+                node text, lease_until timestamptz, cancel_at double precision, data bytea NOT NULL
+            )
+            """,
+            "CREATE INDEX sluice_batch_owner ON sluice_batch (user_key, created_at)",
+            "CREATE INDEX sluice_batch_active ON sluice_batch (created_at) WHERE active",
+            """
+            CREATE TABLE sluice_batch_result (
+                batch_id text NOT NULL, line int NOT NULL, ok boolean NOT NULL, data bytea NOT NULL, PRIMARY KEY (batch_id, line)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so
