@@ -132,6 +132,22 @@ public final class ExactCache: Sendable {
         return Set(stored).union(removed.map(\.key)).count
     }
 
+    /// Keeps a tenant's entries in some namespaces until at least `until` (exam topics kept through the
+    /// exams); returns how many it extended. Stored, so other nodes and restarts see the new expiry.
+    public func extend(tenant: String, namespaces: Set<String>, until: Date) async throws -> Int {
+        let extended = entries.withLock { lru -> [CacheEntry] in
+            let keys = lru.keys { $0.tenant == tenant && namespaces.contains($0.namespace) && $0.expiresAt < until }
+            return keys.compactMap { key in
+                guard var entry = lru.peek(key) else { return nil }
+                entry.expiresAt = until
+                _ = lru.set(key, entry, size: entry.size)
+                return entry
+            }
+        }
+        try await store.putCache(extended)
+        return extended.count
+    }
+
     /// Stops serving entries another node invalidated.
     public func forget(keys: [String]) {
         let removed = entries.withLock { lru in keys.compactMap { lru.remove($0) } }

@@ -88,6 +88,8 @@ public struct BatchRecord: Sendable, Codable, Hashable {
     public var failed = 0
     /// Why it failed as a whole.
     public var errors: [LineError]?
+    /// Ask every line anew, skipping the cache lookup (a schedule re-warming answers); nil: no.
+    public var refresh: Bool?
 
     /// - Parameters:
     ///   - id: the id.

@@ -85,7 +85,7 @@ import Testing
 
     @Test func everyErrorHasBothLanguagesAndFillsItsDetails() {
         for code in SluiceError.Code.allCases {
-            let error = SluiceError(code, details: ["reason": "R", "limit": "9", "field": "F", "model": "M", "models": "X", "id": "I", "seconds": "7", "reset": "T", "deployment": "D"])
+            let error = SluiceError(code, details: ["reason": "R", "limit": "9", "field": "F", "model": "M", "models": "X", "id": "I", "seconds": "7", "reset": "T", "deployment": "D", "object": "O", "object_mn": "Ob"])
             let en = error.message(language: .en)
             let mn = error.message(language: .mn)
             #expect(!en.isEmpty && !mn.isEmpty && en != mn)

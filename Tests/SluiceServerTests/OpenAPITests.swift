@@ -25,12 +25,12 @@ import Testing
     /// or have a status, content type or body the document does not declare.
     @Test func generatedRequestsFindNoServerErrorAndNoAnswerOutsideTheDocument() async throws {
         // GET and DELETE /admin/session answer only 401 without the dashboard's session cookie, and the
-        // job inspector only 403 or 404 without an admin and a job of this run: as they should. Their
-        // warnings ("Authentication failed") are silenced for these three operations alone.
+        // job inspector and a callback's replay only 403 or 404 without an admin and a job or delivery of
+        // this run: as they should. Their warnings ("Authentication failed") are silenced for these alone.
         let config = TemporaryDirectory.make() + "/schemathesis.toml"
         try """
             [[operations]]
-            include-operation-id = ["getDashboardSession", "signOutDashboard", "inspectJob"]
+            include-operation-id = ["getDashboardSession", "signOutDashboard", "inspectJob", "retryDelivery"]
             warnings = false
 
             """.write(toFile: config, atomically: true, encoding: .utf8)

@@ -113,6 +113,19 @@ public struct SchoolCalendar: Sendable, Hashable {
         return calendar.date(byAdding: .day, value: 1, to: start) ?? date.addingTimeInterval(86400)
     }
 
+    /// The exam period under way at `date`, or starting within `days` days of it, and the moment it ends
+    /// (the start of the day after its last); nil when there is none.
+    public func examPeriod(around date: Date, withinDays days: Int) -> (period: Period, end: Date)? {
+        let today = day(of: date)
+        let horizon = day(of: calendar.date(byAdding: .day, value: max(0, days), to: date) ?? date)
+        guard let period = periods.filter({ $0.last >= today && $0.first <= horizon }).min(by: { $0.first < $1.first }) else { return nil }
+        let parts = period.last.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3,
+              let last = calendar.date(from: DateComponents(timeZone: timeZone, year: parts[0], month: parts[1], day: parts[2]))
+        else { return nil }
+        return (period, nextDay(after: last))
+    }
+
     /// The mode the calendar sets at a moment: an exam period wins over peak hours; nil for none.
     public func mode(at date: Date) -> String? {
         if periods.isEmpty, hours.isEmpty { return nil }

@@ -13,6 +13,8 @@ struct BatchInput: Sendable {
         var customID: String
         var url: String
         var body: [String: JSONValue]
+        /// The cache namespace its answer goes to (Sluice's `namespace` beside `custom_id`); empty: the default.
+        var namespace = ""
     }
 
     /// The APIs a batch may call.
@@ -67,7 +69,14 @@ struct BatchInput: Sendable {
             return .failure(Problem(message: "url must be one of \(endpoints.joined(separator: ", "))"))
         }
         guard let body = object["body"]?.object else { return .failure(Problem(message: "body must be a JSON object")) }
-        return .success(Line(index: index, customID: customID, url: url, body: body))
+        var namespace = ""
+        if let raw = object["namespace"], raw != .null {
+            guard let text = raw.string, text.count <= 256, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                return .failure(Problem(message: "namespace must be a string of at most 256 characters"))
+            }
+            namespace = text
+        }
+        return .success(Line(index: index, customID: customID, url: url, body: body, namespace: namespace))
     }
 
     /// The refusal of a file with problems: a 400 naming the first lines that are wrong.

@@ -63,13 +63,13 @@ struct BatchLine {
                 asked.continuing(previous)
             }
             try asked.chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
-            let job = try await runJob(asked.chat, origin: .response(asked.details), jobID: jobID)
+            let job = try await runJob(asked.chat, origin: .response(asked.details), jobID: jobID, namespace: line.namespace)
             return Self.result(line, job: job) { ServerSentEvents.foundation(ResponseObject(job: $0).json()) }
         default:
             let data = try JSONEncoder().encode(JSONValue.object(line.body))
             let chat = try ChatRequest.decode(data: data, configuration: jobs.configuration, router: jobs.router)
             guard chat.stream != true else { throw BodyFields.wrongType("stream", "a batch's requests cannot stream") }
-            let job = try await runJob(chat, origin: nil, jobID: jobID)
+            let job = try await runJob(chat, origin: nil, jobID: jobID, namespace: line.namespace)
             return Self.result(line, job: job) { job in
                 guard let result = job.result else { return NSNull() }
                 let completion = ChatCompletion(
@@ -81,10 +81,12 @@ struct BatchLine {
     }
 
     /// Runs a chat request as the line's job (or waits for the one a previous run submitted), to its end.
-    func runJob(_ chat: ChatRequest, origin: JobOrigin?, jobID: String) async throws -> Job {
+    func runJob(_ chat: ChatRequest, origin: JobOrigin?, jobID: String, namespace: String) async throws -> Job {
         if let existing = try await jobs.store.job(id: jobID) { return try await ended(existing) }
         var options = RequestOptions()
         options.batch = true
+        options.namespace = namespace
+        options.noCache = batch.refresh ?? false
         let (asked, accepted, _) = try await jobs.accept(chat, owner: batch.owner, options: options, origin: origin, id: jobID, logger: runner.logger)
         switch accepted {
         case .hit(let entry, let layer):

@@ -83,6 +83,7 @@ extension SluiceConfiguration {
         hooks.secrets = tenant.webhookSecrets
         hooks.allowedHosts = tenant.webhookAllowedHosts ?? []
         hooks.check(&list, path: path + "webhooks")
+        for schedule in tenant.schedules { schedule.check(&list, path: path + "schedules." + schedule.name) }
         if let variable = tenant.apiKeysEnv, tenant.apiKeys.isEmpty {
             list.add(path + "apiKeysEnv", "names \(variable), which is not set in the environment or holds no keys: set it to the tenant's app keys, comma-separated")
         }

@@ -233,6 +233,10 @@ extension SluiceConfiguration {
             add(path + "corsOrigins", tenant.corsOrigins.isEmpty ? "[] (no cross-origin access)" : list(tenant.corsOrigins))
             add(path + "webhooks.secretEnv", tenant.webhookSecretEnv.map { keys($0, tenant.webhookSecrets.count) } ?? "<the global webhooks.secret>")
             add(path + "webhooks.allowedHosts", tenant.webhookAllowedHosts.map { list($0) } ?? "<the global webhooks.allowedHosts>")
+            add(path + "schedules.names", list(tenant.schedules.map(\.name)))
+            for schedule in tenant.schedules {
+                add(path + "schedules.\(schedule.name)", "\(schedule.kind?.rawValue ?? "?") at \(schedule.cron)")
+            }
             if let calendar = tenant.calendar {
                 add(path + "calendar.timeZone", calendar.timeZone.identifier)
                 add(path + "calendar.examPeriods", list(calendar.periods.map { "\($0.first)..\($0.last) (\($0.mode))" }))

@@ -39,6 +39,8 @@ extension SluiceConfiguration {
         public var webhookSecrets: [String] = []
         /// The hosts its callbacks may go to (`webhooks.allowedHosts`); nil: the global list.
         public var webhookAllowedHosts: [String]?
+        /// Its schedules (`schedules.names`, one section each), in its time zone.
+        public var schedules: [ScheduleSettings] = []
 
         /// - Parameter name: the tenant's name; everything else has its default.
         public init(name: String) {
@@ -72,6 +74,11 @@ extension SluiceConfiguration.Tenant {
         webhookSecretEnv = config.nonEmptyString(forKey: "webhooks.secretEnv")
         webhookSecrets = webhookSecretEnv.map { WebhookSettings.split(environment[$0] ?? "") } ?? []
         webhookAllowedHosts = config.stringArray(forKey: "webhooks.allowedHosts")
+        for schedule in config.names(forKey: "schedules.names", problems: &problems) {
+            schedules.append(ScheduleSettings(
+                config: config.scoped(to: ["schedules", schedule]), tenant: name, name: schedule, path: "tenants.\(name).schedules.\(schedule)",
+                problems: &problems))
+        }
         let calendarSection = config.scoped(to: "calendar")
         if SchoolCalendar.isSet(in: calendarSection) {
             calendar = SchoolCalendar(config: calendarSection, path: "tenants.\(name).calendar", timeZone: timeZone, problems: &problems)

@@ -238,6 +238,14 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v12-schedule-runs") { db in
+            try db.execute(sql: """
+                CREATE TABLE schedule_run (
+                    schedule TEXT NOT NULL, fire_at REAL NOT NULL, node TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
+                    outcome TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (schedule, fire_at)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

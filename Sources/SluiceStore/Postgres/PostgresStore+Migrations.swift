@@ -154,6 +154,14 @@ extension PostgresStore {
             )
             """,
         ]),
+        (11, "the runs of schedules, once per cluster", [
+            """
+            CREATE TABLE sluice_schedule_run (
+                schedule text NOT NULL, fire_at double precision NOT NULL, node text NOT NULL, started_at double precision NOT NULL,
+                finished_at double precision, outcome text NOT NULL, detail text NOT NULL, PRIMARY KEY (schedule, fire_at)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations not yet applied, each in its own transaction, under an advisory lock so
