@@ -33,6 +33,8 @@ public final class SluiceNode: Sendable {
     let embeddings: EmbeddingsRoutes
     /// Runs the Batch API's batches.
     let batches: BatchRunner
+    /// Fires the configured schedules.
+    let schedules: ScheduleRunner
 
     /// A reason the node refuses to start.
     public struct StartupError: Error, CustomStringConvertible {
@@ -65,7 +67,7 @@ public final class SluiceNode: Sendable {
                     roleClaim: jwt.roleClaim, planClaim: jwt.planClaim),
                 httpClient: .shared, logger: logger)
             : nil
-        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog & BatchStore
+        let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog & BatchStore & ScheduleLog
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
@@ -80,6 +82,9 @@ public final class SluiceNode: Sendable {
         audit = AuditTrail(log: store, metrics: metrics, logger: logger)
         embeddings = EmbeddingsRoutes(jobs: jobs)
         batches = BatchRunner(store: store, jobs: jobs, embeddings: embeddings, logger: logger)
+        schedules = ScheduleRunner(
+            log: store, work: ScheduledWork(jobs: jobs, batches: batches, history: store, configuration: configuration), configuration: configuration,
+            node: batches.node, clock: clock, logger: logger)
     }
 
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
@@ -134,6 +139,7 @@ public final class SluiceNode: Sendable {
         let admin = router.group("admin/api").add(middleware: identity)
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
         DeliveryRoutes(callbacks: jobs.callbacks, audit: audit).register(on: admin)
+        ScheduleRoutes(runner: schedules).register(on: admin)
         DashboardRoutes(jobs: jobs, feed: DashboardFeed(jobs: jobs)).register(on: admin)
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
@@ -202,6 +208,7 @@ public final class SluiceNode: Sendable {
         }
         services.append(.init(service: BackgroundLoop { await self.jobs.callbacks.run() }))
         services.append(.init(service: BackgroundLoop { await self.batches.run() }))
+        services.append(.init(service: BackgroundLoop { await self.schedules.run() }))
         services += [
             .init(service: ServerService(server: app, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),

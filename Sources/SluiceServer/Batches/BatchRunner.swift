@@ -37,6 +37,23 @@ final class BatchRunner: Sendable {
     /// Looks for batches to run now rather than within the second.
     func wake() { nudge.wake() }
 
+    /// Stores a batch file and a batch of it for `owner` (Sluice's own work: a schedule's); a file
+    /// with bad lines is refused whole, as an upload is.
+    func submit(_ content: Data, filename: String, owner: Principal, endpoint: String, refresh: Bool = false, now: Date = Date()) async throws -> BatchRecord {
+        if let refusal = BatchInput(content, maxLines: settings.maxLines).refusal { throw refusal }
+        let file = StoredFile(
+            id: RandomID.make("file-", words: 2), owner: owner, purpose: "batch", filename: filename, bytes: content.count, createdAt: now,
+            expiresAt: now.addingTimeInterval(settings.fileRetentionDays * 86_400))
+        try await store.addFile(file, content: content)
+        var batch = BatchRecord(
+            id: RandomID.make("batch_", words: 2), owner: owner, endpoint: endpoint, inputFileID: file.id, completionWindow: "24h", metadata: nil,
+            createdAt: now, expiresAt: now.addingTimeInterval(86_400))
+        batch.refresh = refresh ? true : nil
+        try await store.saveBatch(batch)
+        wake()
+        return batch
+    }
+
     /// Takes and runs batches until the node shuts down; expired files are deleted every ten minutes.
     func run() async {
         var lastSweep = Date.distantPast

@@ -44,6 +44,15 @@ public struct ScheduleSettings: Sendable {
     /// `tenant/name`: the key its runs are recorded under.
     public var key: String { tenant + "/" + name }
 
+    /// A schedule built in code (tests); a malformed expression leaves `schedule` nil.
+    public init(tenant: String, name: String, cron: String, kind: Kind) {
+        self.tenant = tenant
+        self.name = name
+        self.cron = cron
+        schedule = try? CronSchedule(cron)
+        self.kind = kind
+    }
+
     init(config: ConfigReader, tenant: String, name: String, path: String, problems: inout [ConfigurationProblem]) {
         self.tenant = tenant
         self.name = name
