@@ -206,9 +206,11 @@ public final class SluiceNode: Sendable {
         if let internalServer {
             services.append(.init(service: ServerService(server: internalServer, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)))
         }
-        services.append(.init(service: BackgroundLoop { await self.jobs.callbacks.run() }))
-        services.append(.init(service: BackgroundLoop { await self.batches.run() }))
-        services.append(.init(service: BackgroundLoop { await self.schedules.run() }))
+        // Callbacks, batches and schedules; a loop with nothing to do (no schedules) returns without
+        // ending the node.
+        for loop in [jobs.callbacks.run, batches.run, schedules.run] as [@Sendable () async -> Void] {
+            services.append(.init(service: BackgroundLoop(body: loop), successTerminationBehavior: .ignore))
+        }
         services += [
             .init(service: ServerService(server: app, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)),
             .init(service: workers, successTerminationBehavior: .gracefullyShutdownGroup),
