@@ -113,6 +113,14 @@ import Testing
             #expect((try await node.client.get("/v1/files").json["data"] as? [Any])?.isEmpty == true)
             let done = try await Self.wait(batchID, node.client, for: ["completed"], headers: alice)
             #expect((done["request_counts"] as? [String: Int]) == ["total": 2, "completed": 2, "failed": 0])
+            // A line's job is the owner's, in the batch class, and may wait as long as the batch's window (not
+            // the two minutes a waiting person gets).
+            let outputID = try #require(done["output_file_id"] as? String)
+            let line = try #require(try await node.client.get("/v1/files/\(outputID)/content", headers: alice).text.split(separator: "\n").first)
+            let response = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["response"] as? [String: Any])
+            let job = try await node.client.get("/v1/jobs/\(response["request_id"] as? String ?? "")", headers: alice).json
+            #expect(job["priority"] as? String == "batch")
+            #expect(job["deadline"] as? Double ?? 0 >= Double(done["expires_at"] as? Int ?? .max) - 1)
         }
     }
 

@@ -140,7 +140,8 @@ public final class SluiceNode: Sendable {
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
         DeliveryRoutes(callbacks: jobs.callbacks, audit: audit).register(on: admin)
         ScheduleRoutes(runner: schedules).register(on: admin)
-        DashboardRoutes(jobs: jobs, feed: DashboardFeed(jobs: jobs)).register(on: admin)
+        let batches = batches
+        DashboardRoutes(jobs: jobs, feed: DashboardFeed(jobs: jobs) { batches.running }).register(on: admin)
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
         let logger = logger

@@ -87,7 +87,10 @@ struct BatchLine {
         options.batch = true
         options.namespace = namespace
         options.noCache = batch.refresh ?? false
-        let (asked, accepted, _) = try await jobs.accept(chat, owner: batch.owner, options: options, origin: origin, id: jobID, logger: runner.logger)
+        // A line waits in the queue while interactive work runs, for as long as its batch's window lasts.
+        let (asked, accepted, _) = try await jobs.accept(
+            chat, owner: batch.owner, options: options, origin: origin, background: Background(deadline: batch.expiresAt), id: jobID,
+            logger: runner.logger)
         switch accepted {
         case .hit(let entry, let layer):
             return try await jobs.recordHit(entry, layer: layer, request: asked, owner: batch.owner, origin: origin)

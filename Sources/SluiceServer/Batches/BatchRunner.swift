@@ -34,6 +34,9 @@ final class BatchRunner: Sendable {
         self.logger = logger
     }
 
+    /// The batches this node works on now, as last saved.
+    var running: [BatchRecord] { working.withLock { Array($0.values) } }
+
     /// Looks for batches to run now rather than within the second.
     func wake() { nudge.wake() }
 

@@ -50,8 +50,12 @@ final class DashboardFeed: Sendable {
     static func scope(_ tenant: String?) -> String { tenant.map { "tenant:" + $0 } ?? "all" }
     static let topCount = 10
 
-    init(jobs: JobService) {
+    /// The batches this node runs now (their progress as last saved).
+    let batches: @Sendable () -> [BatchRecord]
+
+    init(jobs: JobService, batches: @escaping @Sendable () -> [BatchRecord] = { [] }) {
         self.jobs = jobs
+        self.batches = batches
     }
 
     /// Opens a dashboard on a scope (nil: every tenant): the latest snapshot at once, then each new one
@@ -172,6 +176,14 @@ final class DashboardFeed: Sendable {
             "deployments": .array(deployments),
             "cache": cache,
             "top_users": .array(top.users.map(JSONValue.object)), "top_tenants": .array(top.tenants.map(JSONValue.object)),
+            "batches": .array(batches().filter { tenant == nil || $0.owner.tenant == tenant }.sorted { $0.createdAt < $1.createdAt }.map { batch in
+                .object([
+                    "id": .string(batch.id), "tenant": .string(batch.owner.tenant), "user": .string(batch.owner.user),
+                    "endpoint": .string(batch.endpoint), "status": .string(batch.status.rawValue), "total": .int(Int64(batch.total)),
+                    "completed": .int(Int64(batch.completed)), "failed": .int(Int64(batch.failed)),
+                    "created_at": .double(batch.createdAt.timeIntervalSince1970),
+                ])
+            }),
         ]
     }
 

@@ -10,6 +10,9 @@ struct Background: Sendable {
     /// Where the job's final object goes (`callback_url`), checked against the owner's allowed hosts; it
     /// runs as a job of its own (never following another's).
     var callback: String?
+    /// When it must have started: nil for `queue.deadlineSeconds` after it may start (a person is
+    /// waiting); a batch's line waits as long as its batch's window instead.
+    var deadline: Date?
 
     /// The longest a job may be delayed.
     static let maxDelaySeconds = 30.0 * 86_400

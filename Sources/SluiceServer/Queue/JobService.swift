@@ -117,7 +117,7 @@ final class JobService: Sendable {
         let start = max(now, background.notBefore ?? now)
         var job = Job(
             id: id, owner: owner, priority: priority ?? owner.priorityClass, request: request,
-            createdAt: now, deadline: start.addingTimeInterval(configuration.queue.deadlineSeconds))
+            createdAt: now, deadline: background.deadline ?? start.addingTimeInterval(configuration.queue.deadlineSeconds))
         job.reservation = reservation
         job.cache = cache
         job.origin = origin

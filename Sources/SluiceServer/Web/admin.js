@@ -79,6 +79,14 @@ const messages = {
     noCap: 'no cap',
     callsTitle: '{errors} errors in {calls} calls',
     noDeployments: 'No deployments reported.',
+    batchesTitle: 'Batches',
+    batch: 'Batch',
+    api: 'API',
+    status: 'Status',
+    progress: 'Progress',
+    batchProgress: '{completed} + {failed} of {total}',
+    batchProgressTitle: '{completed} completed, {failed} failed, {total} in all',
+    noBatches: 'No batches running on this node.',
     ms: '{n} ms',
     seconds: '{n} s',
     minutes: '{m} min {s} s',
@@ -213,6 +221,14 @@ const messages = {
     noCap: 'хязгааргүй',
     callsTitle: '{calls} дуудлагаас {errors} алдаа',
     noDeployments: 'Байршуулалтын мэдээлэл алга.',
+    batchesTitle: 'Batch ажлууд',
+    batch: 'Batch',
+    api: 'API',
+    status: 'Төлөв',
+    progress: 'Явц',
+    batchProgress: '{completed} + {failed} / нийт {total}',
+    batchProgressTitle: '{completed} амжилттай, {failed} амжилтгүй, нийт {total}',
+    noBatches: 'Энэ зангилаа дээр ажиллаж буй batch алга.',
     ms: '{n} мс',
     seconds: '{n} сек',
     minutes: '{m} мин {s} сек',
@@ -695,6 +711,7 @@ function renderSnapshot() {
   renderChart();
   renderModeControl(snapshot);
   renderDeployments(snapshot);
+  renderBatches(snapshot);
   renderCache(snapshot);
   renderTopUsers(snapshot);
   renderTopTenants(snapshot);
@@ -910,6 +927,34 @@ function renderDeployments(snapshot) {
       el('td', { class: 'num' }, cooling));
   });
   $('deployments').replaceChildren(...(rows.length ? rows : [emptyRow(7, 'noDeployments')]));
+}
+
+function renderBatches(snapshot) {
+  const batches = records(snapshot.batches); // missing in snapshots from older nodes: no batches
+  const rows = batches.map((b) => {
+    const count = (value) => (isNumber(value) ? Math.max(0, value) : 0);
+    const completed = count(b.completed);
+    const failed = count(b.failed);
+    const total = isNumber(b.total) ? Math.max(0, b.total) : null;
+    const vars = { completed: fmtInt(completed), failed: fmtInt(failed), total: fmtInt(total) };
+    const label = state.t('batchProgressTitle', vars);
+    // No lines known yet (still validating): an indeterminate bar, without a value.
+    const bar = total
+      ? el('progress', { max: total, value: Math.min(completed + failed, total), 'aria-label': label, 'data-level': failed > 0 ? 'warn' : 'ok' })
+      : el('progress', { 'aria-label': label });
+    const owner = [b.tenant, b.user].map((part) => (part === null || part === undefined || part === '' ? DASH : String(part))).join(' / ');
+    const id = el('td', { class: 'mono' }, b.id ?? DASH);
+    if (isNumber(b.created_at)) id.title = `${state.t('created')}: ${fmtTime(b.created_at, !isToday(b.created_at))}`;
+    return el('tr', { class: 'batch-row', 'data-batch': b.id ?? '', 'data-status': b.status ?? '' },
+      id,
+      el('td', {}, owner),
+      el('td', { class: 'mono' }, b.endpoint ?? DASH),
+      el('td', {}, el('span', { class: 'pill', 'data-batch-status': b.status ?? '' }, named('batchStatus', b.status))),
+      el('td', {}, el('div', { class: 'batch-progress', title: label },
+        bar,
+        el('span', { class: 'batch-count' }, state.t('batchProgress', vars)))));
+  });
+  $('batches').replaceChildren(...(rows.length ? rows : [emptyRow(5, 'noBatches')]));
 }
 
 function renderCache(snapshot) {
