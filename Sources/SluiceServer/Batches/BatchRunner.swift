@@ -73,8 +73,10 @@ final class BatchRunner: Sendable {
                             working.withLock { $0[batch.id] = batch }
                             group.addTask { await self.work(batch) }
                         }
-                    } catch {
+                    } catch where !Task.isCancelled {
                         logger.warning("could not look for batches to run", metadata: ["error": "\(error)"])
+                    } catch {
+                        break
                     }
                 }
                 if Date().timeIntervalSince(lastSweep) > 600 {
