@@ -142,6 +142,30 @@ import Testing
         }
     }
 
+    @Test func aTenantsOwnSecretsSignItsCallbacksTwiceDuringARotation() async throws {
+        let old = Data((0..<24).map { UInt8($0) })
+        let new = Data((0..<48).map { UInt8(255 - $0) })
+        try await FakeUpstream.with { hooks in
+            try await TestNode.with(configure: { configuration in
+                Self.configure(&configuration, allowed: [])
+                var tenant = SluiceConfiguration.Tenant(name: "local")
+                tenant.webhookSecrets = ["whsec_" + old.base64EncodedString(), "whsec_" + new.base64EncodedString()]
+                tenant.webhookAllowedHosts = ["127.0.0.1"]
+                configuration.tenants = [tenant]
+            }) { node in
+                // The tenant's own list allows loopback, though the global one is empty.
+                _ = try await node.client.submit(chatBody("rotate", extra: ["callback_url": "http://127.0.0.1:\(hooks.port)/hooks/rotation"]))
+                try await eventually("the callback arrives") { hooks.callbacks.count == 1 }
+                let received = hooks.callbacks[0]
+                #expect(received.headers["webhook-signature"]?.split(separator: " ").count == 2)
+                // A receiver holding either secret accepts it; the global secret is not the tenant's.
+                #expect(Self.verifies(received, secret: old))
+                #expect(Self.verifies(received, secret: new))
+                #expect(!Self.verifies(received))
+            }
+        }
+    }
+
     @Test func aReceiversRefusalIsNotRetried() async throws {
         try await FakeUpstream.with { hooks in
             hooks.hooks([], then: 410)
@@ -154,6 +178,20 @@ import Testing
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(hooks.callbacks.count == 1)
             }
+        }
+    }
+
+    @Test func aNameThatResolvesToNothingIsNeverCalledAndEndsDead() async throws {
+        try await TestNode.with(configure: { Self.configure(&$0, allowed: [], maxAge: 0.3) }) { node in
+            let id = try await node.client.submit(chatBody("nowhere", extra: ["callback_url": "https://hooks.sluice-test.invalid/x"]))
+            var dead: [String: Any] = [:]
+            try await eventually("the delivery is given up") {
+                let list = try await node.client.get("/admin/api/deliveries?state=dead", headers: Self.admin).json["data"] as? [[String: Any]]
+                dead = list?.first ?? [:]
+                return dead["job_id"] as? String == id
+            }
+            #expect((dead["last_error"] as? String)?.contains("could not resolve") == true, "\(dead)")
+            #expect(dead["last_status"] == nil)
         }
     }
 

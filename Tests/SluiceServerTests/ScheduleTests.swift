@@ -123,6 +123,28 @@ final class HandClock: Sendable {
         }
     }
 
+    @Test func aBatchScheduleSubmitsItsFileAndTheBatchRuns() async throws {
+        let file = TemporaryDirectory.make() + "/essays.jsonl"
+        try (0..<3).map { BatchTests.line("essay-\($0)", "grade essay \($0)") }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        var essays = ScheduleSettings(tenant: "local", name: "essays", cron: "0 1 * * *", kind: .batch)
+        essays.file = file
+        let clock = HandClock(Self.local(2026, 12, 8, 0, 59, 59))
+        try await TestNode.with(configure: { Self.configure(&$0, [essays]) }, clock: { clock.now }) { node in
+            clock.set(Self.local(2026, 12, 8, 1, 0, 0))
+            var detail = ""
+            try await eventually("the batch schedule runs") {
+                let run = try await Self.schedules(node.client).first?["last_run"] as? [String: Any]
+                detail = run?["detail"] as? String ?? ""
+                return run?["outcome"] as? String == "ok"
+            }
+            #expect(detail.hasPrefix("submitted batch_"), "\(detail)")
+            try await eventually("the schedule's user ran the file's three requests") {
+                let page = try await node.client.get("/admin/api/jobs?tenant=local&user=schedule:essays", headers: Self.admin).json["data"] as? [[String: Any]] ?? []
+                return page.count == 3 && page.allSatisfy { $0["state"] as? String == "succeeded" && $0["priority"] as? String == "batch" }
+            }
+        }
+    }
+
     @Test func aTrendingScheduleAsksTheMostAskedQuestionsAnew() async throws {
         var rewarm = ScheduleSettings(tenant: "local", name: "rewarm", cron: "0 14 * * *", kind: .warm)
         rewarm.trendingHours = 24 * 400

@@ -17,9 +17,13 @@ final class Nudge: Sendable {
     }
 
     func wait(seconds: Double) async {
+        // Wakes the wait when the time is up; cancelled (without waking anything) when the wait ends first,
+        // else a stale wake-up would end the next wait at once, and the one after.
         let sleeper = Task {
-            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            self.wake()
+            do {
+                try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                self.wake()
+            } catch {}
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

@@ -34,7 +34,9 @@ struct BatchLine {
             } catch is CancellationError {
                 return nil
             } catch {
-                // The store failed: the line is tried again; it is never answered twice (its job id is fixed).
+                // The store failed: the line is tried again (never answered twice: its job id is fixed), while
+                // the batch's window lasts.
+                if Date() > batch.expiresAt { return try await keep(Self.failure(line, SluiceError(.internalError))) }
                 runner.logger.warning("a batch line failed; trying again", metadata: ["sluice.batch": "\(batch.id)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
@@ -101,6 +103,8 @@ struct BatchLine {
 
     /// Waits for a job to end and reads it; cancelled with the batch.
     func ended(_ job: Job) async throws -> Job {
+        // A line that follows another's identical job (single-flight) waits for it, and never cancels it.
+        guard job.owner == batch.owner else { return try await ended(job, watching: false) }
         guard control.started(job.id, owner: job.owner) else {
             _ = try? await jobs.cancel(job.id, for: job.owner)
             return try await ended(job, watching: false)
@@ -111,6 +115,7 @@ struct BatchLine {
 
     private func ended(_ job: Job, watching: Bool) async throws -> Job {
         while true {
+            if control.leaseLost { throw CancellationError() }
             for await _ in try await jobs.hub.subscribe(job.id, after: Int.max - 1) {}
             if let current = try await jobs.store.job(id: job.id), current.state.isTerminal { return current }
             try Task.checkCancellation()

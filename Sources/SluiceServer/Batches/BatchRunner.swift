@@ -70,8 +70,14 @@ final class BatchRunner: Sendable {
                 if room > 0 {
                     do {
                         for batch in try await store.claimBatches(node: node, limit: room, leaseSeconds: leaseSeconds) {
-                            working.withLock { $0[batch.id] = batch }
-                            group.addTask { await self.work(batch) }
+                            // Taken back after renewals failed for a lease (the store was away): the work on it
+                            // here goes on, under the new lease.
+                            let isNew = working.withLock { working in
+                                guard working[batch.id] == nil else { return false }
+                                working[batch.id] = batch
+                                return true
+                            }
+                            if isNew { group.addTask { await self.work(batch) } }
                         }
                     } catch where !Task.isCancelled {
                         logger.warning("could not look for batches to run", metadata: ["error": "\(error)"])
@@ -92,13 +98,19 @@ final class BatchRunner: Sendable {
     /// its lease is given back, so that it resumes at once elsewhere or after the restart).
     func work(_ claimed: BatchRecord) async {
         let control = BatchControl()
-        let keeper = Task { await keepLease(claimed.id, control: control) }
-        var batch = claimed
-        do {
-            try await process(&batch, control: control)
-        } catch {
-            logger.error("a batch stopped on an error; it resumes when its lease lapses", metadata: ["sluice.batch": "\(batch.id)", "error": "\(error)"])
+        let processing = Task {
+            var batch = claimed
+            do {
+                try await self.process(&batch, control: control)
+            } catch where !(error is CancellationError) {
+                self.logger.error(
+                    "a batch stopped on an error; it resumes when its lease lapses", metadata: ["sluice.batch": "\(batch.id)", "error": "\(error)"])
+            } catch {}
+            return batch
         }
+        // A lost lease stops the lines in flight (their waits end on cancellation) as the node's shutdown does.
+        let keeper = Task { await keepLease(claimed.id, control: control, processing: processing) }
+        let batch = await withTaskCancellationHandler { await processing.value } onCancel: { processing.cancel() }
         keeper.cancel()
         working.withLock { $0[batch.id] = nil }
         if batch.status.isActive, !control.leaseLost {
@@ -109,7 +121,7 @@ final class BatchRunner: Sendable {
     }
 
     /// Renews the lease and watches for a cancel request, until cancelled.
-    func keepLease(_ id: String, control: BatchControl) async {
+    func keepLease(_ id: String, control: BatchControl, processing: Task<BatchRecord, Never>) async {
         var lastRenewal = Date()
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
@@ -118,6 +130,7 @@ final class BatchRunner: Sendable {
                     if try await !store.renewBatch(id: id, node: node, leaseSeconds: leaseSeconds) {
                         logger.warning("another node took over a batch", metadata: ["sluice.batch": "\(id)"])
                         control.stop(leaseLost: true)
+                        processing.cancel()
                         return
                     }
                     lastRenewal = Date()

@@ -19,8 +19,10 @@ final class CallbackOutbox: Sendable {
     let tenants: [String: (secrets: [String], allowedHosts: [String]?)]
     let metrics: SluiceMetrics
     let logger: Logger
-    /// No redirects: a receiver must not send a callback on to an address it may not reach.
-    let client: HTTPClient
+    /// No redirects: a receiver must not send a callback on to an address it may not reach. Each attempt
+    /// gets a client of its own, pinned to the address that was checked (`dnsOverride`: the name stays for
+    /// TLS), so that a name cannot resolve to one address for the check and another for the connection.
+    let clientConfiguration: HTTPClient.Configuration
     /// Wakes the delivery loop before its next look.
     let nudge = Nudge()
     /// The final object of a job, as its API shows it.
@@ -39,10 +41,8 @@ final class CallbackOutbox: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.render = render
-        var client = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(
+        clientConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(
             connect: .milliseconds(Int64(min(settings.timeoutSeconds, 5) * 1000)), read: .milliseconds(Int64(settings.timeoutSeconds * 1000))))
-        client.connectionPool.idleTimeout = .seconds(30)
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
     }
 
     /// The secrets that sign a tenant's callbacks: its own, else the global ones.
@@ -122,7 +122,6 @@ final class CallbackOutbox: Sendable {
             }
             await nudge.wait(seconds: 1)
         }
-        try? await client.shutdown()
     }
 
     /// One attempt at one delivery, and what it leaves behind.
@@ -190,12 +189,11 @@ final class CallbackOutbox: Sendable {
         }
         let target = target(tenant: delivery.tenant)
         guard let url = URL(string: delivery.url), let host = url.host?.lowercased() else { return (.refused, nil, "not a URL") }
-        do {
-            if let problem = target.problem(host: host, addresses: try await CallbackTarget.resolve(host)) {
-                return (.refused, nil, problem.details["reason"] ?? "refused")
-            }
-        } catch {
-            return (.retry, nil, "could not resolve \(host.prefix(100))")
+        let addresses = (try? await CallbackTarget.resolve(host)) ?? []
+        // A name that resolves to nothing is not judged (and so not let through): tried again later.
+        guard let address = addresses.first else { return (.retry, nil, "could not resolve \(host.prefix(100))") }
+        if let problem = target.problem(host: host, addresses: addresses) {
+            return (.refused, nil, problem.details["reason"] ?? "refused")
         }
         let timestamp = Int(Date().timeIntervalSince1970)
         let body: Data
@@ -212,6 +210,10 @@ final class CallbackOutbox: Sendable {
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(name: "webhook-signature", value: signer.signature(id: delivery.id, timestamp: timestamp, body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
+        var configuration = clientConfiguration
+        if AddressRange(cidr: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) == nil { configuration.dnsOverride = [host: address] }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { Task { try? await client.shutdown() } }
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(settings.timeoutSeconds * 1000)))
             _ = try? await response.body.collect(upTo: 64 * 1024)

@@ -47,7 +47,7 @@ extension PostgresStore: DeliveryLog {
             """
             UPDATE sluice_delivery SET state = \(delivery.state.rawValue), attempts = \(delivery.attempts),
                 next_at = \(delivery.nextAt.timeIntervalSince1970), last_status = \(delivery.lastStatus), last_error = \(delivery.lastError),
-                delivered_at = \(delivery.deliveredAt?.timeIntervalSince1970)
+                delivered_at = \(delivery.deliveredAt?.timeIntervalSince1970), created_at = \(delivery.createdAt.timeIntervalSince1970)
             WHERE id = \(delivery.id)
             """,
             logger: logger)
