@@ -35,11 +35,9 @@ public struct UsageRow: Sendable, Hashable, Codable {
     /// One ended job's use; nil for a job that has not ended.
     public init?(ended job: Job) {
         guard job.state.isTerminal else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
         let hit = job.cache?.servedFrom != nil
         self.init(
-            day: formatter.string(from: job.finishedAt ?? job.createdAt), tenant: job.owner.tenant, user: job.owner.user,
+            day: Self.day(of: job.finishedAt ?? job.createdAt), tenant: job.owner.tenant, user: job.owner.user,
             model: job.request.model, deployment: hit ? "cache" : job.deployment ?? "none")
         requests = 1
         failures = job.state == .failed || job.state == .expired ? 1 : 0
@@ -55,11 +53,31 @@ public struct UsageRow: Sendable, Hashable, Codable {
         costMicros = Int(exactly: (min(max(job.result?.cost ?? 0, 0), 1e9) * 1_000_000).rounded()) ?? 0
     }
 
+    /// The day (`yyyy-mm-dd`, UTC) of a moment, by arithmetic (Howard Hinnant's `civil_from_days`): a
+    /// date formatter costs tens of microseconds to make, and every cache hit and every job's end made one
+    /// (a profile of exact-cache hits found 16 % of the node's time there).
+    public static func day(of date: Date) -> String {
+        let seconds = min(max(date.timeIntervalSince1970, -1e12), 1e12)
+        let days = Int((seconds / 86_400).rounded(.down))
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func padded(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+    }
+
     /// One answer served from the cache, saving the tokens of `usage`.
     public static func hit(tenant: String, user: String, model: String, usage: Usage, at date: Date) -> UsageRow {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
-        var row = UsageRow(day: formatter.string(from: date), tenant: tenant, user: user, model: model, deployment: "cache")
+        var row = UsageRow(day: day(of: date), tenant: tenant, user: user, model: model, deployment: "cache")
         row.requests = 1
         row.cacheHits = 1
         row.savedTokens = usage.totalTokens

@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import SluiceCore
 import SluiceProviders
+import SluiceStore
 @testable import SluiceServer
 import SluiceTesting
 import Testing
@@ -104,6 +105,21 @@ import Testing
                 let cost = try await node.client.get("/v1/usage", headers: alice).json["total"] as? [String: Any]
                 #expect(abs((cost?["cost_usd"] as? Double ?? 0) - 3.8) < 0.001)
             }
+        }
+    }
+}
+
+/// The rollup's day of a moment, by arithmetic, against Foundation's ISO 8601 formatter in UTC.
+@Suite struct UsageDayTests {
+    @Test func theDayOfAMomentIsFoundationsUTCDay() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        var rng = SystemRandomNumberGenerator()
+        var moments: [Double] = [0, -1, 86_399.999, 86_400, 951_782_400, 951_868_799, 4_107_542_400, 1_796_083_200 - 0.001, -86_400 * 365.25 * 30]
+        moments += (0..<2_000).map { _ in Double.random(in: -2_000_000_000...7_000_000_000, using: &rng) }
+        for seconds in moments {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(UsageRow.day(of: date) == formatter.string(from: date), "\(seconds)")
         }
     }
 }
