@@ -57,17 +57,9 @@ public struct UsageRow: Sendable, Hashable, Codable {
     /// date formatter costs tens of microseconds to make, and every cache hit and every job's end made one
     /// (a profile of exact-cache hits found 16 % of the node's time there).
     public static func day(of date: Date) -> String {
-        let seconds = min(max(date.timeIntervalSince1970, -1e12), 1e12)
-        let days = Int((seconds / 86_400).rounded(.down))
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let raw = date.timeIntervalSince1970
+        let seconds = raw.isFinite ? min(max(raw, -1e12), 1e12) : 0
+        let (year, month, day) = CivilDate.from(days: Int((seconds / 86_400).rounded(.down)))
         func padded(_ value: Int, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text

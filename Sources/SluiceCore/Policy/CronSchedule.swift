@@ -126,7 +126,7 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
         guard lowest < bound else { return nil }
         let startDay = Self.floorDivide(lowest, 86_400)
         let secondOfDay = lowest - startDay * 86_400
-        var (year, month, day) = Self.civil(days: startDay)
+        var (year, month, day) = CivilDate.from(days: startDay)
         var hour = secondOfDay / 3_600
         var minute = secondOfDay % 3_600 / 60
         // Every pass moves strictly forward, and `bound` is finite, so this ends.
@@ -243,20 +243,6 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
         let dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The date `days` days after 1970-01-01 (H. Hinnant's `civil_from_days`).
-    private static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400
-        return (month <= 2 ? year + 1 : year, month, day)
     }
 
     /// 0 is Sunday; 1970-01-01 was a Thursday.
