@@ -91,9 +91,15 @@ public struct UsageRow: Sendable, Hashable, Codable {
 /// The usage rollup: jobs' rows are written with their final state (`JobStore.save`); answers served
 /// from the cache, which make no job of their own on every front door, are added here.
 public protocol UsageRollup: Sendable {
-    /// Adds rows (cache hits) to the rollup.
-    func addUsage(_ rows: [UsageRow]) async throws
+    /// Adds rows (cache hits) to the rollup and applies counter changes (the hit's message) in one
+    /// commit: a hit costs one durable write, shared with the hits beside it.
+    func addUsage(_ rows: [UsageRow], counters: [DailyCounterDelta]) async throws
     /// The rows of a tenant (and of one of its users, when given) from day `from` to day `to`, inclusive
     /// (`yyyy-mm-dd`).
     func usage(tenant: String, user: String?, from: String, to: String) async throws -> [UsageRow]
+}
+
+extension UsageRollup {
+    /// Adds rows to the rollup, with no counter changes.
+    public func addUsage(_ rows: [UsageRow]) async throws { try await addUsage(rows, counters: []) }
 }

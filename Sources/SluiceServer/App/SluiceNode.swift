@@ -19,6 +19,8 @@ public final class SluiceNode: Sendable {
     /// The built-in mock provider (aliases `default` and `mock`).
     public let mock: MockProvider
     let jobs: JobService
+    /// The request path every front door hands its requests to.
+    let pipeline: RequestPipeline
     let catalog: ProviderCatalog
     let metrics = SluiceMetrics()
     /// Admin actions and refused credentials.
@@ -68,20 +70,38 @@ public final class SluiceNode: Sendable {
                 httpClient: .shared, logger: logger)
             : nil
         let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog & BatchStore & ScheduleLog
+        // What the nodes share, when they share a store: the queue, the counters, the cache's feed.
+        let shared: (any SharedJobQueue & SharedCounters & SharedCacheFeed)?
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
+            shared = postgres
             closeStore = { await postgres.shutdown() }
         } else {
             store = try EmbeddedStore(configuration: configuration.storage)
+            shared = nil
             closeStore = {}
+        }
+        var cluster: Cluster?
+        if let shared {
+            cluster = Cluster(
+                queue: shared, cacheFeed: shared, leaseSeconds: configuration.cluster.leaseSeconds,
+                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), metrics: metrics,
+                peerCAFile: configuration.cluster.tls?.caFile, logger: logger)
         }
         mock = MockProvider(configuration: configuration.mock)
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
-        jobs = JobService(store: store, deliveries: store, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock, logger: logger)
+        jobs = JobService(
+            store: store, deliveries: store, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock,
+            logger: logger)
+        let gate = AdmissionGate(
+            controller: jobs.admission, store: store, shared: shared, node: cluster.map { ($0.nodeID, $0.leaseSeconds) }, metrics: metrics)
+        pipeline = RequestPipeline(
+            lookup: CacheLookup(cache: jobs.cache, admission: jobs.admission, metrics: metrics),
+            singleFlight: SingleFlight(flights: jobs.flights, store: store, scheduler: jobs.scheduler), gate: gate, jobs: jobs)
         audit = AuditTrail(log: store, metrics: metrics, logger: logger)
-        embeddings = EmbeddingsRoutes(jobs: jobs)
-        batches = BatchRunner(store: store, jobs: jobs, embeddings: embeddings, logger: logger)
+        embeddings = EmbeddingsRoutes(jobs: jobs, gate: gate)
+        batches = BatchRunner(store: store, pipeline: pipeline, embeddings: embeddings, logger: logger)
         schedules = ScheduleRunner(
             log: store, work: ScheduledWork(jobs: jobs, batches: batches, history: store, configuration: configuration), configuration: configuration,
             node: batches.node, clock: clock, logger: logger)
@@ -129,19 +149,19 @@ public final class SluiceNode: Sendable {
         if internalRouter !== router { internalRouter.add(middleware: ErrorMiddleware()) }
         if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: internalRouter) }
         let v1 = router.group("v1").add(middleware: identity)
-        ChatRoutes(jobs: jobs).register(on: v1)
-        ResponsesRoutes(jobs: jobs).register(on: v1)
-        MessagesRoutes(jobs: jobs).register(on: v1)
+        ChatRoutes(pipeline: pipeline).register(on: v1)
+        ResponsesRoutes(pipeline: pipeline).register(on: v1)
+        MessagesRoutes(pipeline: pipeline).register(on: v1)
         embeddings.register(on: v1)
         FileRoutes(store: batches.store, settings: configuration.batches).register(on: v1)
         BatchRoutes(runner: batches).register(on: v1)
-        JobRoutes(jobs: jobs).register(on: v1)
+        JobRoutes(pipeline: pipeline).register(on: v1)
         let admin = router.group("admin/api").add(middleware: identity)
         AdminRoutes(jobs: jobs, audit: audit).register(on: admin)
         DeliveryRoutes(callbacks: jobs.callbacks, audit: audit).register(on: admin)
         ScheduleRoutes(runner: schedules).register(on: admin)
         let batches = batches
-        DashboardRoutes(jobs: jobs, feed: DashboardFeed(jobs: jobs) { batches.running }).register(on: admin)
+        DashboardRoutes(jobs: jobs, gate: pipeline.gate, feed: DashboardFeed(jobs: jobs) { batches.running }).register(on: admin)
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
         let logger = logger
@@ -201,7 +221,7 @@ public final class SluiceNode: Sendable {
             .init(service: ProviderClientsService(clients: catalog.clients + [jobs.cluster?.peers].compactMap { $0 })),
         ]
         // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
-        if jobs.cluster != nil { services.append(.init(service: ClusterService(jobs: jobs))) }
+        if let cluster = jobs.cluster { services.append(.init(service: ClusterService(cluster: cluster, work: jobs))) }
         // The internal listener stops after the public one, so that other nodes relaying this node's
         // streams hear them to the end.
         if let internalServer {

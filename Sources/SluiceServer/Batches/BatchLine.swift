@@ -90,10 +90,11 @@ struct BatchLine {
         options.namespace = namespace
         options.noCache = batch.refresh ?? false
         // A line waits in the queue while interactive work runs, for as long as its batch's window lasts.
-        let (asked, accepted, _) = try await jobs.accept(
+        let accepted = try await runner.pipeline.accept(
             chat, owner: batch.owner, options: options, origin: origin, background: Background(deadline: batch.expiresAt), id: jobID,
             logger: runner.logger)
-        switch accepted {
+        let asked = accepted.chat
+        switch accepted.outcome {
         case .hit(let entry, let layer):
             return try await jobs.recordHit(entry, layer: layer, request: asked, owner: batch.owner, origin: origin)
         case .job(let job), .follower(let job):

@@ -13,7 +13,8 @@ import Synchronization
 /// sent twice.
 final class BatchRunner: Sendable {
     let store: any BatchStore
-    let jobs: JobService
+    let pipeline: RequestPipeline
+    var jobs: JobService { pipeline.jobs }
     let embeddings: EmbeddingsRoutes
     let settings: BatchSettings
     /// Who holds a batch: the cluster's node id, or this process's.
@@ -24,9 +25,10 @@ final class BatchRunner: Sendable {
     /// The batches this node works on now, as last saved (the status API shows them).
     let working = Mutex<[String: BatchRecord]>([:])
 
-    init(store: any BatchStore, jobs: JobService, embeddings: EmbeddingsRoutes, logger: Logger) {
+    init(store: any BatchStore, pipeline: RequestPipeline, embeddings: EmbeddingsRoutes, logger: Logger) {
         self.store = store
-        self.jobs = jobs
+        self.pipeline = pipeline
+        let jobs = pipeline.jobs
         self.embeddings = embeddings
         settings = jobs.configuration.batches
         node = jobs.cluster?.nodeID ?? "node-" + RandomID.make("", words: 1)

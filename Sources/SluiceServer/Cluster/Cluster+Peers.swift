@@ -58,7 +58,7 @@ extension Cluster: RemoteStreams {
 
     /// Cancels a job this node does not hold: takes it when nobody holds it, otherwise asks its holder;
     /// tries again while the job is between nodes (its holder died and its lease has not yet lapsed).
-    func cancelElsewhere(_ jobID: String, jobs: JobService) async throws {
+    func cancelElsewhere(_ jobID: String, work jobs: any ClusterWork) async throws {
         let deadline = ContinuousClock.now + .seconds(leaseSeconds * 2 + 5)
         while ContinuousClock.now < deadline {
             switch try await queue.holder(of: jobID) {
@@ -66,7 +66,7 @@ extension Cluster: RemoteStreams {
                 return
             case .none:
                 if let claimed = try await queue.claim(jobID: jobID, node: nodeID, leaseSeconds: leaseSeconds) {
-                    try await jobs.adopt(claimed)
+                    try await jobs.take(claimed)
                     if try await jobs.cancelHere(jobID) { return }
                 }
             case .node(let id, _) where id == nodeID:

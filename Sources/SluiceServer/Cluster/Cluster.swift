@@ -92,7 +92,7 @@ final class Cluster: Sendable {
     }
 
     /// The loops, until the node shuts down.
-    func run(jobs: JobService) async {
+    func run(work jobs: any ClusterWork) async {
         shareCoolDowns(of: jobs.router)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.heartbeats() }
@@ -107,7 +107,7 @@ final class Cluster: Sendable {
                     onLost: { jobs.health.reachable(false) },
                     wake: { self.wake() })
             }
-            group.addTask { await self.claims(jobs: jobs) }
+            group.addTask { await self.claims(work: jobs) }
             group.addTask { await self.countLoad(router: jobs.router, admission: jobs.admission, store: jobs.store) }
             if let feed = cacheFeed { group.addTask { await self.cacheSync(feed, cache: jobs.cache) } }
             try? await gracefulShutdown()
@@ -201,7 +201,7 @@ final class Cluster: Sendable {
         }
     }
 
-    private func claims(jobs: JobService) async {
+    private func claims(work jobs: any ClusterWork) async {
         // Wake-ups and a poll both end a wait: a notification missed while reconnecting costs at most one interval.
         let ticker = Task {
             while !Task.isCancelled {
@@ -212,18 +212,18 @@ final class Cluster: Sendable {
         defer { ticker.cancel() }
         for await _ in wakeups {
             guard healthy.load(ordering: .relaxed) else { continue }
-            var free = jobs.scheduler.idleCapacity
+            var free = jobs.idleCapacity
             while free > 0, !Task.isCancelled {
                 let limit = min(free, 16)
                 do {
                     let claimed = try await queue.claim(node: nodeID, limit: limit, leaseSeconds: leaseSeconds, now: Date())
-                    for job in claimed { try await jobs.adopt(job) }
+                    for job in claimed { try await jobs.take(job) }
                     guard claimed.count == limit else { break }
                 } catch {
                     logger.warning("claiming work failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                     break
                 }
-                free = jobs.scheduler.idleCapacity
+                free = jobs.idleCapacity
             }
         }
     }
@@ -251,9 +251,10 @@ final class Cluster: Sendable {
 
 /// Runs a node's cluster loops (only on a shared store).
 struct ClusterService: Service {
-    let jobs: JobService
+    let cluster: Cluster
+    let work: any ClusterWork
 
     func run() async throws {
-        await jobs.cluster?.run(jobs: jobs)
+        await cluster.run(work: work)
     }
 }

@@ -30,8 +30,13 @@ public struct BatchSettings: Sendable {
     /// Lines of one batch in flight at once, for a node with `workers` workers.
     func lines(workers: Int) -> Int { concurrency ?? max(1, workers / 4) }
 
+    /// The largest `maxFileBytes` may be: an upload is held in memory while it is read and checked.
+    static let largestFile = 1 << 30
+
     func check(_ list: inout ProblemList) {
         list.atLeast("batches.maxFileBytes", maxFileBytes, 1)
+        list.atMost("batches.maxFileBytes", maxFileBytes, Self.largestFile)
+        list.atMost("batches.maxLines", maxLines, 1_000_000)
         list.atLeast("batches.maxLines", maxLines, 1)
         list.positive("batches.fileRetentionDays", fileRetentionDays)
         list.atLeast("batches.concurrency", concurrency, 1)

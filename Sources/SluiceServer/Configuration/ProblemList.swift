@@ -16,6 +16,12 @@ struct ProblemList {
         add(path, minimum == 0 ? "must be 0 or more, not \(value)" : "must be at least \(minimum), not \(value)")
     }
 
+    /// A whole number of at most `maximum` (nil: not set, nothing to check).
+    mutating func atMost(_ path: String, _ value: Int?, _ maximum: Int) {
+        guard let value, value > maximum else { return }
+        add(path, "must be at most \(maximum), not \(value)")
+    }
+
     /// The largest number a setting may hold: seconds and milliseconds become whole milliseconds and
     /// durations, and `1e300` would trap on the way.
     static let largest = 1e9

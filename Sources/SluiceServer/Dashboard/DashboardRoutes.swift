@@ -10,13 +10,14 @@ import SluiceStore
 /// dashboard's session; a tenant's admin sees its own tenant and its own tenant's jobs only.
 struct DashboardRoutes {
     let jobs: JobService
+    let gate: AdmissionGate
     let feed: DashboardFeed
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.get("events") { request, context in
             let scope = try AdminRoutes.requireAdmin(context, request: request)
             // An open dashboard counts as one of its caller's open streams (the plan's `maxStreams`).
-            let ticket = try await jobs.openStream(for: try context.requirePrincipal(), resuming: false)
+            let ticket = try await gate.openStream(for: try context.requirePrincipal(), resuming: false)
             let connection = context.connection
             // At least every 15 s, whatever the jobs streams' heartbeat: the page reconnects after 45 s of silence.
             let heartbeat = Duration.milliseconds(Int(min(jobs.configuration.server.heartbeatSeconds, 15) * 1000))

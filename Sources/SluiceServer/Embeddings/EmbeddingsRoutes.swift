@@ -10,11 +10,12 @@ import SluiceStore
 /// `POST /v1/embeddings` through the deployments of an alias that speak an embeddings protocol
 /// (OpenAI-compatible endpoints; the built-in mock answers with the built-in embedder's deterministic
 /// vectors). Each input's vector is cached per tenant, alias and size, so a repeated input costs no
-/// call. A call is admitted like a chat request (`JobService.immediately`): per-minute and daily
+/// call. A call is admitted like a chat request (`AdmissionGate.immediately`): per-minute and daily
 /// limits, tenant ceilings, its inputs' tokens charged; a request served whole from the cache counts
 /// one message, like a cached answer.
 struct EmbeddingsRoutes {
     let jobs: JobService
+    let gate: AdmissionGate
     let cache = EmbeddingCache()
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
@@ -25,9 +26,9 @@ struct EmbeddingsRoutes {
         let asked = try EmbeddingsRequest(try await RequestBody.object(of: request, limit: jobs.configuration.server.maxBodyBytes))
         var chat = ChatRequest(model: asked.model, messages: [])
         chat.user = asked.user
-        let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
+        let owner = try context.principal(asking: chat, headers: request.headers)
         let (object, limits, cached) = try await answer(asked, owner: owner)
-        var headers = JobService.fields(limits, [:])
+        var headers = HTTPFields(limits)
         headers[.sluiceCache] = cached ? "exact" : "miss"
         return JSONResponse.make(object, headers: headers)
     }
@@ -48,13 +49,13 @@ struct EmbeddingsRoutes {
         let limits: [String: String]
         if missing.isEmpty {
             // Every vector was cached: a message, no tokens, like a cached chat answer.
-            let admitted = try jobs.admission.admitLight(principal: owner)
-            try await jobs.count(admitted.delta, owner: owner)
+            let admitted = try gate.admitLight(owner)
+            try await gate.count(admitted.delta, owner: owner)
             limits = admitted.headers
         } else {
             let texts = missing.map { asked.inputs[$0] }
             let fresh: [[Float]]
-            (fresh, limits) = try await jobs.immediately(prompt: texts, model: asked.model, owner: owner) {
+            (fresh, limits) = try await gate.immediately(prompt: texts, model: asked.model, owner: owner) {
                 try await call(asked.model, texts, dimensions: asked.dimensions)
             }
             for (index, vector) in zip(missing, fresh) {

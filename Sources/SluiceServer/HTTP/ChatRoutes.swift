@@ -10,7 +10,8 @@ import SluiceStore
 /// the streamed answer carries `id:` lines and `X-Sluice-Job-Id`, so a dropped client resumes it
 /// through the jobs stream.
 struct ChatRoutes {
-    let jobs: JobService
+    let pipeline: RequestPipeline
+    var jobs: JobService { pipeline.jobs }
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("chat/completions") { request, context in try await complete(request, context: context) }
@@ -29,10 +30,10 @@ struct ChatRoutes {
     }
 
     func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let (chat, accepted, limits) = try await jobs.accept(request, context: context)
+        let (chat, accepted, limits) = try await pipeline.accept(request, context: context)
         let ticket: AdmissionController.StreamTicket?
         do {
-            ticket = chat.stream == true ? try await jobs.openStream(for: try context.requirePrincipal(), resuming: false) : nil
+            ticket = chat.stream == true ? try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: false) : nil
         } catch {
             // Refused a stream (too many open): the job just made for it must not run unseen and be charged.
             if case .job(let job) = accepted { _ = try? await jobs.cancel(job.id, for: job.owner) }

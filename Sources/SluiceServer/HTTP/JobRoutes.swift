@@ -8,14 +8,15 @@ import SluiceStore
 
 /// The jobs API: submit, read, cancel, and the resumable stream.
 struct JobRoutes {
-    let jobs: JobService
+    let pipeline: RequestPipeline
+    var jobs: JobService { pipeline.jobs }
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("jobs") { request, context in
             if jobs.health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
             var asked = try await ChatRequest.decode(from: request, configuration: jobs.configuration, router: jobs.router)
             let background = try Background.taking(from: &asked.extra, now: Date())
-            let (chat, accepted, limits) = try await jobs.accept(asked, headers: request.headers, context: context, origin: nil, background: background)
+            let (chat, accepted, limits) = try await pipeline.accept(asked, headers: request.headers, context: context, origin: nil, background: background)
             let job: Job
             switch accepted {
             case .hit(let entry, let layer): job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: try context.requirePrincipal())
@@ -101,7 +102,7 @@ struct JobRoutes {
             // Everything was said: 204 rather than an empty stream the client would reopen forever.
             return Response(status: .noContent)
         }
-        let ticket = try await jobs.openStream(for: principal, resuming: after > 0)
+        let ticket = try await pipeline.gate.openStream(for: principal, resuming: after > 0)
         let chunks = try await jobs.hub.subscribe(job.id, after: after)
         var headers = JSONResponse.sseHeaders
         headers[.sluiceJobID] = job.id

@@ -9,7 +9,8 @@ import SluiceCore
 /// events; errors come in Anthropic's shape. `x-api-key` is read like `Authorization: Bearer`, and
 /// `anthropic-version` is accepted whatever it says.
 struct MessagesRoutes {
-    let jobs: JobService
+    let pipeline: RequestPipeline
+    var jobs: JobService { pipeline.jobs }
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("messages") { request, context in try await create(request, context: context) }
@@ -19,11 +20,11 @@ struct MessagesRoutes {
         if jobs.health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         let asked = try MessagesRequest(try await RequestBody.object(of: request, limit: jobs.configuration.server.maxBodyBytes))
         try asked.chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
-        let (chat, accepted, limits) = try await jobs.accept(asked.chat, headers: request.headers, context: context, origin: .message)
+        let (chat, accepted, limits) = try await pipeline.accept(asked.chat, headers: request.headers, context: context, origin: .message)
         let job: Job
         switch accepted {
         case .hit(let entry, let layer):
-            let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
+            let owner = try context.principal(asking: chat, headers: request.headers)
             job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: owner, origin: .message)
         case .job(let created), .follower(let created):
             job = created
@@ -32,7 +33,7 @@ struct MessagesRoutes {
         headers[.sluiceJobID] = job.id
         let hint = "The answer restarted after a failure; resume it from /v1/jobs/\(job.id)/stream."
         if asked.stream {
-            let ticket = try await jobs.openStream(for: try context.requirePrincipal(), resuming: false)
+            let ticket = try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: false)
             let chunks = try await jobs.hub.subscribe(job.id, after: 0)
             headers.append(contentsOf: JSONResponse.sseHeaders)
             let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)

@@ -34,7 +34,7 @@ extension JobService {
         if error is LeaseLost {
             logger.warning("another node took over the job; dropping this node's attempt", metadata: ["sluice.job": "\(job.id)"])
             hub.abandon(job.id)
-            if let plan = job.cache { releaseFlight(plan.key, leader: job.id) }
+            if let plan = job.cache { flights.release(plan.key, leader: job.id) }
         } else {
             logger.error("\(what)", metadata: ["sluice.job": "\(job.id)", "error": "\(error)"])
         }
@@ -72,7 +72,7 @@ extension JobService {
                     logger.error("could not store a cache entry", metadata: ["error": "\(error)"])
                 }
             }
-            releaseFlight(plan.key, leader: job.id)
+            flights.release(plan.key, leader: job.id)
         }
         hub.deliver(chunk, to: job.id)
         if job.callback != nil { await callbacks.jobEnded(job) }

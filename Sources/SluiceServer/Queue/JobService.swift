@@ -1,5 +1,4 @@
 import Foundation
-import AsyncHTTPClient
 import Logging
 import Synchronization
 import SluiceCache
@@ -28,8 +27,6 @@ final class JobService: Sendable {
     let logger: Logger
     /// This node's part in a cluster sharing the store; nil on the embedded store.
     let cluster: Cluster?
-    /// Counters shared with the other nodes of the cluster.
-    let sharedCounters: (any SharedCounters)?
     /// The callbacks of jobs that asked for one.
     let callbacks: CallbackOutbox
     /// Whether the store takes writes now.
@@ -40,22 +37,17 @@ final class JobService: Sendable {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }
 
+    /// - Parameters:
+    ///   - store: where jobs, streams, the cache and usage are kept.
+    ///   - deliveries: the callbacks' outbox.
+    ///   - cluster: this node's part in a cluster sharing the store (nil on the embedded store).
     init(
-        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup, deliveries: any DeliveryLog, router: ProviderRouter,
-        configuration: SluiceConfiguration, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup, deliveries: any DeliveryLog, cluster: Cluster?,
+        router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger
     ) {
-        let cluster: Cluster?
-        if let queue = store as? any SharedJobQueue {
-            cluster = Cluster(
-                queue: queue, cacheFeed: store as? any SharedCacheFeed, leaseSeconds: configuration.cluster.leaseSeconds,
-                pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), metrics: metrics,
-                peerCAFile: configuration.cluster.tls?.caFile, logger: logger)
-        } else {
-            cluster = nil
-        }
         self.cluster = cluster
-        sharedCounters = store as? any SharedCounters
-        self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: Self.semanticCache(configuration))
+        self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: SemanticCache(configuredBy: configuration))
         self.store = store
         callbacks = CallbackOutbox(log: deliveries, jobs: store, configuration: configuration, metrics: metrics, logger: logger) { job in
             if job.origin?.response != nil, let object = ServerSentEvents.foundation(ResponseObject(job: job).json()) as? [String: Any] {
@@ -85,23 +77,6 @@ final class JobService: Sendable {
         self.logger = logger
         router.whenCapacityFrees { scheduler.poke() }
         if let cluster { scheduler.onIdle.withLock { $0 = { cluster.wake() } } }
-    }
-
-    /// The semantic layer the configuration asks for, if any.
-    static func semanticCache(_ configuration: SluiceConfiguration) -> SemanticCache? {
-        guard configuration.cache.enabled, configuration.semantic.enabled else { return nil }
-        let embedder: any Embedder
-        if configuration.embedder.kind == "openai" {
-            embedder = OpenAIEmbedder(
-                client: HTTPClient.shared, baseURL: configuration.embedder.baseURL, model: configuration.embedder.model,
-                apiKey: configuration.embedder.apiKey)
-        } else if configuration.embedder.kind == "static", let model = try? StaticEmbedder(directory: configuration.embedder.path) {
-            // Validated at start: a model that cannot be loaded stops `sluice serve` before this.
-            embedder = model
-        } else {
-            embedder = HashingEmbedder()
-        }
-        return SemanticCache(configuration: configuration.semantic, embedder: embedder)
     }
 
     // MARK: Accepting
@@ -169,7 +144,7 @@ final class JobService: Sendable {
         let job = try await job(id, for: principal)
         // A follower leaves; the answer goes on for its owner and the other followers.
         guard !job.state.isTerminal, principal.owns(job.owner) else { return job }
-        if try await !cancelHere(id), let cluster { try await cluster.cancelElsewhere(id, jobs: self) }
+        if try await !cancelHere(id), let cluster { try await cluster.cancelElsewhere(id, work: self) }
         return try await self.job(id, for: principal)
     }
 

@@ -11,7 +11,8 @@ import SluiceStore
 /// it on any node, for as long as the job is kept (`retention.streamSeconds`). Only its owner (and the
 /// followers of the job it joined) sees it; anyone else gets 404.
 struct ResponsesRoutes {
-    let jobs: JobService
+    let pipeline: RequestPipeline
+    var jobs: JobService { pipeline.jobs }
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("responses") { request, context in try await create(request, context: context) }
@@ -47,12 +48,12 @@ struct ResponsesRoutes {
         }
         try asked.chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
         let origin = JobOrigin.response(asked.details)
-        let (chat, accepted, limits) = try await jobs.accept(
+        let (chat, accepted, limits) = try await pipeline.accept(
             asked.chat, headers: request.headers, context: context, origin: origin, background: Background(callback: asked.callback))
         let job: Job
         switch accepted {
         case .hit(let entry, let layer):
-            let owner = try jobs.principal(asking: chat, headers: request.headers, context: context)
+            let owner = try context.principal(asking: chat, headers: request.headers)
             job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: owner, origin: origin)
         case .job(let created), .follower(let created):
             job = created
@@ -111,7 +112,7 @@ struct ResponsesRoutes {
             // Nothing after `after`, or the stream was swept (the response is read whole with a plain GET).
             if stored.isEmpty || events.last <= after { return Response(status: .noContent) }
         }
-        let ticket = try await jobs.openStream(for: try context.requirePrincipal(), resuming: resuming && after >= 0)
+        let ticket = try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: resuming && after >= 0)
         let chunks = try await jobs.hub.subscribe(job.id, after: 0)
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)

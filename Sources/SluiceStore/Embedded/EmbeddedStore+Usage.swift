@@ -21,8 +21,9 @@ extension EmbeddedStore {
             ])
     }
 
-    public func addUsage(_ rows: [UsageRow]) async throws {
+    public func addUsage(_ rows: [UsageRow], counters: [DailyCounterDelta]) async throws {
         try await committer.write { db in
+            try Self.apply(counters, db: db)
             for row in rows { try Self.rollUp(row, db: db) }
         }
     }

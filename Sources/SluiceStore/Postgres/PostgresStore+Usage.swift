@@ -30,22 +30,35 @@ struct UsageColumns {
 }
 
 extension PostgresStore {
-    public func addUsage(_ rows: [UsageRow]) async throws {
-        for row in rows {
-            try await client.query(
-                """
-                INSERT INTO sluice_usage (day, tenant, user_name, model, deployment, requests, failures, prompt_tokens, completion_tokens,
-                                          cost_micros, cache_hits, saved_tokens)
-                VALUES (\(row.day), \(row.tenant), \(row.user), \(row.model), \(row.deployment), \(row.requests), \(row.failures),
-                        \(row.promptTokens), \(row.completionTokens), \(row.costMicros), \(row.cacheHits), \(row.savedTokens))
-                ON CONFLICT (tenant, day, user_name, model, deployment) DO UPDATE SET
-                    requests = sluice_usage.requests + EXCLUDED.requests, failures = sluice_usage.failures + EXCLUDED.failures,
-                    prompt_tokens = sluice_usage.prompt_tokens + EXCLUDED.prompt_tokens,
-                    completion_tokens = sluice_usage.completion_tokens + EXCLUDED.completion_tokens,
-                    cost_micros = sluice_usage.cost_micros + EXCLUDED.cost_micros, cache_hits = sluice_usage.cache_hits + EXCLUDED.cache_hits,
-                    saved_tokens = sluice_usage.saved_tokens + EXCLUDED.saved_tokens
-                """, logger: logger)
+    public func addUsage(_ rows: [UsageRow], counters: [DailyCounterDelta]) async throws {
+        let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
+        guard !counters.isEmpty else {
+            try await client.withConnection { connection in
+                for row in rows { try await Self.rollUp(row, on: connection, logger: logger) }
+            }
+            return
         }
+        try await transaction { connection in
+            try await Self.apply(counters, on: connection, logger: logger)
+            for row in rows { try await Self.rollUp(row, on: connection, logger: logger) }
+        }
+    }
+
+    /// Adds one row to its day's totals.
+    static func rollUp(_ row: UsageRow, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO sluice_usage (day, tenant, user_name, model, deployment, requests, failures, prompt_tokens, completion_tokens,
+                                      cost_micros, cache_hits, saved_tokens)
+            VALUES (\(row.day), \(row.tenant), \(row.user), \(row.model), \(row.deployment), \(row.requests), \(row.failures),
+                    \(row.promptTokens), \(row.completionTokens), \(row.costMicros), \(row.cacheHits), \(row.savedTokens))
+            ON CONFLICT (tenant, day, user_name, model, deployment) DO UPDATE SET
+                requests = sluice_usage.requests + EXCLUDED.requests, failures = sluice_usage.failures + EXCLUDED.failures,
+                prompt_tokens = sluice_usage.prompt_tokens + EXCLUDED.prompt_tokens,
+                completion_tokens = sluice_usage.completion_tokens + EXCLUDED.completion_tokens,
+                cost_micros = sluice_usage.cost_micros + EXCLUDED.cost_micros, cache_hits = sluice_usage.cache_hits + EXCLUDED.cache_hits,
+                saved_tokens = sluice_usage.saved_tokens + EXCLUDED.saved_tokens
+            """, logger: logger)
     }
 
     public func usage(tenant: String, user: String?, from: String, to: String) async throws -> [UsageRow] {

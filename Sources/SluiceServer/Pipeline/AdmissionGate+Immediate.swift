@@ -2,7 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceStore
 
-extension JobService {
+extension AdmissionGate {
     /// Runs provider work that is not a job (an embeddings call) under the admission a job gets: the
     /// plan's per-minute and daily limits, modes and tiers, the tenant's ceilings, on every node of a
     /// cluster. The prompt's tokens are reserved first, charged when `work` succeeds, and the request
@@ -12,16 +12,16 @@ extension JobService {
     ) async throws -> (T, [String: String]) {
         let id = Job.newID()
         var probe = ChatRequest(model: model, messages: prompt.map { ChatMessage(role: "user", content: $0) }, maxTokens: 1)
-        let admitted = try admission.admit(&probe, principal: owner, jobID: id)
+        let admitted = try controller.admit(&probe, principal: owner, jobID: id)
         var job = Job(id: id, owner: owner, priority: owner.priorityClass, request: probe, createdAt: Date(), deadline: Date())
         job.reservation = admitted.reservation
         do {
             try await takeSharedWindows(admitted.limits, reservation: admitted.reservation, tenant: owner.tenant)
             try await count(admitted.delta, owner: owner)
             // The tenant's part, as a job stores it with its insert (settled below like a job's).
-            if let tenant = admission.tenantDelta(of: admitted.reservation, tenant: owner.tenant) { try await store.addCounters([tenant]) }
+            if let tenant = controller.tenantDelta(of: admitted.reservation, tenant: owner.tenant) { try await store.addCounters([tenant]) }
         } catch {
-            admission.release(admitted.reservation)
+            controller.release(admitted.reservation)
             throw error
         }
         let outcome: Result<T, any Error>
@@ -34,7 +34,7 @@ extension JobService {
             job.state = .failed
         }
         // Settled like a job's end: the tokens to what was used, the message given back on a failure.
-        let changes = admission.settle(job)
+        let changes = controller.settle(job)
         try await store.addCounters(changes)
         return (try outcome.get(), admitted.headers)
     }

@@ -1,0 +1,27 @@
+import SluiceCache
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// What the cluster's loops and routes need of this node: the one way they reach its queue, so that the
+/// cluster never names the job service (which calls the cluster to place, cancel and wake jobs).
+protocol ClusterWork: Sendable {
+    var store: any JobStore & StreamLog & JobHistory & UsageRollup { get }
+    var router: ProviderRouter { get }
+    var admission: AdmissionController { get }
+    var cache: ExactCache { get }
+    /// Whether the store takes writes now.
+    var health: StoreHealth { get }
+    /// Workers free to take claimed jobs.
+    var idleCapacity: Int { get }
+    /// Takes up a job the store says this node now holds: finished if its answer is complete, else queued.
+    func take(_ job: Job) async throws
+    /// Cancels a job this node holds and returns once it has ended; false when it is not here.
+    func cancelHere(_ id: String) async throws -> Bool
+}
+
+extension JobService: ClusterWork {
+    var idleCapacity: Int { scheduler.idleCapacity }
+
+    func take(_ job: Job) async throws { try await adopt(job) }
+}
