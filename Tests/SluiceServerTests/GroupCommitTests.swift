@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 @testable import SluiceStore
 import SluiceTesting
+import Synchronization
 import Testing
 
 /// The embedded group commit runs other writers' operations in its leader's transaction: cancelling the
@@ -46,5 +47,56 @@ import Testing
         _ = await leader.result
         let values = try await queue.read { try Int.fetchAll($0, sql: "SELECT v FROM t ORDER BY v") }
         #expect(Set(values).isSuperset(of: [0, 2, 3, 4, 5]))
+    }
+
+    /// Records the batches a `WriteBatcher` writes, holding the first until the test opens it.
+    final class Recorder: Sendable {
+        let batches = Mutex<[[String]]>([])
+        let gate = Gate()
+    }
+
+    @Test func theBatcherGroupsWaitingWritesKeepsOneKeysOrderAndFailsOnlyTheFailingWrite() async throws {
+        let recorder = Recorder()
+        let batcher = WriteBatcher<String, String> { items in
+            let first = recorder.batches.withLock { batches in
+                batches.append(items)
+                return batches.count == 1
+            }
+            if first { recorder.gate.wait() }
+            return items.map { $0 == "bad" ? .failure(BatchMismatch(items: 0, results: 0)) : .success($0.uppercased()) }
+        }
+        let (started, signal) = AsyncStream.makeStream(of: Void.self)
+        let first = Task.immediate {
+            signal.yield()
+            return try await batcher.write("a0", key: "a")
+        }
+        for await _ in started { break }
+        // Queued behind the first batch, in this order: the second "a" cannot share a batch with the first
+        // "a" of this group, so it waits for the next.
+        let queued = ["a1", "b1", "a2", "bad", "c1"].map { item in
+            Task.immediate { try await batcher.write(item, key: item == "bad" ? nil : String(item.prefix(1))) }
+        }
+        recorder.gate.open()
+        #expect(try await first.value == "A0")
+        var outcomes: [String] = []
+        for task in queued {
+            switch await task.result {
+            case .success(let value): outcomes.append(value)
+            case .failure: outcomes.append("failed")
+            }
+        }
+        #expect(outcomes == ["A1", "B1", "A2", "failed", "C1"])
+        let batches = recorder.batches.withLock { $0 }
+        #expect(batches.first == ["a0"])
+        // Every write was in exactly one batch, and no batch held two writes of one key.
+        #expect(batches.flatMap { $0 }.sorted() == ["a0", "a1", "a2", "b1", "bad", "c1"])
+        for batch in batches {
+            let keys = batch.filter { $0 != "bad" }.map { $0.prefix(1) }
+            #expect(Set(keys).count == keys.count, "batch \(batch) holds one key twice")
+        }
+        // "a1" went before "a2".
+        let order = batches.flatMap { $0 }
+        #expect(order.firstIndex(of: "a1")! < order.firstIndex(of: "a2")!)
+        #expect(batches.count >= 3)
     }
 }
