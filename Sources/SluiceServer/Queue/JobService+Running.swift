@@ -33,24 +33,14 @@ extension JobService {
         job.notBefore = nil
         job.deployment = lease.deployment.name
         if job.attempt == 1 { metrics.queueWait(priority: job.priority.name, seconds: now.timeIntervalSince(job.createdAt)) }
-        do {
-            try await store.save(job, appending: [])
-        } catch {
-            // Still queued in the store: it waits its turn again, a second at least while the store is down.
-            if StoreFailure.isStoreError(error) {
-                health.failed(error)
-                metrics.storeWriteFailed()
-            }
-            lost(job, error: error, doing: "could not mark job running")
-            router.release(lease, outcome: .cancelled)
-            job.state = .queued
-            job.attempt -= 1
-            job.notBefore = now.addingTimeInterval(health.isUp ? backoff.delay(retry: 1) : max(1, backoff.delay(retry: 1)))
-            scheduler.enqueue(job)
-            return
-        }
         let attempt = Attempt()
         let current = job
+        // Marked running while the provider is asked (after the job's own insert, when that is still
+        // committing): the first token waits for this commit, not the call for it.
+        let marked = Task { [store, inserts] in
+            guard await inserts.committed(current.id) else { throw InsertFailed() }
+            try await store.save(current, appending: [])
+        }
         // The request's trace goes on here: its wait in the queue, then this attempt and what ends it.
         let trace = TraceHeaders.context(from: job.trace)
         if job.attempt == 1 {
@@ -63,13 +53,36 @@ extension JobService {
         span.attributes["sluice.attempt"] = job.attempt
         let outcome = await ServiceContext.withValue(span.context) {
             await withTaskGroup(of: Outcome?.self) { group in
-                group.addTask { await self.consume(lease, job: current, attempt: attempt, started: now) }
+                group.addTask { await self.consume(lease, job: current, attempt: attempt, started: now, marked: marked) }
                 group.addTask { await claim.control.waitForStop().map { .stopped($0) } }
                 group.addTask { await Self.watch(attempt, timeouts: lease.deployment.timeouts, started: now) }
+                group.addTask {
+                    // A failed mark stops the call at once; otherwise this waits with the others.
+                    if case .failure(let error) = await marked.result { return .failed(error) }
+                    try? await Task.sleep(for: .seconds(1_000_000))
+                    return nil
+                }
                 let first = await group.next() ?? nil
                 group.cancelAll()
                 return first ?? .stopped(.shutdown)
             }
+        }
+        if case .failure(let error) = await marked.result {
+            span.end()
+            router.release(lease, outcome: .cancelled)
+            // Never accepted: its client was told so, and nothing of it was shown or kept.
+            if error is InsertFailed { return }
+            // Still queued in the store: it waits its turn again, a second at least while the store is down.
+            if StoreFailure.isStoreError(error) {
+                health.failed(error)
+                metrics.storeWriteFailed()
+            }
+            lost(job, error: error, doing: "could not mark job running")
+            job.state = .queued
+            job.attempt -= 1
+            job.notBefore = now.addingTimeInterval(health.isUp ? backoff.delay(retry: 1) : max(1, backoff.delay(retry: 1)))
+            scheduler.enqueue(job)
+            return
         }
         switch outcome {
         case .finished(let reason, let usage, _):
@@ -88,9 +101,12 @@ extension JobService {
         await ServiceContext.withValue(trace) { await settle(&job, outcome: outcome, attempt: attempt, lease: lease) }
     }
 
-    func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt, started: Date) async -> Outcome {
+    /// Streams the provider's answer into the job's stream; nothing is shown before the job is `marked`
+    /// running in the store.
+    func consume(_ lease: ProviderRouter.Lease, job: Job, attempt: Attempt, started: Date, marked: Task<Void, any Error>) async -> Outcome {
         do {
             for try await event in lease.provider.stream(job.request, upstreamModel: lease.deployment.model) {
+                if !attempt.produced { try await marked.value }
                 let output: StreamEvent
                 switch event {
                 case .delta(let text): output = .delta(text)

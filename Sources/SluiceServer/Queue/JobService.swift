@@ -24,6 +24,8 @@ final class JobService: Sendable {
     let cache: ExactCache
     /// Exact key → the job answering it now (single-flight).
     let flights = FlightBoard()
+    /// Jobs whose insert is still committing while a worker already runs them.
+    let inserts = PendingInserts()
     let logger: Logger
     /// This node's part in a cluster sharing the store; nil on the embedded store.
     let cluster: Cluster?
@@ -105,15 +107,27 @@ final class JobService: Sendable {
         // A job left to the cluster streams from the store until a node (maybe this one) takes it.
         let runsHere = cluster == nil || job.node != nil
         if runsHere { hub.open(job.id) }
+        // With a worker free, the job goes to it now: the provider is asked while the insert commits, and
+        // the worker shows and saves nothing of the job until the commit is done.
+        let early = runsHere && job.notBefore == nil && scheduler.idleCapacity > 0
+        if early {
+            inserts.begin(job.id)
+            scheduler.enqueue(job, now: now)
+        }
         do {
             try await withSpan("store commit") { [job] span in
                 span.attributes["sluice.job"] = job.id
                 try await store.insert(job, counters: counters)
             }
+            if early { inserts.end(job.id, committed: true) }
             health.succeeded()
             if let cache { flights.stored(cache.key, leader: id) }
         } catch {
             // Nothing was accepted: the caller gets 503 (507 on a full disk) and retries.
+            if early {
+                inserts.end(job.id, committed: false)
+                if case .dequeued = scheduler.cancel(job.id) { inserts.forget(job.id) }
+            }
             hub.abandon(job.id)
             guard StoreFailure.isStoreError(error) else { throw error }
             health.failed(error)
@@ -121,7 +135,7 @@ final class JobService: Sendable {
             throw StoreHealth.refusal(for: error)
         }
         if runsHere {
-            scheduler.enqueue(job, now: now)
+            if !early { scheduler.enqueue(job, now: now) }
         } else {
             try? await cluster?.queue.notifyQueued()
         }
