@@ -17,6 +17,30 @@ import Testing
         (((reply.json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String) ?? ""
     }
 
+    /// A non-streamed hit is served from bytes encoded once per cached answer: the same bytes each time,
+    /// with the answer's own time, and never an older answer's once the cache holds a newer one.
+    @Test func aHitIsTheSameBytesUntilItsAnswerIsReplaced() async throws {
+        try await TestNode.with { node in
+            let question = Self.ask("What is a prism?")
+            _ = try await node.client.post("/v1/chat/completions", json: question)
+            let hit = try await node.client.post("/v1/chat/completions", json: question)
+            let again = try await node.client.post("/v1/chat/completions", json: question)
+            #expect(hit.headers["x-sluice-cache"] == "exact" && again.headers["x-sluice-cache"] == "exact")
+            #expect(hit.text == again.text)
+            // Each hit still counts against its plan: its own rate-limit headers.
+            #expect(hit.headers["x-ratelimit-remaining-requests"] != nil || hit.headers["x-ratelimit-reset"] != nil)
+            let created = try #require(hit.json["created"] as? Int)
+            try await Task.sleep(for: .milliseconds(1100))
+            // Asked again past the cache: the new answer replaces the cached one, and hits serve it.
+            let fresh = try await node.client.post("/v1/chat/completions", json: question, headers: ["Cache-Control": "no-cache"])
+            #expect(fresh.headers["x-sluice-cache"] == "miss")
+            let newer = try await node.client.post("/v1/chat/completions", json: question)
+            #expect(newer.headers["x-sluice-cache"] == "exact")
+            #expect(try #require(newer.json["created"] as? Int) > created, "\(newer.text)")
+            #expect(node.node.mock.totalCalls == 2)
+        }
+    }
+
     @Test func aRepeatedQuestionIsAnsweredFromTheCacheInEveryFormat() async throws {
         try await TestNode.with { node in
             let first = try await node.client.post("/v1/chat/completions", json: Self.ask("What is refraction?"))

@@ -5,7 +5,7 @@ import SluiceCore
 extension EmbeddedStore {
     /// Adds one job's use to its row of the rollup.
     static func rollUp(_ usage: UsageRow, db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO usage_rollup (day, tenant, user, model, deployment, requests, failures, prompt_tokens, completion_tokens,
                     cost_micros, cache_hits, saved_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -14,7 +14,8 @@ extension EmbeddedStore {
                     prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
                     cost_micros = cost_micros + excluded.cost_micros, cache_hits = cache_hits + excluded.cache_hits,
                     saved_tokens = saved_tokens + excluded.saved_tokens
-                """,
+                """
+        ).execute(
             arguments: [
                 usage.day, usage.tenant, usage.user, usage.model, usage.deployment, usage.requests, usage.failures, usage.promptTokens,
                 usage.completionTokens, usage.costMicros, usage.cacheHits, usage.savedTokens,

@@ -103,7 +103,7 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
         let rows = try entries.map { ($0.key, $0.expiresAt.timeIntervalSince1970, try Self.encoder.encode($0)) }
         try await committer.write { db in
             for (key, expires, data) in rows {
-                try db.execute(sql: "INSERT OR REPLACE INTO cache_entry (key, expires_at, data) VALUES (?, ?, ?)", arguments: [key, expires, data])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO cache_entry (key, expires_at, data) VALUES (?, ?, ?)").execute(arguments: [key, expires, data])
             }
         }
     }
@@ -126,8 +126,9 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
     public func insert(_ job: Job, counters: [DailyCounterDelta]) async throws {
         let data = try Self.encoder.encode(job)
         try await committer.write { db in
-            try db.execute(
-                sql: "INSERT INTO job (id, state, finished_at, data, user_key, tenant, plan, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO job (id, state, finished_at, data, user_key, tenant, plan, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ).execute(
                 arguments: [
                     job.id, job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.owner.userKey, job.owner.tenant,
                     job.owner.plan, job.createdAt.timeIntervalSince1970,
@@ -142,14 +143,13 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
         let usage = UsageRow(ended: job)
         try await committer.write { db in
             // Counted in the commit that first stores the job ended, and only then.
-            if let usage, let before = try String.fetchOne(db, sql: "SELECT state FROM job WHERE id = ?", arguments: [job.id]),
+            if let usage, let before = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM job WHERE id = ?"), arguments: [job.id]),
                JobState(rawValue: before)?.isTerminal == false
             {
                 try Self.rollUp(usage, db: db)
             }
-            try db.execute(
-                sql: "UPDATE job SET state = ?, finished_at = ?, data = ? WHERE id = ?",
-                arguments: [job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.id])
+            try db.cachedStatement(sql: "UPDATE job SET state = ?, finished_at = ?, data = ? WHERE id = ?")
+                .execute(arguments: [job.state.rawValue, job.finishedAt?.timeIntervalSince1970, data, job.id])
             try Self.insert(rows, jobID: job.id, db: db)
             try Self.apply(counters, db: db)
         }
@@ -161,7 +161,7 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
 
     public func addFollower(jobID: String, tenant: String, user: String) async throws {
         try await committer.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO job_follower (job_id, tenant, user) VALUES (?, ?, ?)", arguments: [jobID, tenant, user])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_follower (job_id, tenant, user) VALUES (?, ?, ?)").execute(arguments: [jobID, tenant, user])
         }
     }
 
@@ -180,12 +180,12 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
 
     static func apply(_ counters: [DailyCounterDelta], db: Database) throws {
         for delta in counters where delta.messages != 0 || delta.tokens != 0 {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO daily_counter (user, day, messages, tokens) VALUES (?, ?, ?, ?)
                     ON CONFLICT (day, user) DO UPDATE SET messages = messages + excluded.messages, tokens = tokens + excluded.tokens
-                    """,
-                arguments: [delta.user, delta.day, delta.messages, delta.tokens])
+                    """
+            ).execute(arguments: [delta.user, delta.day, delta.messages, delta.tokens])
         }
     }
 
