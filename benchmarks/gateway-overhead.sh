@@ -6,6 +6,8 @@
 # all overhead: the load generator's own share shows in the direct row and cancels in the difference.
 # Neither gateway checks keys (anonymous on loopback). Loopback only. LiteLLM is installed with pip if missing (pip install 'litellm[proxy]').
 # Usage: benchmarks/gateway-overhead.sh [seconds per run, default 15] [rates, default "50 100 200"]
+# SLUICE_BUILDS="before=/path/to/sluice after=/path/to/sluice" compares builds side by side (default: one,
+# the release build, named sluice); LITELLM=0 leaves LiteLLM out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/lib.sh
@@ -16,7 +18,9 @@ base=$((20000 + RANDOM % 20000))
 pids=()
 trap 'kill ${pids[*]} 2>/dev/null; rm -rf "$WORK"' EXIT
 bin=$(sluice_bin)
-command -v litellm >/dev/null || python3 -m pip install --quiet 'litellm[proxy]'
+builds=(${SLUICE_BUILDS:-sluice=$bin})
+litellm=${LITELLM:-1}
+[ "$litellm" = 0 ] || command -v litellm >/dev/null || python3 -m pip install --quiet 'litellm[proxy]'
 "$bin" mock-upstream --port $((base + 1)) --tokens 16 >/dev/null 2>&1 & pids+=($!)
 cat > "$WORK/sluice.yaml" <<YAML
 deployments:
@@ -28,16 +32,25 @@ models:
 plans: {names: [free], free: {requestsPerMinute: 0, maxStreams: 1000}}
 cache: {enabled: false}
 YAML
-"$bin" serve --port $((base + 2)) --data-dir "$WORK/data" --config "$WORK/sluice.yaml" --log-level error & pids+=($!)
+targets=("direct $((base + 1))")
+port=$((base + 10))
+for build in "${builds[@]}"; do
+  "${build#*=}" serve --port $port --data-dir "$WORK/data-${build%%=*}" --config "$WORK/sluice.yaml" --log-level error & pids+=($!)
+  targets+=("${build%%=*} $port")
+  port=$((port + 1))
+done
 cat > "$WORK/litellm.yaml" <<YAML
 model_list:
   - model_name: default
     litellm_params: {model: openai/m, api_base: "http://127.0.0.1:$((base + 1))/v1", api_key: none}
 YAML
-LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True litellm --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $((base + 3)) --num_workers "$(nproc)" >"$WORK/litellm.log" 2>&1 & pids+=($!)
-for port in $((base + 1)) $((base + 2)) $((base + 3)); do
+if [ "$litellm" != 0 ]; then
+  LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True litellm --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $((base + 3)) --num_workers "$(nproc)" >"$WORK/litellm.log" 2>&1 & pids+=($!)
+  targets+=("litellm $((base + 3))")
+fi
+for target in "${targets[@]}"; do
   for _ in $(seq 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v1/models" && break
+    curl -s -o /dev/null "http://127.0.0.1:${target#* }/v1/models" && break
     sleep 0.2
   done
 done
@@ -46,17 +59,18 @@ run() { # NAME PORT RATE
     --json "$WORK/$1-$3.json" >/dev/null 2>&1
 }
 for rate in $rates; do
-  for target in "direct $((base + 1))" "sluice $((base + 2))" "litellm $((base + 3))"; do
+  for target in "${targets[@]}"; do
     run $target "$rate"
   done
 done
-python3 - "$WORK" $rates <<'PY'
+names=$(for target in "${targets[@]}"; do echo -n "${target% *},"; done)
+python3 - "$WORK" "$names" $rates <<'PY'
 import json, sys
-work, rates = sys.argv[1], sys.argv[2:]
+work, names, rates = sys.argv[1], sys.argv[2].strip(",").split(","), sys.argv[3:]
 print("| rate (req/s) | target | answers/s | TTFT p50 | TTFT p99 | total p50 | total p99 | added TTFT p50 | added TTFT p99 | errors |")
 print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for rate in rates:
-    reports = {name: json.load(open(f"{work}/{name}-{rate}.json")) for name in ("direct", "sluice", "litellm")}
+    reports = {name: json.load(open(f"{work}/{name}-{rate}.json")) for name in names}
     direct = reports["direct"]["time_to_first_token_ms"]
     for name, report in reports.items():
         ttft, total = report["time_to_first_token_ms"], report["total_latency_ms"]

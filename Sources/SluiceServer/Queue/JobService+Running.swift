@@ -36,10 +36,13 @@ extension JobService {
         let attempt = Attempt()
         let current = job
         // Marked running while the provider is asked (after the job's own insert, when that is still
-        // committing): the first token waits for this commit, not the call for it.
+        // committing; not at all when the insert stored it running): the first token waits for this
+        // commit, not the call for it.
         let marked = Task { [store, inserts] in
-            guard await inserts.committed(current.id) else { throw InsertFailed() }
-            try await store.save(current, appending: [])
+            switch await inserts.insert(of: current.id) {
+            case .failed: throw InsertFailed()
+            case .committed(let markedRunning): if !markedRunning { try await store.save(current, appending: []) }
+            }
         }
         // The request's trace goes on here: its wait in the queue, then this attempt and what ends it.
         let trace = TraceHeaders.context(from: job.trace)

@@ -108,16 +108,24 @@ final class JobService: Sendable {
         let runsHere = cluster == nil || job.node != nil
         if runsHere { hub.open(job.id) }
         // With a worker free, the job goes to it now: the provider is asked while the insert commits, and
-        // the worker shows and saves nothing of the job until the commit is done.
+        // the worker shows and saves nothing of the job until the commit is done. A job a worker took at
+        // once is inserted already running: one commit, not two.
         let early = runsHere && job.notBefore == nil && scheduler.idleCapacity > 0
+        var stored = job
         if early {
             inserts.begin(job.id)
-            scheduler.enqueue(job, now: now)
+            if scheduler.enqueue(job, now: now) {
+                inserts.storesRunning(job.id)
+                // As the worker's first attempt will be: a restart counts it (its deployment is saved at its end).
+                stored.state = .running
+                stored.attempt += 1
+                stored.startedAt = now
+            }
         }
         do {
-            try await withSpan("store commit") { [job] span in
-                span.attributes["sluice.job"] = job.id
-                try await store.insert(job, counters: counters)
+            try await withSpan("store commit") { [stored] span in
+                span.attributes["sluice.job"] = stored.id
+                try await store.insert(stored, counters: counters)
             }
             if early { inserts.end(job.id, committed: true) }
             health.succeeded()

@@ -4,26 +4,48 @@ import Synchronization
 /// provider call. The worker waits here before it saves or shows anything of the job: a job whose insert
 /// failed was never accepted (its client got 503), and is dropped unseen.
 final class PendingInserts: Sendable {
+    /// What became of a job's insert.
+    enum Insert: Sendable {
+        /// It failed: the job was never accepted.
+        case failed
+        /// It committed; `markedRunning` when it stored the job already running (a worker took it at
+        /// once), so that the worker's first attempt need not mark it again.
+        case committed(markedRunning: Bool)
+    }
+
     private struct State {
-        var waiting: [String: [CheckedContinuation<Bool, Never>]] = [:]
+        var waiting: [String: [CheckedContinuation<Insert, Never>]] = [:]
         /// Inserts that failed, until the worker holding the job asks.
         var failed: Set<String> = []
+        /// Inserts that store their job running, until its worker asks.
+        var markedRunning: Set<String> = []
     }
 
     private let state = Mutex(State())
 
-    /// The job's insert has started.
+    /// The job's insert is about to start (before the job is handed to a worker).
     func begin(_ id: String) {
         state.withLock { $0.waiting[id] = [] }
     }
 
+    /// The insert under way stores the job running.
+    func storesRunning(_ id: String) {
+        _ = state.withLock { $0.markedRunning.insert(id) }
+    }
+
     /// The job's insert has committed (true) or failed (false).
     func end(_ id: String, committed: Bool) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
-            if !committed { state.failed.insert(id) }
-            return state.waiting.removeValue(forKey: id) ?? []
+        let (waiters, insert) = state.withLock { state -> ([CheckedContinuation<Insert, Never>], Insert) in
+            let waiters = state.waiting.removeValue(forKey: id) ?? []
+            guard committed else {
+                state.markedRunning.remove(id)
+                state.failed.insert(id)
+                return (waiters, .failed)
+            }
+            let marked = !waiters.isEmpty && state.markedRunning.remove(id) != nil
+            return (waiters, .committed(markedRunning: marked))
         }
-        for waiter in waiters { waiter.resume(returning: committed) }
+        for waiter in waiters { waiter.resume(returning: insert) }
     }
 
     /// Forgets a failed insert whose job no worker took.
@@ -31,13 +53,13 @@ final class PendingInserts: Sendable {
         _ = state.withLock { $0.failed.remove(id) }
     }
 
-    /// Whether the job's insert committed, waiting for it if it is under way; true for a job not
-    /// started here (committed long ago, or recovered from the store).
-    func committed(_ id: String) async -> Bool {
+    /// What became of the job's insert, waiting for it if it is under way; a job not started here
+    /// (committed long ago, recovered from the store, a retry) is `committed(markedRunning: false)`.
+    func insert(of id: String) async -> Insert {
         await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool? in
-                if state.failed.remove(id) != nil { return false }
-                guard state.waiting[id] != nil else { return true }
+            let now = state.withLock { state -> Insert? in
+                if state.failed.remove(id) != nil { return .failed }
+                guard state.waiting[id] != nil else { return .committed(markedRunning: state.markedRunning.remove(id) != nil) }
                 state.waiting[id]!.append(continuation)
                 return nil
             }

@@ -81,8 +81,10 @@ final class Scheduler: Sendable {
         Self.run(handoffs)
     }
 
-    /// Queues a job (after its backoff, when it has one) and wakes a worker.
-    func enqueue(_ job: Job, now: Date = Date()) {
+    /// Queues a job (after its backoff, when it has one) and wakes a worker; true when a worker took
+    /// the job at once.
+    @discardableResult
+    func enqueue(_ job: Job, now: Date = Date()) -> Bool {
         let (handoffs, wake) = state.withLock { state in
             if let notBefore = job.notBefore, notBefore > now {
                 state.delayed[job.id] = job
@@ -95,6 +97,7 @@ final class Scheduler: Sendable {
         }
         Self.run(handoffs)
         wake?.resume()
+        return handoffs.handoffs.contains { $0.1?.job.id == job.id }
     }
 
     /// Moves a job waiting here to a more urgent class (a teacher joined a student's question in flight):
