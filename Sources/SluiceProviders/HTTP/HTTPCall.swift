@@ -141,11 +141,10 @@ actor HTTPCall {
         return encoder
     }()
 
-    static let jsonDecoder = JSONDecoder()
 
     /// An event's or a body's JSON object.
     static func object(_ data: Data) throws -> JSONValue {
-        guard let value = try? jsonDecoder.decode(JSONValue.self, from: data), value.object != nil else {
+        guard let value = try? JSONValue.parse(data), value.object != nil else {
             throw ProviderError(.malformed, reason: "the provider sent something that is not a JSON object")
         }
         return value
