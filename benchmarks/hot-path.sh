@@ -57,7 +57,7 @@ for target in "${targets[@]}"; do
     rps -s "$WORK/hit.lua" "$url/v1/chat/completions" >/dev/null
     wait $perfpid || true
     perf script -i "$WORK/perf.data" 2>/dev/null | perl "$FLAMEGRAPH_DIR/stackcollapse-perf.pl" > "$WORK/folded-$label"
-    perl "$FLAMEGRAPH_DIR/flamegraph.pl" --title "sluice: exact-cache hits ($label)" --width 1400 "$WORK/folded-$label" > "docs/flame-hits-$label.svg"
+    perl "$FLAMEGRAPH_DIR/flamegraph.pl" --minwidth 2 --title "sluice: exact-cache hits ($label)" --width 1400 "$WORK/folded-$label" > "docs/flame-hits-$label.svg"
     echo "$label: docs/flame-hits-$label.svg"
   fi
   kill $pid; wait $pid 2>/dev/null || true
