@@ -18,6 +18,8 @@ extension JobService {
     /// Expires a job that waited past its deadline.
     func expire(_ job: Job) async {
         var job = job
+        // A job whose insert is under way expires once it is stored, and not at all if it never is.
+        if case .failed = await inserts.insert(of: job.id) { return }
         await endLogged(&job, .expired, event: expiredEvent)
     }
 

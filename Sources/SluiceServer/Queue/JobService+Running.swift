@@ -24,7 +24,7 @@ extension JobService {
         let now = Date()
         if job.deadline <= now {
             router.release(lease, outcome: .cancelled)
-            await endLogged(&job, .expired, event: expiredEvent)
+            await expire(job)
             return
         }
         job.state = .running
@@ -38,11 +38,18 @@ extension JobService {
         // Marked running while the provider is asked (after the job's own insert, when that is still
         // committing; not at all when the insert stored it running): the first token waits for this
         // commit, not the call for it.
+        let overlaps = inserts.tracks(current.id)
         let marked = Task { [store, inserts] in
             switch await inserts.insert(of: current.id) {
             case .failed: throw InsertFailed()
             case .committed(let markedRunning): if !markedRunning { try await store.save(current, appending: []) }
             }
+        }
+        // A job that waited in the store is marked before the provider is asked: while the store fails,
+        // its retries must not call (and be billed by) the provider.
+        if !overlaps, case .failure(let error) = await marked.result {
+            unmarked(job, error: error, lease: lease, now: now)
+            return
         }
         // The request's trace goes on here: its wait in the queue, then this attempt and what ends it.
         let trace = TraceHeaders.context(from: job.trace)
@@ -72,19 +79,7 @@ extension JobService {
         }
         if case .failure(let error) = await marked.result {
             span.end()
-            router.release(lease, outcome: .cancelled)
-            // Never accepted: its client was told so, and nothing of it was shown or kept.
-            if error is InsertFailed { return }
-            // Still queued in the store: it waits its turn again, a second at least while the store is down.
-            if StoreFailure.isStoreError(error) {
-                health.failed(error)
-                metrics.storeWriteFailed()
-            }
-            lost(job, error: error, doing: "could not mark job running")
-            job.state = .queued
-            job.attempt -= 1
-            job.notBefore = now.addingTimeInterval(health.isUp ? backoff.delay(retry: 1) : max(1, backoff.delay(retry: 1)))
-            scheduler.enqueue(job)
+            unmarked(job, error: error, lease: lease, now: now)
             return
         }
         switch outcome {
@@ -102,6 +97,24 @@ extension JobService {
         }
         span.end()
         await ServiceContext.withValue(trace) { await settle(&job, outcome: outcome, attempt: attempt, lease: lease) }
+    }
+
+    /// An attempt whose job could not be marked running: a job never stored (its insert failed) is
+    /// dropped unseen — its client was told so; one still queued in the store waits its turn again, a
+    /// second at least while the store is down.
+    func unmarked(_ job: Job, error: any Error, lease: ProviderRouter.Lease, now: Date) {
+        router.release(lease, outcome: .cancelled)
+        if error is InsertFailed { return }
+        if StoreFailure.isStoreError(error) {
+            health.failed(error)
+            metrics.storeWriteFailed()
+        }
+        lost(job, error: error, doing: "could not mark job running")
+        var job = job
+        job.state = .queued
+        job.attempt -= 1
+        job.notBefore = now.addingTimeInterval(health.isUp ? backoff.delay(retry: 1) : max(1, backoff.delay(retry: 1)))
+        scheduler.enqueue(job)
     }
 
     /// Streams the provider's answer into the job's stream; nothing is shown before the job is `marked`

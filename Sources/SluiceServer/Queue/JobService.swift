@@ -127,9 +127,10 @@ final class JobService: Sendable {
                 span.attributes["sluice.job"] = stored.id
                 try await store.insert(stored, counters: counters)
             }
+            // Followers may join before the job can end (it ends only after this).
+            if let cache { flights.stored(cache.key, leader: id) }
             if early { inserts.end(job.id, committed: true) }
             health.succeeded()
-            if let cache { flights.stored(cache.key, leader: id) }
         } catch {
             // Nothing was accepted: the caller gets 503 (507 on a full disk) and retries.
             if early {

@@ -23,9 +23,20 @@ final class PendingInserts: Sendable {
 
     private let state = Mutex(State())
 
-    /// The job's insert is about to start (before the job is handed to a worker).
+    /// The job's insert is about to start (before the job is handed to a worker). What an earlier
+    /// submission of the same id left (a batch line retried after a failed insert) is forgotten.
     func begin(_ id: String) {
-        state.withLock { $0.waiting[id] = [] }
+        state.withLock { state in
+            state.waiting[id] = []
+            state.failed.remove(id)
+            state.markedRunning.remove(id)
+        }
+    }
+
+    /// Whether the job's insert is under way here or has just ended unasked: its worker overlaps the
+    /// running mark with the provider call only then.
+    func tracks(_ id: String) -> Bool {
+        state.withLock { $0.waiting[id] != nil || $0.failed.contains(id) || $0.markedRunning.contains(id) }
     }
 
     /// The insert under way stores the job running.
@@ -39,7 +50,8 @@ final class PendingInserts: Sendable {
             let waiters = state.waiting.removeValue(forKey: id) ?? []
             guard committed else {
                 state.markedRunning.remove(id)
-                state.failed.insert(id)
+                // Kept for the worker that has not asked yet; one that waits is told now.
+                if waiters.isEmpty { state.failed.insert(id) }
                 return (waiters, .failed)
             }
             let marked = !waiters.isEmpty && state.markedRunning.remove(id) != nil
