@@ -7,8 +7,6 @@
 # and CPU per stream, which bounds how many users one generator process drives.
 # Each process may hold at most `ulimit -n` descriptors (20,000 on the reference machine), which caps
 # the levels: the node and the generator each hold one per stream.
-# WORKERS=8 keeps the node's workers few, so that all but 8 streams are queued jobs' streams (a
-# subscription and a socket each, waiting their turn) rather than running jobs.
 # Usage: benchmarks/max-streams.sh [levels, default "1000 5000 10000 18000"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +22,7 @@ for n in $levels; do
   ramp=$(( n / 1000 + 5 ))
   hold=$(( ramp + 15 ))
   cat > "$WORK/sluice.yaml" <<YAML
-queue: {workers: ${WORKERS:-$((n + 100))}, maxRunningPerUser: 2, deadlineSeconds: 600}
+queue: {workers: $((n + 100)), maxRunningPerUser: 2}
 tiers: {highAt: 10000000, peakAt: 10000000, overloadAt: 10000000}
 plans: {names: [free], free: {requestsPerMinute: 0}}
 cache: {enabled: false}
