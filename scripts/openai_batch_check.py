@@ -114,7 +114,10 @@ check(done.status == "completed", f"status {done.status} {done.errors}")
 check(done.request_counts.completed == 16 and done.request_counts.failed == 2, f"counts {done.request_counts}")
 check(done.completed_at and done.in_progress_at and done.finalizing_at, f"times {done}")
 print(f"interactive queue waits during the batch: {', '.join(f'{w * 1000:.0f} ms' for w in sorted(waits))} (one batch job's slot: {SLOT * 1000:.0f} ms)")
-check(max(waits) < SLOT + 0.4, f"an interactive request waited {max(waits):.2f} s, more than one batch job's slot")
+# Served first, an interactive request waits at most for one running line to end; a starved one would
+# wait for the batch's 18 lines (about 5 s). The bound is under two slots: under the whole suite's load
+# on 2 cores a 0.6 s slot was seen to stretch to 1 s (waits of 1,006 and 1,028 ms in one CI run).
+check(max(waits) < 2 * SLOT, f"an interactive request waited {max(waits):.2f} s, two batch jobs' slots or more")
 
 output = [json.loads(text) for text in client.files.content(done.output_file_id).text.splitlines()]
 check(sorted(o["custom_id"] for o in output) == sorted(f"q-{i}" for i in range(16)), f"output ids {[o['custom_id'] for o in output]}")
