@@ -106,11 +106,15 @@ struct Answer: Sendable {
         for chunk in chunks {
             answer.add(chunk.event)
             if case .done(let reason, let usage, _, _, let fingerprint) = chunk.event {
-                return try? JSONResponse.encoder.encode(
-                    ChatCompletion(id: id, created: created, model: chat.model, answer: answer, finishReason: reason, usage: usage, fingerprint: fingerprint))
+                return try? JSONResponse.encoder.encode(whole(answer, finishReason: reason, usage: usage, fingerprint: fingerprint))
             }
         }
         return nil
+    }
+
+    /// The `chat.completion` object of an ended answer.
+    private func whole(_ answer: AnswerAssembly, finishReason: String, usage: Usage, fingerprint: String?) -> ChatCompletion {
+        ChatCompletion(id: id, created: created, model: chat.model, answer: answer, finishReason: finishReason, usage: usage, fingerprint: fingerprint)
     }
 
     /// Adds a chunk to a whole answer; the response once the answer has ended.
@@ -120,9 +124,7 @@ struct Answer: Sendable {
         case .delta, .choice, .reset:
             return nil
         case .done(let reason, let usage, _, _, let fingerprint):
-            let completion = ChatCompletion(
-                id: id, created: created, model: chat.model, answer: answer, finishReason: reason, usage: usage, fingerprint: fingerprint)
-            return (try? JSONResponse.make(encodable: completion, headers: headers))
+            return (try? JSONResponse.make(encodable: whole(answer, finishReason: reason, usage: usage, fingerprint: fingerprint), headers: headers))
                 ?? ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
         case .error(let code, let message):
             let known = SluiceError.Code(rawValue: code) ?? .providerError
