@@ -92,6 +92,9 @@ public final class SluiceProcess: Sendable {
         return (status, process.output)
     }
 
+    /// What it has written to its log so far.
+    public var log: String { process.output }
+
     /// Whether it still runs.
     public var isRunning: Bool { process.isRunning }
 

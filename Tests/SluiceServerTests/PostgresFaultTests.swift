@@ -64,7 +64,21 @@ import Testing
         try await Task.sleep(for: .seconds(8))
         try await server.start()
         for (n, id) in ids {
-            let job = try await nodes[n].client.waitForJob(id, states: ["succeeded", "failed", "cancelled", "expired"], timeout: 90)
+            let job: [String: Any]
+            do {
+                job = try await nodes[n].client.waitForJob(id, states: ["succeeded", "failed", "cancelled", "expired"], timeout: 90)
+            } catch {
+                // What the database and the nodes say of a job left unfinished, to find out why.
+                let row = try await TestPostgres.query(
+                    url, "SELECT state, node, fence, lease_until < now(), not_before FROM sluice_job WHERE id = '\(id)'")
+                let said = nodes.enumerated().flatMap { index, node in
+                    let lines = node.log.split(separator: "\n")
+                    let notable = lines.filter { line in [id, " warning ", " error ", " critical "].contains { line.contains($0) } }
+                    return (notable.suffix(40) + ["…"] + lines.suffix(10)).map { "node \(index): \($0.prefix(400))" }
+                }
+                Issue.record("\(id) (node \(n)) unfinished; its row: \(row); the nodes said:\n\(said.joined(separator: "\n"))")
+                throw error
+            }
             #expect(job["state"] as? String == "succeeded", "\(id): \(job)")
             // Not rescued and run again by the first node back: one attempt, on the node that took it.
             #expect(job["attempt"] as? Int == 1, "\(id) on node \(n): \(job["attempt"] ?? "?") attempts")
