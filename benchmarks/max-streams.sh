@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # How many concurrent SSE streams one node holds, and the memory each costs: for each level, a fresh
-# release `sluice serve` (one worker per stream, tiers raised so nothing is refused) and `sluice loadtest`
-# users who each ask one question whose mock answer trickles for longer than the ramp (1 token/s), so
-# every stream stays open; at the plateau the node's resident memory is read from /proc. Memory per
-# stream = (RSS at the plateau - RSS when idle) / streams. Also prints the load generator's own memory
-# and CPU per stream, which bounds how many users one generator process drives.
+# release `sluice serve` (tiers raised so nothing is refused) and `sluice loadtest` users who each ask one
+# question whose mock answer trickles for longer than the ramp (1 token/s), so every stream stays open;
+# at the plateau the node's resident memory is read from /proc and its open streams are counted from its
+# established sockets (`ss`). Memory per stream = (RSS at the plateau - RSS when idle) / open streams.
+# Also prints the load generator's own memory and CPU per stream, which bounds how many users one
+# generator process drives. The generator is stopped once measured (it would wait for every answer).
+# WORKERS=N runs N workers (default: one per stream, so every stream's job runs): with few workers
+# almost every stream is a queued job's, which holds no worker.
 # Each process may hold at most `ulimit -n` descriptors (20,000 on the reference machine), which caps
 # the levels: the node and the generator each hold one per stream.
 # Usage: benchmarks/max-streams.sh [levels, default "1000 5000 10000 18000"]
@@ -16,13 +19,14 @@ WORK=$(mktemp -d)
 bin=$(sluice_bin)
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-echo "| streams asked | streams open at once | errors | node RSS idle | node RSS at plateau | node memory per stream | generator RSS | generator memory per stream | generator CPU |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+workers_of() { echo "${WORKERS:-$(( $1 + 100 ))}"; }
+echo "| streams asked | workers | streams open at once | jobs running / queued | node RSS idle | node RSS at plateau | node memory per stream | generator RSS | generator memory per stream | generator CPU |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in $levels; do
   ramp=$(( n / 1000 + 5 ))
   hold=$(( ramp + 15 ))
   cat > "$WORK/sluice.yaml" <<YAML
-queue: {workers: $((n + 100)), maxRunningPerUser: 2}
+queue: {workers: $(workers_of "$n"), maxRunningPerUser: 2}
 tiers: {highAt: 10000000, peakAt: 10000000, overloadAt: 10000000}
 plans: {names: [free], free: {requestsPerMinute: 0}}
 cache: {enabled: false}
@@ -36,23 +40,24 @@ YAML
   sleep 1
   idle=$(rss_kb $node)
   "$bin" loadtest --url "http://127.0.0.1:$PORT" --users "$n" --ramp "$ramp" --duration "$((hold + 5))" --think 0.01 \
-    --questions 0 --drop 0 --teachers 0 --mock-tokens "$((hold + 10))" --mock-rate 1 --json "$WORK/report.json" >/dev/null 2>&1 &
+    --questions 0 --drop 0 --teachers 0 --mock-tokens "$((hold + 10))" --mock-rate 1 >/dev/null 2>&1 &
   generator=$!
   start_ticks=$(cpu_ticks $generator)
   sleep "$((ramp + 8))"
   plateau=$(rss_kb $node)
+  open_streams=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
+  jobs=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^sluice_jobs_running / {r=$2} /^sluice_jobs_queued / {q=$2} END {printf "%d / %d", r, q}')
   generator_rss=$(rss_kb $generator)
   generator_cpu=$(( $(cpu_ticks $generator) - start_ticks ))
-  wait $generator || true
+  kill $generator; wait $generator 2>/dev/null || true
   kill $node; wait $node 2>/dev/null || true
-  python3 - "$WORK/report.json" "$n" "$idle" "$plateau" "$generator_rss" "$generator_cpu" "$((ramp + 8))" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-n, idle, plateau, generator, ticks, seconds = (int(v) for v in sys.argv[2:])
-open_streams = report["peak_open_streams"]
-errors = sum(report["errors"].values())
+  python3 - "$n" "$(workers_of "$n")" "$open_streams" "$jobs" "$idle" "$plateau" "$generator_rss" "$generator_cpu" "$((ramp + 8))" <<'PY'
+import sys
+n, workers, open_streams = (int(v) for v in sys.argv[1:4])
+jobs = sys.argv[4]
+idle, plateau, generator, ticks, seconds = (int(v) for v in sys.argv[5:])
 per = (plateau - idle) / max(open_streams, 1)
-print(f"| {n:,} | {open_streams:,} | {errors} | {idle / 1024:.0f} MiB | {plateau / 1024:.0f} MiB | {per:.1f} KiB | "
+print(f"| {n:,} | {workers:,} | {open_streams:,} | {jobs} | {idle / 1024:.0f} MiB | {plateau / 1024:.0f} MiB | {per:.1f} KiB | "
       f"{generator / 1024:.0f} MiB | {generator / max(open_streams, 1):.1f} KiB | {ticks / 100 / seconds * 100:.0f} % of a core |")
 PY
 done

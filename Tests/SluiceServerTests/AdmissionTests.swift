@@ -74,7 +74,11 @@ import Testing
             let admitted = first.filter { $0.status == 202 }
             #expect(admitted.count == 9)
             #expect(first.filter { $0.status == 429 }.allSatisfy { $0.errorCode == "quota_exceeded" && $0.headers["retry-after"] != nil })
-            for reply in admitted { _ = try await node.client.waitForJob(reply.json["id"] as! String, states: ["succeeded"], headers: ["X-Sluice-User": "budget"]) }
+            // Two run at a time (the user's running cap), 5 s each: the last of the nine ends after ~25 s,
+            // and the replies' order is not the order they run in.
+            for reply in admitted {
+                _ = try await node.client.waitForJob(reply.json["id"] as! String, states: ["succeeded"], headers: ["X-Sluice-User": "budget"], timeout: 60)
+            }
             // Each answer used 7 tokens, not 102: the rest of every reservation came back.
             let second = try await round("b")
             #expect(second.filter { $0.status == 202 }.count == 9)

@@ -63,6 +63,7 @@ import Testing
         try await server.crash()
         try await Task.sleep(for: .seconds(8))
         try await server.start()
+        let back = Date()
         for (n, id) in ids {
             let job: [String: Any]
             do {
@@ -83,6 +84,7 @@ import Testing
             // Not rescued and run again by the first node back: one attempt, on the node that took it.
             #expect(job["attempt"] as? Int == 1, "\(id) on node \(n): \(job["attempt"] ?? "?") attempts")
         }
+        print("database stall: every job ended \(Int(Date().timeIntervalSince(back))) s after the database was back")
         await server.stop()
     }
 }

@@ -23,7 +23,7 @@ extension ChatRequest {
     static func decode(data: Data, configuration: SluiceConfiguration, router: ProviderRouter, anyModel: Bool = false) throws -> ChatRequest {
         let chat: ChatRequest
         do {
-            chat = try JSONDecoder().decode(ChatRequest.self, from: data)
+            chat = try ChatRequest.read(data)
         } catch let DecodingError.keyNotFound(key, _) {
             throw SluiceError(.missingField, details: ["field": key.stringValue])
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
