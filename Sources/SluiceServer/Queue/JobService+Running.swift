@@ -100,8 +100,9 @@ extension JobService {
     }
 
     /// An attempt whose job could not be marked running: a job never stored (its insert failed) is
-    /// dropped unseen — its client was told so; one still queued in the store waits its turn again, a
-    /// second at least while the store is down.
+    /// dropped unseen — its client was told so; one another node took (a lost lease) is left to it, as
+    /// `settle` does; one still queued in the store waits its turn again, a second at least while the
+    /// store is down.
     func unmarked(_ job: Job, error: any Error, lease: ProviderRouter.Lease, now: Date) {
         router.release(lease, outcome: .cancelled)
         if error is InsertFailed { return }
@@ -110,6 +111,8 @@ extension JobService {
             metrics.storeWriteFailed()
         }
         lost(job, error: error, doing: "could not mark job running")
+        // Queued again here with its old fence, every mark would be refused again, for good.
+        if error is LeaseLost { return }
         var job = job
         job.state = .queued
         job.attempt -= 1

@@ -110,8 +110,8 @@ final class JobService: Sendable {
         // With a worker free, the job goes to it now: the provider is asked while the insert commits, and
         // the worker shows and saves nothing of the job until the commit is done. A job a worker took at
         // once is inserted already running: one commit, not two.
-        // Embedded store only: a PostgreSQL insert that times out may still have committed, and a job
-        // dropped as never accepted would then stay `running` for good (seen under a database stall).
+        // Embedded store only: a PostgreSQL insert whose reply is lost (a connection dropped at commit)
+        // may still have committed, and a job dropped as never accepted would then stay `running` for good.
         let early = cluster == nil && job.notBefore == nil && scheduler.idleCapacity > 0
         var stored = job
         if early {
