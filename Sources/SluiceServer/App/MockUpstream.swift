@@ -51,7 +51,7 @@ public struct MockUpstream: Sendable {
                 return response
             }
             let source = ChunkSource(first: first, rest: events)
-            let chunks = AsyncStream<StreamChunk>(unfolding: { await source.next() })
+            let chunks = Subscription.relaying(AsyncStream<StreamChunk>(unfolding: { await source.next() }))
             let answer = Answer(
                 id: "chatcmpl-" + Job.newID().dropFirst(4), created: Date(), chat: chat, headers: [:],
                 resumeHint: "", deadlineSeconds: 0,

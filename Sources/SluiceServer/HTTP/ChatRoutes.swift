@@ -82,7 +82,7 @@ struct Answer: Sendable {
     /// The open-stream count this answer holds, released with the response.
     var ticket: AdmissionController.StreamTicket? = nil
 
-    func respond(_ chunks: AsyncStream<StreamChunk>, request: Request) async -> Response {
+    func respond(_ chunks: Subscription, request: Request) async -> Response {
         if chat.stream == true { return stream(chunks) }
         var answer = AnswerAssembly()
         for await chunk in chunks {
@@ -93,10 +93,7 @@ struct Answer: Sendable {
 
     /// A cached answer streamed as a replay.
     func stream(replay chunks: [StreamChunk]) -> Response {
-        stream(AsyncStream { continuation in
-            for chunk in chunks { continuation.yield(chunk) }
-            continuation.finish()
-        })
+        stream(Subscription(replaying: chunks))
     }
 
     /// A cached answer's whole `chat.completion` body, assembled without a stream between the cache and
@@ -136,7 +133,7 @@ struct Answer: Sendable {
         }
     }
 
-    func stream(_ chunks: AsyncStream<StreamChunk>) -> Response {
+    func stream(_ chunks: Subscription) -> Response {
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)
         let (ticket, outlet) = (ticket, outlet)

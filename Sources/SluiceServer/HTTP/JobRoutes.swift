@@ -111,16 +111,11 @@ struct JobRoutes {
         // where it stands in the queue, or that it runs. Without it the stream is the job's events only.
         let notices = request.uri.queryParameters["queue_notices"].map { $0 == "true" || $0 == "1" } ?? false
         let notice = notices && !job.state.isTerminal ? QueueNotice(job: job.id, running: job.state == .running) : nil
-        let listening = notice.map { notice in (notice: notice, listened: jobs.queueNotices.listen(notice)) }
+        if let notice { jobs.queueNotices.listen(notice, into: chunks) }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer {
-                withExtendedLifetime(ticket) {}
-                listening?.listened.close()
-            }
+            defer { withExtendedLifetime(ticket) {} }
             try await writer.write(ServerSentEvents.retry(milliseconds: 3000))
-            try await ServerSentEvents.pump(
-                chunks, to: outlet, into: &writer, notices: listening.map { (stream: $0.listened.notices, notice: $0.notice) }
-            ) { chunk in
+            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer, notice: notice) { chunk in
                 ([ServerSentEvents.jobEvent(chunk)], chunk.event.isTerminal)
             }
             try await writer.finish(nil)

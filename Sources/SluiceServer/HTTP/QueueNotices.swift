@@ -9,7 +9,7 @@ import Synchronization
 final class QueueNotices: Sendable {
     private struct Listener {
         var notice: QueueNotice
-        var continuation: AsyncStream<ByteBuffer>.Continuation
+        var subscription: Subscription
     }
 
     private let watch: QueueWatch
@@ -19,31 +19,27 @@ final class QueueNotices: Sendable {
         self.watch = watch
     }
 
-    /// Starts telling a job's stream: its first notice at once, then each change; the stream ends once
-    /// the job was said to run. `close` stops early (the client left).
-    func listen(_ notice: QueueNotice) -> (notices: AsyncStream<ByteBuffer>, close: @Sendable () -> Void) {
-        let (notices, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingNewest(4))
-        if let first = notice.next(in: watch.current, isRunning: watch.isRunning) { continuation.yield(first) }
+    /// Starts telling a job's stream, into its subscription: its first notice at once, then each change,
+    /// until the job was said to run or the subscription ends (the client left).
+    func listen(_ notice: QueueNotice, into subscription: Subscription) {
+        if let first = notice.next(in: watch.current, isRunning: watch.isRunning) { subscription.put(.notice(first)) }
+        guard !notice.isDone else { return }
         let id = state.withLock { state -> UInt64 in
             state.next += 1
-            state.listeners[state.next] = Listener(notice: notice, continuation: continuation)
+            state.listeners[state.next] = Listener(notice: notice, subscription: subscription)
             if state.watcher == nil { state.watcher = Task { [weak self] in await self?.run() } }
             return state.next
         }
-        let close: @Sendable () -> Void = { [weak self] in self?.stop(id) }
-        continuation.onTermination = { _ in close() }
-        if notice.isDone { continuation.finish() }
-        return (notices, close)
+        subscription.whenEnded { [weak self] in self?.stop(id) }
     }
 
     private func stop(_ id: UInt64) {
-        let (listener, watcher) = state.withLock { state -> (Listener?, Task<Void, Never>?) in
-            let listener = state.listeners.removeValue(forKey: id)
-            guard state.listeners.isEmpty, let watcher = state.watcher else { return (listener, nil) }
+        let watcher = state.withLock { state -> Task<Void, Never>? in
+            state.listeners[id] = nil
+            guard state.listeners.isEmpty, let watcher = state.watcher else { return nil }
             state.watcher = nil
-            return (listener, watcher)
+            return watcher
         }
-        listener?.continuation.finish()
         watcher?.cancel()
     }
 
@@ -53,7 +49,7 @@ final class QueueNotices: Sendable {
             guard !listeners.isEmpty else { continue }
             let snapshot = watch.current
             for (id, listener) in listeners {
-                if let buffer = listener.notice.next(in: snapshot, isRunning: watch.isRunning) { listener.continuation.yield(buffer) }
+                if let buffer = listener.notice.next(in: snapshot, isRunning: watch.isRunning) { listener.subscription.put(.notice(buffer)) }
                 if listener.notice.isDone { stop(id) }
             }
         }

@@ -64,70 +64,41 @@ enum ServerSentEvents {
 }
 
 
-/// One item of an HTTP stream: a job's chunk, or time for a heartbeat.
-enum StreamItem: Sendable {
-    case chunk(StreamChunk)
-    case heartbeat
-    /// A notice that is not part of the job's stream (its place in the queue).
-    case notice(ByteBuffer)
-}
-
 extension ServerSentEvents {
     /// Writes a job's chunks as they come, with a heartbeat comment every `outlet.heartbeat`, until
-    /// `render` says a chunk was the last or the chunks end. A client that goes away ends only this
+    /// `render` says a chunk was the last or the subscription ends. A client that goes away ends only its
     /// subscription, as soon as its connection closes. A client that stops reading holds at most the
     /// connection's bounded write buffer: once one write waits longer than `outlet.maxStall`, its
     /// connection is closed (the chunks waiting are references to the job's, not copies) and it resumes
-    /// with `Last-Event-ID`. Until the first chunk, `notices` tell a waiting client its place in the queue
-    /// (`notice` is its state: at the first chunk it says "running" if nothing did yet).
+    /// with `Last-Event-ID`. Heartbeats and the stall watch come from the node's `StreamClock`; queue
+    /// notices (`notice`, the waiting client's state) are put into the same subscription by
+    /// `QueueNotices`: at the first chunk it says "running" if nothing did yet. Nothing runs per stream
+    /// but the task writing it.
     static func pump(
-        _ chunks: AsyncStream<StreamChunk>,
+        _ subscription: Subscription,
         to outlet: StreamOutlet,
         into writer: inout any ResponseBodyWriter,
-        notices: (stream: AsyncStream<ByteBuffer>, notice: QueueNotice)? = nil,
+        notice: QueueNotice? = nil,
         render: (StreamChunk) -> (buffers: [ByteBuffer], last: Bool)
     ) async throws {
-        let (items, continuation) = AsyncStream<StreamItem>.makeStream()
         let watch = WriteWatch()
         // The client left (`StreamDeparture` closes a stream's connection at the client's end).
-        outlet.connection.closeFuture.whenComplete { _ in continuation.finish() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await chunk in chunks { continuation.yield(.chunk(chunk)) }
-                continuation.finish()
-            }
-            group.addTask {
-                while (try? await Task.sleep(for: outlet.heartbeat)) != nil { continuation.yield(.heartbeat) }
-            }
-            if let notices {
-                group.addTask {
-                    for await buffer in notices.stream { continuation.yield(.notice(buffer)) }
-                }
-            }
-            group.addTask {
-                // Closing the connection fails the write it is stuck in.
-                while (try? await Task.sleep(for: outlet.maxStall / 4)) != nil {
-                    if watch.stalled(longerThan: outlet.maxStall) {
-                        outlet.slowReader()
-                        return
-                    }
-                }
-            }
-            defer { group.cancelAll() }
-            var answering = false
-            for await item in items {
-                switch item {
-                case .heartbeat:
-                    try await watch.during { try await writer.write(Self.heartbeat) }
-                case .notice(let buffer):
-                    if !answering { try await watch.during { try await writer.write(buffer) } }
-                case .chunk(let chunk):
-                    if !answering, !chunk.event.isTerminal, let running = notices?.notice.answering() { try await watch.during { try await writer.write(running) } }
-                    answering = true
-                    let (buffers, last) = render(chunk)
-                    try await watch.during { try await writer.write(contentsOf: buffers) }
-                    if last { return }
-                }
+        outlet.connection.closeFuture.whenComplete { _ in subscription.finish() }
+        StreamClock.node.watch(subscription, outlet: outlet, writes: watch)
+        defer { subscription.finish() }
+        var answering = false
+        for await item in subscription.items {
+            switch item {
+            case .heartbeat:
+                try await watch.during { try await writer.write(Self.heartbeat) }
+            case .notice(let buffer):
+                if !answering { try await watch.during { try await writer.write(buffer) } }
+            case .chunk(let chunk):
+                if !answering, !chunk.event.isTerminal, let running = notice?.answering() { try await watch.during { try await writer.write(running) } }
+                answering = true
+                let (buffers, last) = render(chunk)
+                try await watch.during { try await writer.write(contentsOf: buffers) }
+                if last { return }
             }
         }
     }

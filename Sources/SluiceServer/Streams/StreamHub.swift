@@ -10,7 +10,7 @@ final class StreamHub: Sendable {
         /// The sequence number this process's first chunk got; older chunks are in the store only.
         var firstSeq: Int
         var chunks: [StreamChunk] = []
-        var subscribers: [Int: AsyncStream<StreamChunk>.Continuation] = [:]
+        var subscribers: [Int: Subscription] = [:]
         var nextSeq: Int { firstSeq + chunks.count }
     }
 
@@ -54,17 +54,14 @@ final class StreamHub: Sendable {
 
     /// Delivers a numbered chunk; a terminal chunk ends every subscription and closes the live stream.
     func deliver(_ chunk: StreamChunk, to jobID: String) {
-        let subscribers = state.withLock { state -> [AsyncStream<StreamChunk>.Continuation] in
+        let subscribers = state.withLock { state -> [Subscription] in
             guard var live = state.live[jobID], chunk.seq == live.nextSeq else { return [] }
             live.chunks.append(chunk)
             let subscribers = Array(live.subscribers.values)
             state.live[jobID] = chunk.event.isTerminal ? nil : live
             return subscribers
         }
-        for subscriber in subscribers {
-            subscriber.yield(chunk)
-            if chunk.event.isTerminal { subscriber.finish() }
-        }
+        for subscriber in subscribers { subscriber.put(chunk) }
     }
 
     /// Ends every subscription without a terminal event (shutdown): clients resume with `Last-Event-ID`.
@@ -78,41 +75,41 @@ final class StreamHub: Sendable {
     /// The chunks of a job after `seq`: what is already there, then what comes, ending after the terminal
     /// event (or at once when the job has ended). With `following` (on a shared store), a job that is not
     /// live here is followed wherever it runs; without it, the stream ends with what this node has.
-    func subscribe(_ jobID: String, after seq: Int, following: Bool = true) async throws -> AsyncStream<StreamChunk> {
-        let (stream, continuation) = AsyncStream<StreamChunk>.makeStream()
-        if register(continuation, jobID: jobID, after: seq, stored: [], resumed: false) { return stream }
+    func subscribe(_ jobID: String, after seq: Int, following: Bool = true) async throws -> Subscription {
+        let subscription = Subscription()
+        if register(subscription, jobID: jobID, after: seq, stored: [], resumed: false) { return subscription }
         let stored = try await log.chunks(of: jobID, after: seq)
-        if register(continuation, jobID: jobID, after: stored.last?.seq ?? seq, stored: stored, resumed: true) { return stream }
+        if register(subscription, jobID: jobID, after: stored.last?.seq ?? seq, stored: stored, resumed: true) { return subscription }
         // The job ended meanwhile (its final chunks were durable before its live stream closed), or it
         // is not live here.
         let chunks = try await log.chunks(of: jobID, after: seq)
-        for chunk in chunks { continuation.yield(chunk) }
+        for chunk in chunks { subscription.put(chunk) }
         guard following, let remote, !(chunks.last?.event.isTerminal ?? false) else {
-            continuation.finish()
-            return stream
+            subscription.finish()
+            return subscription
         }
-        let follower = Task { await follow(jobID, after: chunks.last?.seq ?? seq, remote: remote, into: continuation) }
-        continuation.onTermination = { _ in follower.cancel() }
-        return stream
+        let follower = Task { await follow(jobID, after: chunks.last?.seq ?? seq, remote: remote, into: subscription) }
+        subscription.whenEnded { follower.cancel() }
+        return subscription
     }
 
     /// Follows a job that is not live here until its end: straight from the node running it, chunk by
     /// chunk, and from the store's checkpoints for what was said before, or while no node runs it (after
     /// its node died, until another takes it). Becomes a local subscriber if the job comes to run here.
-    private func follow(_ jobID: String, after seq: Int, remote: any RemoteStreams, into continuation: AsyncStream<StreamChunk>.Continuation) async {
+    private func follow(_ jobID: String, after seq: Int, remote: any RemoteStreams, into subscription: Subscription) async {
         var last = seq
         var ended = false
         // Each source may repeat what another gave: only what comes after the last chunk passes.
         let emit = { (chunk: StreamChunk) in
             guard chunk.seq > last, !ended else { return }
-            continuation.yield(chunk)
+            subscription.put(chunk)
             last = chunk.seq
             ended = chunk.event.isTerminal
         }
         while !Task.isCancelled, !ended {
             if let stored = try? await log.chunks(of: jobID, after: last) {
                 if !stored.contains(where: \.event.isTerminal),
-                   register(continuation, jobID: jobID, after: stored.last?.seq ?? last, stored: stored.filter { $0.seq > last }, resumed: true)
+                   register(subscription, jobID: jobID, after: stored.last?.seq ?? last, stored: stored.filter { $0.seq > last }, resumed: true)
                 {
                     // Live here now: the hub delivers the rest (and ends the subscription).
                     return
@@ -128,24 +125,24 @@ final class StreamHub: Sendable {
             case .ended:
                 // Its last chunks may have landed since the store was read.
                 (try? await log.chunks(of: jobID, after: last))?.forEach(emit)
-                continuation.finish()
+                subscription.finish()
                 return
             }
         }
-        continuation.finish()
+        subscription.finish()
     }
 
     /// Tells the current subscribers of a job something that is not part of its stream (an unnumbered
     /// event: `store_unavailable` while its ending cannot be saved), then ends their subscriptions; the
     /// job's stream stays live, so a client that resumes gets what comes after.
     func interrupt(_ jobID: String, notice: StreamEvent) {
-        let subscribers = state.withLock { state -> [AsyncStream<StreamChunk>.Continuation] in
+        let subscribers = state.withLock { state -> [Subscription] in
             guard var live = state.live[jobID] else { return [] }
             defer { live.subscribers = [:]; state.live[jobID] = live }
             return Array(live.subscribers.values)
         }
         for subscriber in subscribers {
-            subscriber.yield(StreamChunk(seq: 0, event: notice))
+            subscriber.put(StreamChunk(seq: 0, event: notice))
             subscriber.finish()
         }
     }
@@ -160,21 +157,24 @@ final class StreamHub: Sendable {
     /// Registers a subscriber to a live stream. Without `resumed`, only when everything after `seq` is
     /// in memory; with it, `stored` holds what the store had, which reaches at least to the memory's start.
     private func register(
-        _ continuation: AsyncStream<StreamChunk>.Continuation, jobID: String, after seq: Int, stored: [StreamChunk], resumed: Bool
+        _ subscription: Subscription, jobID: String, after seq: Int, stored: [StreamChunk], resumed: Bool
     ) -> Bool {
-        state.withLock { state in
-            guard var live = state.live[jobID], resumed || seq >= live.firstSeq - 1 else { return false }
-            for chunk in stored { continuation.yield(chunk) }
-            for chunk in live.chunks where chunk.seq > seq { continuation.yield(chunk) }
+        let registered = state.withLock { state -> Int? in
+            guard var live = state.live[jobID], resumed || seq >= live.firstSeq - 1 else { return nil }
+            for chunk in stored { subscription.put(chunk) }
+            for chunk in live.chunks where chunk.seq > seq { subscription.put(chunk) }
             let id = state.nextSubscriber
             state.nextSubscriber += 1
-            live.subscribers[id] = continuation
+            live.subscribers[id] = subscription
             state.live[jobID] = live
-            continuation.onTermination = { [weak self] _ in
-                self?.state.withLock { state in _ = state.live[jobID]?.subscribers.removeValue(forKey: id) }
-            }
-            return true
+            return id
         }
+        guard let id = registered else { return false }
+        // Outside the lock: a subscription that already ended runs this at once.
+        subscription.whenEnded { [weak self] in
+            self?.state.withLock { state in _ = state.live[jobID]?.subscribers.removeValue(forKey: id) }
+        }
+        return true
     }
 
     /// How many subscribers follow a job right now.
