@@ -303,6 +303,33 @@ import Testing
         _ = try await node.client.waitForJob(id, states: ["succeeded"])
     }
 
+    @Test func aJobThisNodeClaimedButNeverTookUpIsTakenUpByItsWatchdog() async throws {
+        let url = try await TestPostgres.makeDatabase()
+        let nodes = try await Self.nodes(1, on: url)
+        defer { nodes.forEach { $0.kill() } }
+        let store = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
+        defer { Task { await store.shutdown() } }
+        let node = try #require(try await TestPostgres.query(url, "SELECT id FROM sluice_node").first)
+        // A claim whose reply was lost: the row says this node holds the job, which this node never
+        // heard of. The job may start in 3 s, so the node's own claimer cannot take it first; the claim
+        // is made as if 4 s later.
+        var job = storeJob("job_unheld")
+        job.notBefore = Date().addingTimeInterval(3)
+        job.deadline = Date().addingTimeInterval(120)
+        try await store.insert(job)
+        let claimed = try await store.claim(node: node, limit: 1, leaseSeconds: 2, now: Date().addingTimeInterval(4))
+        #expect(claimed.map(\.id) == ["job_unheld"])
+        // The node's heartbeats renew the lease, so no rescue comes: without its watchdog the job would
+        // wait for good. Two watchdog passes (5 s apart) find it, then it runs.
+        var state = JobState.queued
+        for _ in 0..<400 where !state.isTerminal {
+            try await Task.sleep(for: .milliseconds(100))
+            state = try await store.job(id: "job_unheld")?.state ?? state
+        }
+        #expect(state == .succeeded)
+        #expect(nodes[0].log.contains("a job this node claimed was never taken up"))
+    }
+
     @Test func aNodeCarriesOnAfterTheDatabaseRestarts() async throws {
         let server = try await TestPostgres.Server.start()
         let url = try await server.makeDatabase()

@@ -217,7 +217,14 @@ final class Cluster: Sendable {
                 let limit = min(free, 16)
                 do {
                     let claimed = try await queue.claim(node: nodeID, limit: limit, leaseSeconds: leaseSeconds, now: Date())
-                    for job in claimed { try await jobs.take(job) }
+                    for job in claimed {
+                        // One that cannot be taken up now does not keep the others: the watchdog takes it up.
+                        do {
+                            try await jobs.take(job)
+                        } catch {
+                            logger.warning("a claimed job could not be taken up yet", metadata: ["sluice.job": "\(job.id)", "error": "\(String(reflecting: type(of: error)))"])
+                        }
+                    }
                     guard claimed.count == limit else { break }
                 } catch {
                     logger.warning("claiming work failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SluiceCore
 import SluiceStore
+import Synchronization
 
 /// Writes that must reach the store: a job's ending and its re-queue are never only logged.
 extension JobService {
@@ -39,7 +40,11 @@ extension JobService {
 
     /// Finds jobs the store says are running here that no attempt runs (a write that failed between two
     /// states, a bug): each is taken up again as after a restart — finished if its answer is complete,
-    /// else re-queued behind a `reset`.
+    /// else re-queued behind a `reset`. On a shared store, also the jobs this node claimed and never
+    /// took up (a claim whose reply was lost, or whose taking up failed): this node's heartbeats renew
+    /// their leases, so no other node would ever rescue them. A claim is taken up between the claim's
+    /// reply and the scheduler's queue, so such a job is taken up only when two passes (5 s apart) find
+    /// it so with the same fence.
     func reconcile() async {
         guard !scheduler.isStopped else { return }
         if !health.isUp {
@@ -53,13 +58,34 @@ extension JobService {
             }
         }
         let stuck: [Job]
+        let unheld: [Job]
         do {
-            stuck = try await store.unfinishedJobs().filter { job in
+            let unfinished = try await store.unfinishedJobs()
+            stuck = unfinished.filter { job in
                 job.state == .running && (job.node == nil || job.node == cluster?.nodeID) && !scheduler.isRunning(job.id)
+            }
+            unheld = unfinished.filter { job in
+                job.state == .queued && job.node != nil && job.node == cluster?.nodeID && !scheduler.holds(job.id)
             }
         } catch {
             health.failed(error)
             return
+        }
+        let seen = Set(unheld.map { "\($0.id) \($0.fence ?? 0)" })
+        let seenTwice = unheldClaims.withLock { last in
+            defer { last = seen }
+            return last.intersection(seen)
+        }
+        for job in unheld where seenTwice.contains("\(job.id) \(job.fence ?? 0)") {
+            guard !scheduler.holds(job.id), let current = try? await store.job(id: job.id),
+                  current.state == .queued, current.node == job.node, current.fence == job.fence
+            else { continue }
+            logger.warning("a job this node claimed was never taken up; taking it up", metadata: ["sluice.job": "\(job.id)"])
+            do {
+                try await adopt(current)
+            } catch {
+                lost(current, error: error, doing: "could not take up a claimed job")
+            }
         }
         for job in stuck {
             // Looked at again, in case an attempt started or ended since.

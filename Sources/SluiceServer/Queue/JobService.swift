@@ -35,6 +35,9 @@ final class JobService: Sendable {
     let health = StoreHealth()
     /// The cutoff of the last sweep of streams: the next one starts a little before it.
     let lastStreamSweep = Mutex<Date?>(nil)
+    /// Jobs (id and fence) the shared store says this node claimed that it neither queues nor runs, as
+    /// the watchdog's last pass found them: taken up when the next pass finds them so again.
+    let unheldClaims = Mutex<Set<String>>([])
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }

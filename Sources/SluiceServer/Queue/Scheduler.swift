@@ -178,6 +178,11 @@ final class Scheduler: Sendable {
     /// Whether a worker here runs the job now.
     func isRunning(_ id: String) -> Bool { state.withLock { $0.running[id] != nil } }
 
+    /// Whether the job waits, backs off or runs here.
+    func holds(_ id: String) -> Bool {
+        state.withLock { $0.running[id] != nil || $0.queue.contains(id: id) || $0.delayed[id] != nil }
+    }
+
     func position(of id: String) -> Int? {
         state.withLock { $0.queue.position(of: id) }
     }
