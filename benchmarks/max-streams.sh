@@ -8,14 +8,15 @@
 # generator process drives. The generator is stopped once measured (it would wait for every answer).
 # WORKERS=N runs N workers (default: one per stream, so every stream's job runs): with few workers
 # almost every stream is a queued job's, which holds no worker.
-# The generator is one address: the per-address connection cap (meant for one abusive client) is lifted.
-# Each process may hold at most `ulimit -n` descriptors (20,000 on the reference machine), which caps
-# the levels: the node and the generator each hold one per stream.
-# Usage: benchmarks/max-streams.sh [levels, default "1000 5000 10000 18000"]
+# The generator is one address: the per-address connection cap (meant for one abusive client) is lifted,
+# and the node's whole cap (`server.maxConnections`, 10,000 by default: past it the node stops accepting)
+# is raised to 19,000. Each process may hold at most `ulimit -n` descriptors (20,000 on the reference
+# machine), which caps the levels: the node and the generator each hold one per stream.
+# Usage: benchmarks/max-streams.sh [levels, default "1000 5000 10000 15000"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/lib.sh
-levels=${1:-1000 5000 10000 18000}
+levels=${1:-1000 5000 10000 15000}
 WORK=$(mktemp -d)
 bin=$(sluice_bin)
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -31,7 +32,7 @@ queue: {workers: $(workers_of "$n"), maxRunningPerUser: 2}
 tiers: {highAt: 10000000, peakAt: 10000000, overloadAt: 10000000}
 plans: {names: [free], free: {requestsPerMinute: 0}}
 cache: {enabled: false}
-server: {heartbeatSeconds: 15, maxConnectionsPerAddress: 1000000}
+server: {heartbeatSeconds: 15, maxConnections: 19000, maxConnectionsPerAddress: 1000000}
 YAML
   rm -rf "$WORK/data"
   PORT=$((20000 + RANDOM % 20000))
@@ -47,7 +48,7 @@ YAML
   sleep "$((ramp + 8))"
   plateau=$(rss_kb $node)
   open_streams=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
-  jobs=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^sluice_jobs_running / {r=$2} /^sluice_jobs_queued / {q=$2} END {printf "%d / %d", r, q}')
+  jobs=$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" | awk '/^sluice_jobs_running / {r=$2} /^sluice_jobs_queued / {q=$2} END {printf "%d / %d", r, q}')
   generator_rss=$(rss_kb $generator)
   generator_cpu=$(( $(cpu_ticks $generator) - start_ticks ))
   kill $generator; wait $generator 2>/dev/null || true

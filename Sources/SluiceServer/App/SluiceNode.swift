@@ -175,7 +175,7 @@ public final class SluiceNode: Sendable {
         // Without a listener of their own, the nodes reach each other on the public port.
         let advertisesPublicPort = configuration.cluster.internalPort == nil
         let app = Application(
-            router: router,
+            router: ChildTaskResponder(inner: router.buildResponder()),
             server: .http1(configuration: http1),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
             onServerRunning: { channel in
@@ -185,7 +185,7 @@ public final class SluiceNode: Sendable {
                 await onListening(port)
             },
             logger: logger)
-        let internalServer: Application<RouterResponder<SluiceRequestContext>>?
+        let internalServer: Application<ChildTaskResponder<RouterResponder<SluiceRequestContext>>>?
         if let cluster, let port = configuration.cluster.internalPort {
             let server: HTTPServerBuilder
             let scheme: String
@@ -198,7 +198,7 @@ public final class SluiceNode: Sendable {
                 scheme = "http"
             }
             internalServer = Application(
-                router: internalRouter,
+                router: ChildTaskResponder(inner: internalRouter.buildResponder()),
                 server: server,
                 configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
                 onServerRunning: { channel in
