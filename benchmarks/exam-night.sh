@@ -57,7 +57,7 @@ python3 - "$WORK/report.json" "$hour" "$students" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 errors = report["errors"]
-lost = sum(count for key, count in errors.items() if key in ("network", "stream ended early")) + report["lost_after_resume"]
+lost = sum(count for key, count in errors.items() if key.startswith("network") or key == "stream ended early") + report["lost_after_resume"]
 gave_up = sum(count for key, count in errors.items() if key.startswith("timeout"))
 refused = sum(count for key, count in errors.items() if key[:3].isdigit() or key.startswith("stream "))
 waits = report["queue_wait_ms"]

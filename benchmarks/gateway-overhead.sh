@@ -7,7 +7,8 @@
 # Neither gateway checks keys (anonymous on loopback). Loopback only. LiteLLM is installed with pip if missing (pip install 'litellm[proxy]').
 # Usage: benchmarks/gateway-overhead.sh [seconds per run, default 15] [rates, default "50 100 200"]
 # SLUICE_BUILDS="before=/path/to/sluice after=/path/to/sluice" compares builds side by side (default: one,
-# the release build, named sluice); LITELLM=0 leaves LiteLLM out.
+# the release build, named sluice); LITELLM=0 leaves LiteLLM out. Each gateway's CPU time per answer (its
+# process and children, over its run) is the steadier figure on a shared machine, where latency drifts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/lib.sh
@@ -33,10 +34,12 @@ plans: {names: [free], free: {requestsPerMinute: 0, maxStreams: 1000}}
 cache: {enabled: false}
 YAML
 targets=("direct $((base + 1))")
+declare -A cpu_pids   # the gateway processes whose CPU time per answer is reported
 port=$((base + 10))
 for build in "${builds[@]}"; do
   "${build#*=}" serve --port $port --data-dir "$WORK/data-${build%%=*}" --config "$WORK/sluice.yaml" --log-level error & pids+=($!)
   targets+=("${build%%=*} $port")
+  cpu_pids[${build%%=*}]=$!
   port=$((port + 1))
 done
 cat > "$WORK/litellm.yaml" <<YAML
@@ -47,6 +50,7 @@ YAML
 if [ "$litellm" != 0 ]; then
   LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True litellm --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $((base + 3)) --num_workers "$(nproc)" >"$WORK/litellm.log" 2>&1 & pids+=($!)
   targets+=("litellm $((base + 3))")
+  cpu_pids[litellm]=$!
 fi
 for target in "${targets[@]}"; do
   for _ in $(seq 300); do
@@ -54,9 +58,17 @@ for target in "${targets[@]}"; do
     sleep 0.2
   done
 done
+cpu_ticks() { # PID: its CPU time and its children's, in clock ticks (LiteLLM's workers are children)
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $total
+}
 run() { # NAME PORT RATE
+  local pid=${cpu_pids[$1]:-} before=0
+  [ -z "$pid" ] || before=$(cpu_ticks "$pid")
   "$bin" loadtest --url "http://127.0.0.1:$2" --rate "$3" --users 10000 --duration "$seconds" --questions 0 --drop 0 \
     --json "$WORK/$1-$3.json" >/dev/null 2>&1
+  [ -z "$pid" ] || echo $(( $(cpu_ticks "$pid") - before )) > "$WORK/$1-$3.cpu"
 }
 for rate in $rates; do
   for target in "${targets[@]}"; do
@@ -67,8 +79,10 @@ names=$(for target in "${targets[@]}"; do echo -n "${target% *},"; done)
 python3 - "$WORK" "$names" $rates <<'PY'
 import json, sys
 work, names, rates = sys.argv[1], sys.argv[2].strip(",").split(","), sys.argv[3:]
-print("| rate (req/s) | target | answers/s | TTFT p50 | TTFT p99 | total p50 | total p99 | added TTFT p50 | added TTFT p99 | errors |")
-print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+import os
+ticks_per_second = os.sysconf("SC_CLK_TCK")
+print("| rate (req/s) | target | answers/s | TTFT p50 | TTFT p99 | total p50 | total p99 | added TTFT p50 | added TTFT p99 | gateway CPU per answer | errors |")
+print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for rate in rates:
     reports = {name: json.load(open(f"{work}/{name}-{rate}.json")) for name in names}
     direct = reports["direct"]["time_to_first_token_ms"]
@@ -77,6 +91,11 @@ for rate in rates:
         added = "—" if name == "direct" else f"{ttft['p50'] - direct['p50']:+.2f} ms"
         added99 = "—" if name == "direct" else f"{ttft['p99'] - direct['p99']:+.2f} ms"
         errors = sum(report["errors"].values())
+        cpu = "—"
+        if os.path.exists(f"{work}/{name}-{rate}.cpu"):
+            ticks = int(open(f"{work}/{name}-{rate}.cpu").read())
+            answers = report["completed"] or 1
+            cpu = f"{ticks / ticks_per_second * 1000 / answers:.2f} ms"
         print(f"| {rate} | {name} | {report['answers_per_second']:.0f} | {ttft['p50']:.2f} ms | {ttft['p99']:.2f} ms | "
-              f"{total['p50']:.2f} ms | {total['p99']:.2f} ms | {added} | {added99} | {errors} |")
+              f"{total['p50']:.2f} ms | {total['p99']:.2f} ms | {added} | {added99} | {cpu} | {errors} |")
 PY

@@ -26,7 +26,7 @@ echo "| streams asked | workers | streams open at once | jobs running / queued |
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in $levels; do
   ramp=$(( n / 1000 + 5 ))
-  hold=$(( ramp + 15 ))
+  hold=$(( ramp + 120 ))
   cat > "$WORK/sluice.yaml" <<YAML
 queue: {workers: $(workers_of "$n"), maxRunningPerUser: 2}
 tiers: {highAt: 10000000, peakAt: 10000000, overloadAt: 10000000}
@@ -35,10 +35,11 @@ cache: {enabled: false}
 server: {heartbeatSeconds: 15, maxConnections: 19000, maxConnectionsPerAddress: 1000000}
 YAML
   rm -rf "$WORK/data"
-  PORT=$((20000 + RANDOM % 20000))
+  PORT=$((20000 + RANDOM % 12000))  # below the ephemeral ports (32768 on), which thousands of client sockets take
   "$bin" serve --port "$PORT" --data-dir "$WORK/data" --config "$WORK/sluice.yaml" --log-level error &
   node=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+  kill -0 $node 2>/dev/null || { echo "the node on port $PORT did not start" >&2; exit 1; }
   sleep 1
   idle=$(rss_kb $node)
   "$bin" loadtest --url "http://127.0.0.1:$PORT" --users "$n" --ramp "$ramp" --duration "$((hold + 5))" --think 0.01 \
@@ -46,14 +47,24 @@ YAML
   generator=$!
   start_ticks=$(cpu_ticks $generator)
   sleep "$((ramp + 8))"
+  # Measured once every stream's job is in (running + queued = streams asked), or once their count has
+  # stopped growing for 6 s: at 15,000 the one generator process takes longer than its ramp to open them.
+  waited=$((ramp + 8)); last=-1; still=0
+  while :; do
+    jobs=$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" | awk '/^sluice_jobs_running / {r=$2} /^sluice_jobs_queued / {q=$2} END {printf "%d / %d", r, q}')
+    total=$(echo "$jobs" | awk -F' / ' '{print $1 + $2}')
+    if [ "$total" -ge "$n" ] || [ "$waited" -ge "$((hold - 10))" ]; then break; fi
+    if [ "$total" -le "$last" ]; then still=$((still + 1)); [ "$still" -ge 3 ] && break; else still=0; fi
+    last=$total; sleep 2; waited=$((waited + 2))
+  done
+  sleep 2; waited=$((waited + 2))
   plateau=$(rss_kb $node)
   open_streams=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
-  jobs=$(curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" | awk '/^sluice_jobs_running / {r=$2} /^sluice_jobs_queued / {q=$2} END {printf "%d / %d", r, q}')
   generator_rss=$(rss_kb $generator)
   generator_cpu=$(( $(cpu_ticks $generator) - start_ticks ))
   kill $generator; wait $generator 2>/dev/null || true
   kill -9 $node; wait $node 2>/dev/null || true  # measured: no graceful checkpoint of thousands of streams
-  python3 - "$n" "$(workers_of "$n")" "$open_streams" "$jobs" "$idle" "$plateau" "$generator_rss" "$generator_cpu" "$((ramp + 8))" <<'PY'
+  python3 - "$n" "$(workers_of "$n")" "$open_streams" "$jobs" "$idle" "$plateau" "$generator_rss" "$generator_cpu" "$waited" <<'PY'
 import sys
 n, workers, open_streams = (int(v) for v in sys.argv[1:4])
 jobs = sys.argv[4]

@@ -26,7 +26,7 @@ public struct LoadReport: Sendable {
     public var completed = 0
     /// Requests sent.
     public var sent = 0
-    /// Requests refused or failed, by status and code (`429 rate_limited`, `503 system_busy`, `stream error`, `network`).
+    /// Requests refused or failed, by status and code (`429 rate_limited`, `503 system_busy`, `stream error`, `network (connectTimeout)`).
     public var errors: [String: Int] = [:]
     /// Answers served from a cache (`exact` or `semantic`).
     public var cacheHits = 0

@@ -156,8 +156,15 @@ public final class LoadTest: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             report.withLock { $0.errors["timeout (the user gave up)", default: 0] += 1 }
         } catch {
-            report.withLock { $0.errors["network", default: 0] += 1 }
+            report.withLock { $0.errors["network (\(Self.kind(of: error)))", default: 0] += 1 }
         }
+    }
+
+    /// What kind of network failure an error is, short enough for a report's key: a refused or timed
+    /// out connection and a connection closed mid-answer call for different fixes.
+    static func kind(of error: any Error) -> String {
+        if let error = error as? HTTPClientError { return String(describing: error).replacingOccurrences(of: "HTTPClientError.", with: "") }
+        return String(String(describing: error).prefix(60))
     }
 
     /// How long a user waits for an answer to start: until the run ends, and five minutes more (a

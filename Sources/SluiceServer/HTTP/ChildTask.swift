@@ -12,7 +12,7 @@ struct ChildTaskResponder<Inner: HTTPResponder>: HTTPResponder, HTTPResponderBui
 
     func respond(to request: Request, context: Inner.Context) async throws -> Response {
         try await withThrowingTaskGroup(of: Response.self) { group in
-            group.addTask { try await inner.respond(to: request, context: context) }
+            group.addImmediateTask { try await inner.respond(to: request, context: context) }
             guard let response = try await group.next() else { throw CancellationError() }
             return response
         }
