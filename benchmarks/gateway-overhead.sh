@@ -58,11 +58,6 @@ for target in "${targets[@]}"; do
     sleep 0.2
   done
 done
-cpu_ticks() { # PID: its CPU time and its children's, in clock ticks (LiteLLM's workers are children)
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
-  echo $total
-}
 run() { # NAME PORT RATE
   local pid=${cpu_pids[$1]:-} before=0
   [ -z "$pid" ] || before=$(cpu_ticks "$pid")

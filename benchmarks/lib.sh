@@ -10,6 +10,13 @@ sluice_bin() {
   echo "$SLUICE_BIN"
 }
 
+# cpu_ticks PID: the CPU time of a process and its children, in clock ticks (LiteLLM's workers are children).
+cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $total
+}
+
 # start_sluice DATA_DIR [ARGS...]: starts `sluice serve` on $PORT and waits until it is healthy.
 start_sluice() {
   local data=$1

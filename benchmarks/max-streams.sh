@@ -20,7 +20,6 @@ levels=${1:-1000 5000 10000 15000}
 WORK=$(mktemp -d)
 bin=$(sluice_bin)
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 workers_of() { echo "${WORKERS:-$(( $1 + 100 ))}"; }
 echo "| streams asked | workers | streams open at once | jobs running / queued | node RSS idle | node RSS at plateau | node memory per stream | generator RSS | generator memory per stream | generator CPU |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
