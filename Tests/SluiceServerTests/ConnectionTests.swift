@@ -77,3 +77,19 @@ import Testing
         }
     }
 }
+
+extension ConnectionTests {
+    /// `server.backlog` is the listening socket's backlog, as the kernel reports it (`ss`: a listening
+    /// socket's Send-Q is its backlog): a burst of reconnects waits there rather than in SYN retries.
+    @Test func theListenBacklogIsTheConfiguredOne() async throws {
+        try await TestNode.with(configure: { $0.server.backlog = 77 }) { node in
+            let output = NSTemporaryDirectory() + "ss-\(UUID().uuidString).txt"
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            let ss = try ChildProcess(["/usr/bin/env", "ss", "-Hltn", "sport = :\(node.port)"], outputPath: output)
+            #expect(await ss.wait(seconds: 10) == 0)
+            let columns = try String(contentsOfFile: output, encoding: .utf8).split(whereSeparator: \.isWhitespace)
+            // State, Recv-Q, Send-Q (the backlog), local address, peer address.
+            #expect(columns.count >= 3 && columns[2] == "77", "ss said: \(columns)")
+        }
+    }
+}

@@ -177,7 +177,9 @@ public final class SluiceNode: Sendable {
         let app = Application(
             router: ChildTaskResponder(inner: router.buildResponder()),
             server: .http1(configuration: http1),
-            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice"),
+            configuration: .init(
+                address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "sluice",
+                backlog: configuration.server.backlog),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 if advertisesPublicPort { cluster?.advertise(advertised ?? SluiceNode.url(scheme: "http", host: host, port: port)) }
@@ -200,7 +202,7 @@ public final class SluiceNode: Sendable {
             internalServer = Application(
                 router: ChildTaskResponder(inner: internalRouter.buildResponder()),
                 server: server,
-                configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
+                configuration: .init(address: .hostname(host, port: port), serverName: "sluice", backlog: configuration.server.backlog),
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? 0
                     cluster.advertise(advertised ?? SluiceNode.url(scheme: scheme, host: host, port: port))

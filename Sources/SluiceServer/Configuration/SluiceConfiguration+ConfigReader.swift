@@ -32,6 +32,7 @@ extension SluiceConfiguration {
         server.idleTimeoutSeconds = config.double(forKey: "server.idleTimeoutSeconds", default: server.idleTimeoutSeconds)
         server.maxConnections = config.int(forKey: "server.maxConnections", default: server.maxConnections)
         server.maxConnectionsPerAddress = config.int(forKey: "server.maxConnectionsPerAddress", default: server.maxConnectionsPerAddress)
+        server.backlog = config.int(forKey: "server.backlog", default: server.backlog)
         server.writeStallSeconds = config.double(forKey: "server.writeStallSeconds", default: server.writeStallSeconds)
         server.trustedProxies = config.stringArray(forKey: "server.trustedProxies", default: server.trustedProxies)
         auth.apiKeys = config.stringArray(forKey: "auth.apiKeys", isSecret: true, default: auth.apiKeys)

@@ -24,6 +24,7 @@ extension SluiceConfiguration {
         number("server.idleTimeoutSeconds", server.idleTimeoutSeconds)
         whole("server.maxConnections", server.maxConnections)
         whole("server.maxConnectionsPerAddress", server.maxConnectionsPerAddress)
+        whole("server.backlog", server.backlog)
         number("server.writeStallSeconds", server.writeStallSeconds)
         number("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
         list("server.trustedProxies", server.trustedProxies)

@@ -47,6 +47,7 @@ extension SluiceConfiguration {
         list.positive("server.idleTimeoutSeconds", server.idleTimeoutSeconds)
         list.atLeast("server.maxConnections", server.maxConnections, 1)
         list.atLeast("server.maxConnectionsPerAddress", server.maxConnectionsPerAddress, 1)
+        list.atLeast("server.backlog", server.backlog, 1)
         list.positive("server.writeStallSeconds", server.writeStallSeconds)
         list.notNegative("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
         if !hasCredentials, !bindsLoopbackOnly, !server.host.isEmpty {

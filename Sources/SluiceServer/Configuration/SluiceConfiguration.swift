@@ -23,6 +23,10 @@ public struct SluiceConfiguration: Sendable {
         public var maxConnections = 10_000
         /// Connections open at once from one address (default 1,000).
         public var maxConnectionsPerAddress = 1_000
+        /// Connections the kernel holds for the node before it accepts them (the listen backlog; default
+        /// 4,096, capped by the kernel's `net.core.somaxconn`). A burst of reconnects past it waits in
+        /// the clients' SYN retries, seconds each.
+        public var backlog = 4_096
         /// Seconds a stream client may leave a write unaccepted — the connection's bounded write buffer
         /// full, the client not reading — before it is dropped (it resumes with `Last-Event-ID`; default 20).
         public var writeStallSeconds = 20.0
