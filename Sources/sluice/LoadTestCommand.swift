@@ -77,7 +77,9 @@ struct LoadTestCommand: AsyncParsableCommand {
             mockTokens: bounds.first, mockTokensMax: bounds.count > 1 ? bounds[1] : nil, mockTokensPerSecond: mockRate))
         let report = await test.run { report in
             let errors = report.errors.values.reduce(0, +)
-            let line = "\rsent \(report.sent)  completed \(report.completed)  open streams \(report.openStreams)  errors \(errors)  resumes \(report.resumes)   "
+            // The commonest kind, so that a run that dies before its report still said what failed.
+            let commonest = report.errors.max { $0.value < $1.value }.map { " (most: \($0.key) \($0.value))" } ?? ""
+            let line = "\rsent \(report.sent)  completed \(report.completed)  open streams \(report.openStreams)  errors \(errors)\(commonest)  resumes \(report.resumes)   "
             FileHandle.standardError.write(Data(line.utf8))
         }
         FileHandle.standardError.write(Data("\n".utf8))
