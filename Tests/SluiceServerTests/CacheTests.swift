@@ -41,6 +41,46 @@ import Testing
         }
     }
 
+    /// A streamed hit is the cached answer's events made once per answer and form (with or without the
+    /// usage chunk): the same events each time, numbered from 1, never a non-streamed hit's body, and the
+    /// newer answer's once the cache holds one.
+    @Test func aStreamedHitIsTheSameEventsUntilItsAnswerIsReplaced() async throws {
+        try await TestNode.with { node in
+            let question = Self.ask("What is a lens?")
+            let streamed = Self.ask("What is a lens?", extra: ["stream": true])
+            let withUsage = Self.ask("What is a lens?", extra: ["stream": true, "stream_options": ["include_usage": true]])
+            let miss = try await node.client.events("/v1/chat/completions", method: .POST, json: streamed)
+            #expect(miss.headers["x-sluice-cache"] == "miss")
+            let hit = try await node.client.events("/v1/chat/completions", method: .POST, json: streamed)
+            let again = try await node.client.events("/v1/chat/completions", method: .POST, json: streamed)
+            #expect(hit.headers["x-sluice-cache"] == "exact" && again.headers["x-sluice-cache"] == "exact")
+            #expect(hit.events.map(\.id) == again.events.map(\.id) && hit.events.map(\.data) == again.events.map(\.data))
+            #expect(hit.events.dropLast().compactMap(\.seq) == Array(1...(hit.events.count - 1)))
+            #expect(hit.events.last?.data == "[DONE]")
+            func text(_ stream: SSEStream) -> String {
+                stream.events.dropLast().compactMap { (($0.json["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }.joined()
+            }
+            #expect(!text(hit).isEmpty && text(hit) == text(miss))
+            #expect(hit.events.allSatisfy { $0.json["usage"] == nil })
+            // The other form of the same answer: one usage chunk more, before [DONE].
+            let counted = try await node.client.events("/v1/chat/completions", method: .POST, json: withUsage)
+            #expect(counted.events.count == hit.events.count + 1)
+            #expect(counted.events.dropLast().last?.json["usage"] != nil)
+            #expect(text(counted) == text(hit))
+            // Not streamed, the same answer is one chat.completion object.
+            let whole = try await node.client.post("/v1/chat/completions", json: question)
+            #expect(whole.headers["x-sluice-cache"] == "exact")
+            #expect(whole.json["object"] as? String == "chat.completion" && Self.text(whole) == text(hit))
+            let created = try #require(hit.events.first?.json["created"] as? Int)
+            try await Task.sleep(for: .milliseconds(1100))
+            _ = try await node.client.post("/v1/chat/completions", json: question, headers: ["Cache-Control": "no-cache"])
+            let newer = try await node.client.events("/v1/chat/completions", method: .POST, json: streamed)
+            #expect(newer.headers["x-sluice-cache"] == "exact")
+            #expect(try #require(newer.events.first?.json["created"] as? Int) > created)
+            #expect(node.node.mock.totalCalls == 2)
+        }
+    }
+
     @Test func aRepeatedQuestionIsAnsweredFromTheCacheInEveryFormat() async throws {
         try await TestNode.with { node in
             let first = try await node.client.post("/v1/chat/completions", json: Self.ask("What is refraction?"))

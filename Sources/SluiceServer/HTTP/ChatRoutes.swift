@@ -50,10 +50,17 @@ struct ChatRoutes {
             answer.id = "chatcmpl-" + entry.key.prefix(48)
             // The answer's own time: every hit on it is then the same bytes.
             answer.created = entry.createdAt
-            guard chat.stream != true else { return answer.stream(replay: JobService.replay(entry, cache: layer)) }
-            let memo = [entry.key, layer, chat.model, String(entry.createdAt.timeIntervalSince1970)].joined(separator: "\u{1E}")
-            if let body = hitBodies.get(memo) { return JSONResponse.make(bytes: body, headers: answer.headers) }
-            guard let body = answer.completion(replay: JobService.replay(entry, cache: layer)) else {
+            // Everything a hit's bytes depend on: the answer, its layer, the model asked, its time, its form.
+            let form = chat.stream != true ? "whole" : chat.wantsUsageChunk ? "events+usage" : "events"
+            let memo = [entry.key, layer, chat.model, String(entry.createdAt.timeIntervalSince1970), form].joined(separator: "\u{1E}")
+            if let body = hitBodies.get(memo) { return chat.stream == true ? answer.stream(bytes: body) : JSONResponse.make(bytes: body, headers: answer.headers) }
+            let replay = JobService.replay(entry, cache: layer)
+            guard chat.stream != true else {
+                let body = answer.events(replay: replay)
+                hitBodies.set(memo, body)
+                return answer.stream(bytes: body)
+            }
+            guard let body = answer.completion(replay: replay) else {
                 return ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
             }
             hitBodies.set(memo, body)
@@ -91,9 +98,30 @@ struct Answer: Sendable {
         return ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.shuttingDown, retryAfter: 5), request: request, headers: headers)
     }
 
-    /// A cached answer streamed as a replay.
-    func stream(replay chunks: [StreamChunk]) -> Response {
-        stream(Subscription(replaying: chunks))
+    /// A cached answer's whole event stream, as the client reads it (made once per cached answer: a
+    /// profile of the exam night found a streamed hit's events encoded one by one on every hit half
+    /// the node's time).
+    func events(replay chunks: [StreamChunk]) -> Data {
+        var body = ByteBuffer()
+        var started: Set<Int> = []
+        for chunk in chunks {
+            let (buffers, last) = events(for: chunk, started: &started)
+            for var buffer in buffers { body.writeBuffer(&buffer) }
+            if last { break }
+        }
+        return Data(body.readableBytesView)
+    }
+
+    /// A cached answer's events, made by `events(replay:)`, in one write.
+    func stream(bytes: Data) -> Response {
+        var headers = headers
+        headers.append(contentsOf: JSONResponse.sseHeaders)
+        let ticket = ticket
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { withExtendedLifetime(ticket) {} }
+            try await writer.write(ByteBuffer(bytes: bytes))
+            try await writer.finish(nil)
+        })
     }
 
     /// A cached answer's whole `chat.completion` body, assembled without a stream between the cache and
@@ -141,40 +169,44 @@ struct Answer: Sendable {
             defer { withExtendedLifetime(ticket) {} }
             // Choices whose first chunk went out (it carries the role).
             var started: Set<Int> = []
-            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer) { chunk in
-                func event(_ value: some Encodable) -> ByteBuffer {
-                    ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? JSONResponse.encoder.encode(value)) ?? Data())
-                }
-                func error(code: String, message: String) -> ByteBuffer {
-                    let type = SluiceError.Code(rawValue: code)?.type ?? "server_error"
-                    let object = ErrorMiddleware<SluiceRequestContext>.errorObject(code: code, message: message, type: type)
-                    return ServerSentEvents.event(id: chunk.seq, name: nil, json: ServerSentEvents.json(object))
-                }
-                switch chunk.event {
-                case .delta(let text):
-                    let first = started.insert(0).inserted
-                    return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, role: first ? "assistant" : nil, content: text))], false)
-                case .choice(let piece):
-                    let first = started.insert(piece.index).inserted
-                    return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, choices: [piece.chunkChoice(first: first)]))], false)
-                case .done(let reason, let usage, let cache, let queueMs, let fingerprint):
-                    var last = ChatCompletionChunk(id: id, created: created, model: chat.model, finishReason: reason)
-                    last.systemFingerprint = fingerprint
-                    last.sluice = .init(cache: cache, queueMs: queueMs ?? 0)
-                    var buffers = [event(last)]
-                    if chat.wantsUsageChunk {
-                        buffers.append(event(ChatCompletionChunk(id: id, created: created, model: chat.model, choices: [], usage: usage)))
-                    }
-                    buffers.append(ByteBuffer(string: "data: [DONE]\n\n"))
-                    return (buffers, true)
-                case .reset:
-                    return ([error(code: SluiceError.Code.streamInterrupted.rawValue, message: resumeHint)], true)
-                case .error(let code, let message):
-                    return ([error(code: code, message: message)], true)
-                }
-            }
+            try await ServerSentEvents.pump(chunks, to: outlet, into: &writer) { chunk in events(for: chunk, started: &started) }
             try await writer.finish(nil)
         })
+    }
+
+    /// A chunk of the answer as the client's events; `last` once the answer has ended. `started` holds
+    /// the choices whose first chunk went out (it carries the role).
+    func events(for chunk: StreamChunk, started: inout Set<Int>) -> (buffers: [ByteBuffer], last: Bool) {
+        func event(_ value: some Encodable) -> ByteBuffer {
+            ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? JSONResponse.encoder.encode(value)) ?? Data())
+        }
+        func error(code: String, message: String) -> ByteBuffer {
+            let type = SluiceError.Code(rawValue: code)?.type ?? "server_error"
+            let object = ErrorMiddleware<SluiceRequestContext>.errorObject(code: code, message: message, type: type)
+            return ServerSentEvents.event(id: chunk.seq, name: nil, json: ServerSentEvents.json(object))
+        }
+        switch chunk.event {
+        case .delta(let text):
+            let first = started.insert(0).inserted
+            return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, role: first ? "assistant" : nil, content: text))], false)
+        case .choice(let piece):
+            let first = started.insert(piece.index).inserted
+            return ([event(ChatCompletionChunk(id: id, created: created, model: chat.model, choices: [piece.chunkChoice(first: first)]))], false)
+        case .done(let reason, let usage, let cache, let queueMs, let fingerprint):
+            var last = ChatCompletionChunk(id: id, created: created, model: chat.model, finishReason: reason)
+            last.systemFingerprint = fingerprint
+            last.sluice = .init(cache: cache, queueMs: queueMs ?? 0)
+            var buffers = [event(last)]
+            if chat.wantsUsageChunk {
+                buffers.append(event(ChatCompletionChunk(id: id, created: created, model: chat.model, choices: [], usage: usage)))
+            }
+            buffers.append(ByteBuffer(string: "data: [DONE]\n\n"))
+            return (buffers, true)
+        case .reset:
+            return ([error(code: SluiceError.Code.streamInterrupted.rawValue, message: resumeHint)], true)
+        case .error(let code, let message):
+            return ([error(code: code, message: message)], true)
+        }
     }
 }
 

@@ -29,13 +29,6 @@ final class Subscription: AsyncSequence, Sendable {
         continuation.onTermination = { [weak self] _ in self?.ended() }
     }
 
-    /// A subscription that already holds `chunks` and ends after them (a cached answer's replay).
-    convenience init(replaying chunks: [StreamChunk]) {
-        self.init()
-        for chunk in chunks { put(chunk) }
-        finish()
-    }
-
     /// A subscription that hears `source` (a stream made elsewhere, as the mock upstream's): one task
     /// relays it, stopped when the subscription ends.
     static func relaying(_ source: some AsyncSequence<StreamChunk, Never> & Sendable) -> Subscription {
