@@ -13,10 +13,22 @@ final class QueueNotices: Sendable {
     }
 
     private let watch: QueueWatch
-    private let state = Mutex<(next: UInt64, listeners: [UInt64: Listener], watcher: Task<Void, Never>?)>((0, [:], nil))
+    private let timer: StreamTimer<Listener>
 
     init(watch: QueueWatch) {
         self.watch = watch
+        timer = StreamTimer(every: .seconds(1)) { _, listeners in
+            // A job said to run has nothing more to say.
+            listeners = listeners.filter { !$0.value.notice.isDone }
+            let listening = Array(listeners.values)
+            guard !listening.isEmpty else { return [] }
+            return [{
+                let snapshot = watch.current
+                for listener in listening {
+                    if let buffer = listener.notice.next(in: snapshot, isRunning: watch.isRunning) { listener.subscription.put(.notice(buffer)) }
+                }
+            }]
+        }
     }
 
     /// Starts telling a job's stream, into its subscription: its first notice at once, then each change,
@@ -24,34 +36,6 @@ final class QueueNotices: Sendable {
     func listen(_ notice: QueueNotice, into subscription: Subscription) {
         if let first = notice.next(in: watch.current, isRunning: watch.isRunning) { subscription.put(.notice(first)) }
         guard !notice.isDone else { return }
-        let id = state.withLock { state -> UInt64 in
-            state.next += 1
-            state.listeners[state.next] = Listener(notice: notice, subscription: subscription)
-            if state.watcher == nil { state.watcher = Task { [weak self] in await self?.run() } }
-            return state.next
-        }
-        subscription.whenEnded { [weak self] in self?.stop(id) }
-    }
-
-    private func stop(_ id: UInt64) {
-        let watcher = state.withLock { state -> Task<Void, Never>? in
-            state.listeners[id] = nil
-            guard state.listeners.isEmpty, let watcher = state.watcher else { return nil }
-            state.watcher = nil
-            return watcher
-        }
-        watcher?.cancel()
-    }
-
-    private func run() async {
-        while (try? await Task.sleep(for: .seconds(1))) != nil {
-            let listeners = state.withLock { Array($0.listeners) }
-            guard !listeners.isEmpty else { continue }
-            let snapshot = watch.current
-            for (id, listener) in listeners {
-                if let buffer = listener.notice.next(in: snapshot, isRunning: watch.isRunning) { listener.subscription.put(.notice(buffer)) }
-                if listener.notice.isDone { stop(id) }
-            }
-        }
+        timer.keep(Listener(notice: notice, subscription: subscription), until: subscription)
     }
 }
