@@ -120,8 +120,8 @@ public protocol SharedJobQueue: Sendable {
     func release(_ jobs: [Job]) async throws
     /// The address a live node advertised.
     func address(of node: String) async throws -> String?
-    /// Who holds a job now.
-    func holder(of jobID: String) async throws -> JobHolder
+    /// Who holds each of these jobs now (a job not found has ended); one round trip for all of them.
+    func holders(of jobIDs: [String]) async throws -> [String: JobHolder]
     /// Takes one particular job nobody holds for `node` (to cancel it); nil when it is held or ended.
     func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job?
     /// The secret the nodes sharing this database show each other, made by the first node that asks.
@@ -136,6 +136,13 @@ public protocol SharedJobQueue: Sendable {
     func coolDown(deployment: String, until: Date) async throws
     /// The deployments kept aside now, with the time each comes back.
     func coolDowns() async throws -> [String: Date]
+}
+
+extension SharedJobQueue {
+    /// Who holds a job now.
+    public func holder(of jobID: String) async throws -> JobHolder {
+        try await holders(of: [jobID])[jobID] ?? .ended
+    }
 }
 
 /// Counters that many nodes share, changed atomically, so that together they admit no more than a limit.

@@ -175,6 +175,12 @@ import Testing
         ended.state = .succeeded
         try await store.insert(ended)
         #expect(try await store.holder(of: "job_ended") == .ended)
+        // Many at once, in one round trip: each as it stands.
+        let all = try await store.holders(of: ["job_held", "job_free", "job_none", "job_ended"])
+        #expect(all == [
+            "job_held": .node(id: "node-a", address: "http://127.0.0.1:9001"), "job_free": JobHolder.none, "job_none": .ended, "job_ended": .ended,
+        ])
+        #expect(try await store.holders(of: []).isEmpty)
         // The secret: made once, the same for every node.
         let secret = try await store.clusterSecret()
         let other = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))

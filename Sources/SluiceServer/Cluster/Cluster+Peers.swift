@@ -56,6 +56,8 @@ extension Cluster: RemoteStreams {
         return .relayed
     }
 
+    func untilHeld(_ jobID: String) async { await holderWatch.untilHeld(jobID) }
+
     /// Cancels a job this node does not hold: takes it when nobody holds it, otherwise asks its holder;
     /// tries again while the job is between nodes (its holder died and its lease has not yet lapsed).
     func cancelElsewhere(_ jobID: String, work jobs: any ClusterWork) async throws {

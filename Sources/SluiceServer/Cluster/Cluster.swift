@@ -39,6 +39,8 @@ final class Cluster: Sendable {
     let secret = Mutex<String?>(nil)
     /// The first cache invalidation this node has to apply (taken before it loads the cache).
     let invalidationCursor = Atomic<Int64>(0)
+    /// The jobs this node's streams follow that no node holds yet.
+    let holderWatch: HolderWatch
 
     /// - Parameter peerCAFile: the authority other nodes' certificates are checked against when they
     ///   speak HTTPS (`cluster.tls.caFile`); nil: the system's.
@@ -53,6 +55,7 @@ final class Cluster: Sendable {
         self.pollInterval = pollInterval
         self.logger = logger
         self.metrics = metrics
+        holderWatch = HolderWatch(queue: queue, interval: StreamHub.followInterval)
         (wakeups, wakeup) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         // A relay hears from its node at least every lease/3 (heartbeats): silence past a lease means
         // the node or the network is gone, and the relay looks for the job's new holder.

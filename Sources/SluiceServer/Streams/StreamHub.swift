@@ -120,8 +120,11 @@ final class StreamHub: Sendable {
             switch await remote.relay(jobID, after: last, emit: emit) {
             case .relayed where ended:
                 break
-            case .relayed, .notHeld:
+            case .relayed:
                 try? await Task.sleep(for: Self.followInterval)
+            case .notHeld:
+                // Nobody holds it yet: one query of the store, every interval, serves every such stream.
+                await remote.untilHeld(jobID)
             case .ended:
                 // Its last chunks may have landed since the store was read.
                 (try? await log.chunks(of: jobID, after: last))?.forEach(emit)
@@ -188,6 +191,9 @@ protocol RemoteStreams: Sendable {
     /// Passes the chunks after `seq` of a job another node runs to `emit` as that node produces them,
     /// until the job ends or that node stops serving it; returns at once when no other node holds it.
     func relay(_ jobID: String, after seq: Int, emit: (StreamChunk) -> Void) async -> RelayOutcome
+    /// Returns once a node holds the job (this one included) or it has ended, or when the calling task
+    /// is cancelled.
+    func untilHeld(_ jobID: String) async
 }
 
 /// How following a job through another node went.

@@ -126,16 +126,24 @@ extension PostgresStore {
         return nil
     }
 
-    public func holder(of jobID: String) async throws -> JobHolder {
+    public func holders(of jobIDs: [String]) async throws -> [String: JobHolder] {
+        guard !jobIDs.isEmpty else { return [:] }
         let rows = try await client.query(
-            "SELECT j.state, j.node, n.address FROM sluice_job j LEFT JOIN sluice_node n ON n.id = j.node WHERE j.id = \(jobID)",
+            "SELECT j.id, j.state, j.node, n.address FROM sluice_job j LEFT JOIN sluice_node n ON n.id = j.node WHERE j.id = ANY(\(jobIDs))",
             logger: logger)
-        for try await (state, node, address) in rows.decode((String, String?, String?).self) {
-            guard JobState(rawValue: state).map({ !$0.isTerminal }) ?? false else { return .ended }
-            guard let node, let address, !address.isEmpty else { return .none }
-            return .node(id: node, address: address)
+        var holders: [String: JobHolder] = [:]
+        for try await (id, state, node, address) in rows.decode((String, String, String?, String?).self) {
+            if !(JobState(rawValue: state).map { !$0.isTerminal } ?? false) {
+                holders[id] = .ended
+            } else if let node, let address, !address.isEmpty {
+                holders[id] = .node(id: node, address: address)
+            } else {
+                holders[id] = JobHolder.none
+            }
         }
-        return .ended
+        // A job not found has ended (deleted after its retention).
+        for id in jobIDs where holders[id] == nil { holders[id] = .ended }
+        return holders
     }
 
     public func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job? {
