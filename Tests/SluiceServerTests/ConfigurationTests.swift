@@ -197,6 +197,8 @@ struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
         .init(yaml: "webhooks: {secret: whsec_c2hvcnQ=}", keyPath: "webhooks.secret", says: "not written whsec_ followed by 24 to 64 bytes"),
         .init(yaml: #"webhooks: {allowedHosts: ["http://hooks.example.org/"]}"#, keyPath: "webhooks.allowedHosts", says: "is not a host name"),
         .init(yaml: "batches: {concurrency: 0}", keyPath: "batches.concurrency", says: "must be at least 1, not 0"),
+        .init(yaml: "server: {backlog: 3000000000}", keyPath: "server.backlog", says: "must be at most 65535, not 3000000000"),
+        .init(yaml: "server: {backlog: 0}", keyPath: "server.backlog", says: "must be at least 1, not 0"),
         .init(yaml: "batches: {maxFileBytes: 9223372036854775000}", keyPath: "batches.maxFileBytes", says: "must be at most 1073741824"),
         .init(yaml: #"tenants: {names: [a], a: {schedules: {names: [s], s: {cron: "61 * * * *", kind: warm, trendingHours: 24}}}}"#,
               keyPath: "tenants.a.schedules.s.cron", says: "minute: 61"),

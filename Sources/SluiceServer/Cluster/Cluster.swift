@@ -55,7 +55,7 @@ final class Cluster: Sendable {
         self.pollInterval = pollInterval
         self.logger = logger
         self.metrics = metrics
-        holderWatch = HolderWatch(queue: queue, interval: StreamHub.followInterval)
+        holderWatch = HolderWatch(queue: queue, interval: StreamHub.followInterval, logger: logger)
         (wakeups, wakeup) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         // A relay hears from its node at least every lease/3 (heartbeats): silence past a lease means
         // the node or the network is gone, and the relay looks for the job's new holder.

@@ -1,3 +1,4 @@
+import Logging
 import SluiceStore
 import Synchronization
 
@@ -19,13 +20,18 @@ final class HolderWatch: Sendable {
     private let state = Mutex(State())
     private let queue: any SharedJobQueue
     private let interval: Duration
+    private let logger: Logger
+    /// Whether the last query failed: said once when it starts failing and once when it works again.
+    private let failing = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - queue: the shared queue.
     ///   - interval: how often the store is asked.
-    init(queue: any SharedJobQueue, interval: Duration) {
+    ///   - logger: where a store that cannot be read is said.
+    init(queue: any SharedJobQueue, interval: Duration, logger: Logger) {
         self.queue = queue
         self.interval = interval
+        self.logger = logger
     }
 
     /// Returns once a node holds `jobID` (this one included) or it has ended, or when the calling task
@@ -71,8 +77,19 @@ final class HolderWatch: Sendable {
             }
             guard let jobs else { return }
             for start in stride(from: 0, to: jobs.count, by: Self.batch) {
-                // A store that cannot be read now is asked again at the next interval.
-                guard let holders = try? await queue.holders(of: Array(jobs[start..<min(jobs.count, start + Self.batch)])) else { continue }
+                let holders: [String: JobHolder]
+                do {
+                    holders = try await queue.holders(of: Array(jobs[start..<min(jobs.count, start + Self.batch)]))
+                    if failing.exchange(false, ordering: .relaxed) { logger.notice("the shared queue can be read again; waiting streams follow their jobs") }
+                } catch {
+                    // Asked again at the next interval; the streams wait meanwhile (with their heartbeats).
+                    if !failing.exchange(true, ordering: .relaxed) {
+                        logger.warning(
+                            "the shared queue cannot be read; streams of waiting jobs wait until it can",
+                            metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                    }
+                    continue
+                }
                 let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                     holders.filter { $0.value != .none }.flatMap { state.waiting.removeValue(forKey: $0.key)?.values.map { $0 } ?? [] }
                 }

@@ -48,6 +48,7 @@ extension SluiceConfiguration {
         list.atLeast("server.maxConnections", server.maxConnections, 1)
         list.atLeast("server.maxConnectionsPerAddress", server.maxConnectionsPerAddress, 1)
         list.atLeast("server.backlog", server.backlog, 1)
+        list.atMost("server.backlog", server.backlog, 65_535)
         list.positive("server.writeStallSeconds", server.writeStallSeconds)
         list.notNegative("server.shutdownGraceSeconds", server.shutdownGraceSeconds)
         if !hasCredentials, !bindsLoopbackOnly, !server.host.isEmpty {

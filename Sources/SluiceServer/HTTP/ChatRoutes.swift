@@ -15,6 +15,9 @@ struct ChatRoutes {
     var jobs: JobService { pipeline.jobs }
     /// Non-streamed cache hits' bodies, encoded once per cached answer and served as they are.
     let hitBodies = BoundedMemo<Data>()
+    /// Streamed cache hits' events, the same way (apart: a stream's events are several times a body's
+    /// bytes, and would crowd bodies out of one memo).
+    let hitEvents = BoundedMemo<Data>()
 
     func register(on group: RouterGroup<SluiceRequestContext>) {
         group.post("chat/completions") { request, context in try await complete(request, context: context) }
@@ -53,13 +56,14 @@ struct ChatRoutes {
             // Everything a hit's bytes depend on: the answer, its layer, the model asked, its time, its form.
             let form = chat.stream != true ? "whole" : chat.wantsUsageChunk ? "events+usage" : "events"
             let memo = [entry.key, layer, chat.model, String(entry.createdAt.timeIntervalSince1970), form].joined(separator: "\u{1E}")
-            if let body = hitBodies.get(memo) { return chat.stream == true ? answer.stream(bytes: body) : JSONResponse.make(bytes: body, headers: answer.headers) }
-            let replay = JobService.replay(entry, cache: layer)
-            guard chat.stream != true else {
-                let body = answer.events(replay: replay)
-                hitBodies.set(memo, body)
-                return answer.stream(bytes: body)
+            if chat.stream == true {
+                if let events = hitEvents.get(memo) { return answer.stream(bytes: events) }
+                let events = answer.events(replay: JobService.replay(entry, cache: layer))
+                hitEvents.set(memo, events)
+                return answer.stream(bytes: events)
             }
+            if let body = hitBodies.get(memo) { return JSONResponse.make(bytes: body, headers: answer.headers) }
+            let replay = JobService.replay(entry, cache: layer)
             guard let body = answer.completion(replay: replay) else {
                 return ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
             }
@@ -112,14 +116,19 @@ struct Answer: Sendable {
         return Data(body.readableBytesView)
     }
 
-    /// A cached answer's events, made by `events(replay:)`, in one write.
+    /// A cached answer's events, made by `events(replay:)`, written as they are.
     func stream(bytes: Data) -> Response {
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)
-        let ticket = ticket
+        let (ticket, outlet) = (ticket, outlet)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { withExtendedLifetime(ticket) {} }
-            try await writer.write(ByteBuffer(bytes: bytes))
+            // In pieces, each of which may wait `maxStall` as one event's write may: a long answer read
+            // slowly is not a client that stopped reading.
+            var events = ByteBuffer(bytes: bytes)
+            while events.readableBytes > 0, let piece = events.readSlice(length: min(events.readableBytes, 1 << 16)) {
+                try await outlet.withinStall { try await writer.write(piece) }
+            }
             try await writer.finish(nil)
         })
     }

@@ -34,6 +34,16 @@ struct StreamOutlet: Sendable {
         metrics?.streamDropped(reason: "slow_reader")
         connection.close(promise: nil)
     }
+
+    /// Runs a write of a stream made in advance (a piece of a cached answer's events): the client is
+    /// dropped as a slow reader when the write has not been taken within `maxStall`, as a live stream's
+    /// client is when one of its writes waits that long.
+    func withinStall<T>(_ write: () async throws -> T) async rethrows -> T {
+        let (seconds, attoseconds) = maxStall.components
+        let drop = connection.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { slowReader() }
+        defer { drop.cancel() }
+        return try await write()
+    }
 }
 
 /// When the write in progress began (0: none in progress), watched from another task.
