@@ -62,9 +62,6 @@ final class HolderWatch: Sendable {
         }
     }
 
-    /// Jobs waited for now.
-    var count: Int { state.withLock { $0.waiting.count } }
-
     private func run() async {
         while (try? await Task.sleep(for: interval)) != nil {
             let jobs = state.withLock { state -> [String]? in

@@ -63,8 +63,7 @@ struct ChatRoutes {
                 return answer.stream(bytes: events)
             }
             if let body = hitBodies.get(memo) { return JSONResponse.make(bytes: body, headers: answer.headers) }
-            let replay = JobService.replay(entry, cache: layer)
-            guard let body = answer.completion(replay: replay) else {
+            guard let body = answer.completion(replay: JobService.replay(entry, cache: layer)) else {
                 return ErrorMiddleware<SluiceRequestContext>.response(SluiceError(.internalError), request: request)
             }
             hitBodies.set(memo, body)
