@@ -126,8 +126,6 @@ public protocol SharedJobQueue: Sendable {
     func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job?
     /// The secret the nodes sharing this database show each other, made by the first node that asks.
     func clusterSecret() async throws -> String
-    /// Tells idle nodes that work is waiting.
-    func notifyQueued() async throws
     /// Calls `wake` on every notification that work is waiting, listening again after the connection
     /// drops, until the task is cancelled; `onListening` is called each time listening (re)starts.
     func listenForWork(onListening: @escaping @Sendable () -> Void, onLost: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async

@@ -3,6 +3,7 @@ import Logging
 import SluiceCore
 import SluiceStore
 import SluiceTesting
+import Synchronization
 import Testing
 
 /// What only the PostgreSQL backend has to show.
@@ -190,6 +191,37 @@ import Testing
         await store.shutdown()
     }
 
+    @Test func insertingAJobNoNodeHoldsTellsTheIdleNodesAndAHeldOneDoesNot() async throws {
+        let store = try await Self.store()
+        let listening = AsyncStream<Void>.makeStream()
+        let wakes = WakeCount()
+        let listener = Task {
+            await store.listenForWork(onListening: { listening.continuation.yield() }, onLost: {}, wake: { wakes.count.add(1, ordering: .relaxed) })
+        }
+        defer { listener.cancel() }
+        var listens = listening.stream.makeAsyncIterator()
+        _ = await listens.next()
+        // Listening starts with a wake-up of its own (work may have come while nobody listened).
+        try await eventually("listening wakes once") { wakes.count.load(ordering: .relaxed) == 1 }
+        // Held by a node (as a node with a worker free inserts it): nobody else is told.
+        var held = storeJob("job_held")
+        held.node = "node-a"
+        held.fence = 1
+        try await store.insert(held)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(wakes.count.load(ordering: .relaxed) == 1, "a held job wakes nobody")
+        // In the shared queue: the insert's own commit tells the listeners, with no second statement.
+        try await store.insert(storeJob("job_free"))
+        try await eventually("the insert of an unheld job notifies") { wakes.count.load(ordering: .relaxed) == 2 }
+        // Several in one statement (a batch of inserts): one notification.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<8 { group.addTask { try await store.insert(storeJob("job_many_\(n)")) } }
+            try await group.waitForAll()
+        }
+        try await eventually("a batch of inserts notifies") { wakes.count.load(ordering: .relaxed) >= 3 }
+        await store.shutdown()
+    }
+
     @Test func openStreamsAreCountedAcrossLiveNodesOnly() async throws {
         let url = try await TestPostgres.makeDatabase()
         let store = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
@@ -261,4 +293,9 @@ import Testing
         }
         #expect(error.map { !"\($0)".contains("hunter2") } == true)
     }
+}
+
+/// The notifications a listener heard.
+private final class WakeCount: Sendable {
+    let count = Atomic<Int>(0)
 }

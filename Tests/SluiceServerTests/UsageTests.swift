@@ -51,7 +51,7 @@ import Testing
                     let byDeployment = try await node.client.get("/v1/usage?group_by=deployment", headers: alice).json["data"] as? [[String: Any]] ?? []
                     #expect(Set(byDeployment.compactMap { $0["deployment"] as? String }) == ["mock", "good", "cache"], "the failed-over job is counted on the deployment that answered")
                     // The jobs go (history of a moment); the usage stays.
-                    await node.node.jobs.sweep(now: Date().addingTimeInterval(400 * 86400))
+                    await node.node.sweeper.sweep(now: Date().addingTimeInterval(400 * 86400))
                     #expect(try await Self.summed(node, headers: alice).count == 0, "the jobs are gone")
                     let after = try await node.client.get("/v1/usage", headers: alice).json["total"] as? [String: Any]
                     #expect(after?["requests"] as? Int == 5 && after?["prompt_tokens"] as? Int == jobs.prompt)

@@ -10,6 +10,7 @@ import SluiceCore
 public import SluiceProviders
 import SluiceCache
 import SluiceStore
+import Synchronization
 import UnixSignals
 
 /// One Sluice node: its store, queue, workers and HTTP server, run as a `ServiceGroup`.
@@ -19,6 +20,10 @@ public final class SluiceNode: Sendable {
     /// The built-in mock provider (aliases `default` and `mock`).
     public let mock: MockProvider
     let jobs: JobService
+    /// This node's part in a cluster sharing a PostgreSQL store; nil on the embedded store.
+    let cluster: Cluster?
+    /// Deletes what is past its retention.
+    let sweeper: RetentionSweeper
     /// The request path every front door hands its requests to.
     let pipeline: RequestPipeline
     let catalog: ProviderCatalog
@@ -82,29 +87,66 @@ public final class SluiceNode: Sendable {
             shared = nil
             closeStore = {}
         }
-        var cluster: Cluster?
+        // On a shared store: this node's standing, which the cluster's loops keep and the rest reads.
+        var membership: Membership?
         if let shared {
+            let standing = Membership()
+            membership = standing
             cluster = Cluster(
-                queue: shared, cacheFeed: shared, leaseSeconds: configuration.cluster.leaseSeconds,
+                membership: standing, queue: shared, cacheFeed: shared, leaseSeconds: configuration.cluster.leaseSeconds,
                 pollInterval: .milliseconds(Int(configuration.cluster.pollSeconds * 1000)), metrics: metrics,
                 peerCAFile: configuration.cluster.tls?.caFile, logger: logger)
+        } else {
+            cluster = nil
         }
         mock = MockProvider(configuration: configuration.mock)
         catalog = try ProviderCatalog(configuration: configuration, mock: mock)
-        jobs = JobService(
-            store: store, deliveries: store, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics, clock: clock,
-            logger: logger)
+        jobs = Self.jobService(
+            store: store, membership: membership, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics,
+            clock: clock, logger: logger)
+        sweeper = RetentionSweeper(store: store, admission: jobs.admission, configuration: configuration, logger: logger)
         let gate = AdmissionGate(
             controller: jobs.admission, store: store, shared: shared, node: cluster.map { ($0.nodeID, $0.leaseSeconds) }, metrics: metrics)
         pipeline = RequestPipeline(
             lookup: CacheLookup(cache: jobs.cache, admission: jobs.admission, metrics: metrics),
-            singleFlight: SingleFlight(flights: jobs.flights, store: store, scheduler: jobs.scheduler), gate: gate, jobs: jobs)
+            singleFlight: SingleFlight(flights: jobs.flights, store: store, scheduler: jobs.scheduler), gate: gate, jobs: jobs, cluster: cluster)
         audit = AuditTrail(log: store, metrics: metrics, logger: logger)
         embeddings = EmbeddingsRoutes(jobs: jobs, gate: gate)
         batches = BatchRunner(store: store, pipeline: pipeline, embeddings: embeddings, logger: logger)
         schedules = ScheduleRunner(
             log: store, work: ScheduledWork(jobs: jobs, batches: batches, history: store, configuration: configuration), configuration: configuration,
             node: batches.node, clock: clock, logger: logger)
+    }
+
+    /// The job service and the parts it runs on: the scheduler, admission (whose tier follows the whole
+    /// cluster's load on a shared store), the cache with its embedder, the streams and the callbacks.
+    private static func jobService(
+        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup & DeliveryLog, membership: Membership?, cluster: Cluster?,
+        router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date, logger: Logger
+    ) -> JobService {
+        let workers = max(1, configuration.queue.workers)
+        let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
+        let scheduler = Scheduler(
+            maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
+        // Idle workers look for work the cluster's other nodes left in the shared queue.
+        if let cluster { scheduler.onIdle.withLock { $0 = { cluster.wake() } } }
+        let admission = AdmissionController(
+            policy: configuration.admission, calendars: configuration.tenantCalendars,
+            ceilings: configuration.tenantDirectory.policies.mapValues(\.ceilings), metrics: metrics, clock: clock
+        ) {
+            let (queued, running) = scheduler.counts
+            return max(queued + running, membership?.load.load(ordering: .relaxed) ?? 0)
+        }
+        let cache = ExactCache(configuration: configuration.cache, store: store, semantic: SemanticCache(configuredBy: configuration))
+        let callbacks = CallbackOutbox(log: store, jobs: store, configuration: configuration, metrics: metrics, logger: logger) { job in
+            if job.origin?.response != nil, let object = ServerSentEvents.foundation(ResponseObject(job: job).json()) as? [String: Any] {
+                return object
+            }
+            return JobRoutes.object(job, queuePosition: nil)
+        }
+        return JobService(
+            store: store, hub: StreamHub(log: store, remote: cluster), scheduler: scheduler, admission: admission, cache: cache, callbacks: callbacks,
+            membership: membership, router: router, configuration: configuration, metrics: metrics, logger: logger)
     }
 
     /// Re-queues the work a previous run left, then returns the services in start order: the HTTP server,
@@ -116,9 +158,9 @@ public final class SluiceNode: Sendable {
         exitWhenServerFails: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         try await jobs.admission.restore(from: jobs.store)
-        try await jobs.cluster?.prepare()
+        try await cluster?.prepare()
         try await jobs.cache.load()
-        if let cluster = jobs.cluster {
+        if let cluster {
             // Another node's unfinished work is not this node's to recover: jobs whose node died are
             // rescued when their leases lapse, then claimed by whichever node has room.
             logger.notice("sharing the PostgreSQL store with other nodes", metadata: ["sluice.node": "\(cluster.nodeID)"])
@@ -147,7 +189,7 @@ public final class SluiceNode: Sendable {
         // The routes nodes call on each other: on a listener of their own when cluster.internalPort is set.
         let internalRouter = configuration.cluster.internalPort == nil ? router : Router(context: SluiceRequestContext.self)
         if internalRouter !== router { internalRouter.add(middleware: ErrorMiddleware()) }
-        if let cluster = jobs.cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: internalRouter) }
+        if let cluster { ClusterRoutes(jobs: jobs, cluster: cluster).register(on: internalRouter) }
         let v1 = router.group("v1").add(middleware: identity)
         ChatRoutes(pipeline: pipeline).register(on: v1)
         ResponsesRoutes(pipeline: pipeline).register(on: v1)
@@ -165,7 +207,7 @@ public final class SluiceNode: Sendable {
         HistoryRoutes(jobs: jobs).register(v1: v1, admin: admin)
         UsageRoutes(jobs: jobs).register(v1: v1, admin: admin)
         let logger = logger
-        let cluster = jobs.cluster
+        let cluster = cluster
         let host = configuration.server.host
         let advertised = configuration.cluster.advertiseURL
         let limiter = connections
@@ -215,23 +257,21 @@ public final class SluiceNode: Sendable {
         } else {
             internalServer = nil
         }
-        let workers = WorkerPool(
-            jobs: jobs, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds,
-            sweepInterval: configuration.retention.sweepSeconds)
+        let workers = WorkerPool(jobs: jobs, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosingService(close: closeStore)),
-            .init(service: ProviderClientsService(clients: catalog.clients + [jobs.cluster?.peers].compactMap { $0 })),
+            .init(service: ProviderClientsService(clients: catalog.clients + [cluster?.peers].compactMap { $0 })),
         ]
         // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
-        if let cluster = jobs.cluster { services.append(.init(service: ClusterService(cluster: cluster, work: jobs))) }
+        if let cluster { services.append(.init(service: ClusterService(cluster: cluster, work: jobs))) }
         // The internal listener stops after the public one, so that other nodes relaying this node's
         // streams hear them to the end.
         if let internalServer {
             services.append(.init(service: ServerService(server: internalServer, exitAfter: exitWhenServerFails ? 5 : nil, logger: logger)))
         }
-        // Callbacks, batches and schedules; a loop with nothing to do (no schedules) returns without
-        // ending the node.
-        for loop in [jobs.callbacks.run, batches.run, schedules.run] as [@Sendable () async -> Void] {
+        // Callbacks, batches, schedules and the retention sweep; a loop with nothing to do (no schedules)
+        // returns without ending the node.
+        for loop in [jobs.callbacks.run, batches.run, schedules.run, sweeper.run] as [@Sendable () async -> Void] {
             services.append(.init(service: BackgroundLoop(body: loop), successTerminationBehavior: .ignore))
         }
         services += [

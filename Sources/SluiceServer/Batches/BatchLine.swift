@@ -107,7 +107,7 @@ struct BatchLine {
         // A line that follows another's identical job (single-flight) waits for it, and never cancels it.
         guard job.owner == batch.owner else { return try await ended(job, watching: false) }
         guard control.started(job.id, owner: job.owner) else {
-            _ = try? await jobs.cancel(job.id, for: job.owner)
+            _ = try? await runner.pipeline.cancel(job.id, for: job.owner)
             return try await ended(job, watching: false)
         }
         defer { control.ended(job.id) }

@@ -31,7 +31,7 @@ final class BatchRunner: Sendable {
         let jobs = pipeline.jobs
         self.embeddings = embeddings
         settings = jobs.configuration.batches
-        node = jobs.cluster?.nodeID ?? "node-" + RandomID.make("", words: 1)
+        node = jobs.membership?.nodeID ?? "node-" + RandomID.make("", words: 1)
         leaseSeconds = jobs.configuration.cluster.leaseSeconds
         self.logger = logger
     }
@@ -62,7 +62,7 @@ final class BatchRunner: Sendable {
     /// Takes and runs batches until the node shuts down; expired files are deleted every ten minutes.
     func run() async {
         var lastSweep = Date.distantPast
-        if jobs.cluster == nil {
+        if jobs.membership == nil {
             // The embedded store has one node: what it held before a crash is its own to resume now.
             do { try await store.releaseAllBatches() } catch { logger.warning("could not release the batches of the last run", metadata: ["error": "\(error)"]) }
         }
@@ -140,7 +140,7 @@ final class BatchRunner: Sendable {
                     logger.warning("could not renew a batch's lease", metadata: ["sluice.batch": "\(id)", "error": "\(error)"])
                 }
             }
-            if let batch = try? await store.batch(id: id), batch.status == .cancelling { control.cancel(jobs: jobs, owner: batch.owner) }
+            if let batch = try? await store.batch(id: id), batch.status == .cancelling { control.cancel(with: pipeline, owner: batch.owner) }
         }
     }
 
@@ -294,13 +294,13 @@ final class BatchControl: Sendable {
     func stop(leaseLost: Bool) { state.withLock { $0.leaseLost = $0.leaseLost || leaseLost } }
 
     /// The batch was cancelled: no more lines start, and the jobs of the lines in flight are cancelled.
-    func cancel(jobs service: JobService, owner: Principal) {
+    func cancel(with pipeline: RequestPipeline, owner: Principal) {
         let running = state.withLock { state -> [String: Principal] in
             guard !state.cancelled else { return [:] }
             state.cancelled = true
             return state.jobs
         }
-        for (id, owner) in running { Task { _ = try? await service.cancel(id, for: owner) } }
+        for (id, owner) in running { Task { _ = try? await pipeline.cancel(id, for: owner) } }
     }
 
     /// A line's job is in flight (false: the batch was cancelled meanwhile, and the job is cancelled now).

@@ -14,8 +14,9 @@ import Synchronization
 /// claims waiting jobs when workers are idle — woken by notifications, with polling as the fallback
 /// that bounds the wait — and brings in cache entries other nodes stored.
 final class Cluster: Sendable {
-    /// This node's id in the store (new at every start).
-    let nodeID: String
+    /// This node's id, whether its heartbeats reach the store, and the cluster's load, as these loops find them.
+    let membership: Membership
+    var nodeID: String { membership.nodeID }
     let queue: any SharedJobQueue
     let cacheFeed: (any SharedCacheFeed)?
     let leaseSeconds: Double
@@ -24,13 +25,8 @@ final class Cluster: Sendable {
     let metrics: SluiceMetrics
     /// Where other nodes reach this one (set once the server listens).
     let address = Mutex("")
-    /// Whether this node's own heartbeats reach the store; when they fail it stops claiming.
-    let healthy = Atomic<Bool>(true)
     let wakeups: AsyncStream<Void>
     let wakeup: AsyncStream<Void>.Continuation
-    /// The cluster's load as last counted (queued and running jobs on every node, and those no node holds
-    /// yet), or -1 before the first count or after a count failed: the tiers switch on it.
-    let load = Atomic<Int>(-1)
     /// Times the work notifications were (re)subscribed.
     let listens = Atomic<Int>(0)
     /// Calls to other nodes (relays of streams, cancels).
@@ -45,10 +41,10 @@ final class Cluster: Sendable {
     /// - Parameter peerCAFile: the authority other nodes' certificates are checked against when they
     ///   speak HTTPS (`cluster.tls.caFile`); nil: the system's.
     init(
-        queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, metrics: SluiceMetrics,
+        membership: Membership, queue: any SharedJobQueue, cacheFeed: (any SharedCacheFeed)?, leaseSeconds: Double, pollInterval: Duration, metrics: SluiceMetrics,
         peerCAFile: String? = nil, logger: Logger
     ) {
-        nodeID = "node-" + UUID().uuidString.prefix(8).lowercased()
+        self.membership = membership
         self.queue = queue
         self.cacheFeed = cacheFeed
         self.leaseSeconds = leaseSeconds
@@ -81,18 +77,6 @@ final class Cluster: Sendable {
 
     /// Asks the claimer to look for work now.
     func wake() { wakeup.yield() }
-
-    /// Stamps a job accepted here: held by this node when a worker is free to run it at once,
-    /// otherwise left for whichever node has room first.
-    func stamp(_ job: inout Job, freeWorkers: Int) {
-        guard healthy.load(ordering: .relaxed), freeWorkers > 0 else {
-            job.node = nil
-            job.fence = 0
-            return
-        }
-        job.node = nodeID
-        job.fence = 1
-    }
 
     /// The loops, until the node shuts down.
     func run(work jobs: any ClusterWork) async {
@@ -156,10 +140,10 @@ final class Cluster: Sendable {
             do {
                 _ = try await queue.renewLeases(node: nodeID, address: address.withLock { $0 }, leaseSeconds: leaseSeconds)
                 lastSuccess = .now
-                if !healthy.exchange(true, ordering: .relaxed) { logger.notice("heartbeats reach the store again; claiming work") }
+                if !membership.healthy.exchange(true, ordering: .relaxed) { logger.notice("heartbeats reach the store again; claiming work") }
             } catch {
                 // Past the lease, other nodes may rescue this node's jobs: claiming more would only race them.
-                if ContinuousClock.now - lastSuccess > .seconds(leaseSeconds), healthy.exchange(false, ordering: .relaxed) {
+                if ContinuousClock.now - lastSuccess > .seconds(leaseSeconds), membership.healthy.exchange(false, ordering: .relaxed) {
                     logger.error("heartbeats fail; this node stops claiming work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                 }
                 pause = min(pause, .milliseconds(500))
@@ -175,7 +159,7 @@ final class Cluster: Sendable {
     /// account told to wait is left alone by every node.
     private func countLoad(router: ProviderRouter, admission: AdmissionController, store: any JobStore) async {
         while !Task.isCancelled {
-            load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
+            membership.load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
             if let live = try? await queue.liveNodes(leaseSeconds: leaseSeconds), let rank = live.firstIndex(of: nodeID) {
                 router.share(nodes: live.count, rank: rank)
             }
@@ -197,7 +181,7 @@ final class Cluster: Sendable {
     private func rescues() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(leaseSeconds / 2))
-            guard healthy.load(ordering: .relaxed) else { continue }
+            guard membership.healthy.load(ordering: .relaxed) else { continue }
             if let rescued = try? await queue.rescueExpired(by: nodeID, leaseSeconds: leaseSeconds), !rescued.isEmpty {
                 logger.notice("rescued jobs whose node stopped renewing their leases", metadata: ["sluice.count": "\(rescued.count)"])
             }
@@ -214,7 +198,7 @@ final class Cluster: Sendable {
         }
         defer { ticker.cancel() }
         for await _ in wakeups {
-            guard healthy.load(ordering: .relaxed) else { continue }
+            guard membership.healthy.load(ordering: .relaxed) else { continue }
             var free = jobs.idleCapacity
             while free > 0, !Task.isCancelled {
                 let limit = min(free, 16)

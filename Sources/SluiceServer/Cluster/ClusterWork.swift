@@ -3,8 +3,9 @@ import SluiceCore
 import SluiceProviders
 import SluiceStore
 
-/// What the cluster's loops and routes need of this node: the one way they reach its queue, so that the
-/// cluster never names the job service (which calls the cluster to place, cancel and wake jobs).
+/// What the cluster's loops and routes need of this node: the one way they reach its queue. The calls go
+/// one way only: the job service never calls the cluster (it reads this node's `Membership`), and the
+/// node wires the rest (a cancel's search of the cluster, idle workers' wake-ups).
 protocol ClusterWork: Sendable {
     var store: any JobStore & StreamLog & JobHistory & UsageRollup { get }
     var router: ProviderRouter { get }

@@ -162,7 +162,7 @@ final class DashboardFeed: Sendable {
         let mode = jobs.admission.mode(at: now, tenant: scope)
         return [
             // The host's name for the operator; a tenant's admin sees the node's id in a cluster, none otherwise.
-            "node": .string(jobs.cluster?.nodeID ?? (tenant == nil ? ProcessInfo.processInfo.hostName : "")),
+            "node": .string(jobs.membership?.nodeID ?? (tenant == nil ? ProcessInfo.processInfo.hostName : "")),
             "tenant": tenant.map(JSONValue.string) ?? .null,
             "tier": .string(jobs.admission.tier(at: now, tenant: scope).name), "mode": mode.map { .string($0.name) } ?? .null,
             "mode_source": .string(jobs.admission.modeSource(tenant: scope)),
@@ -171,7 +171,7 @@ final class DashboardFeed: Sendable {
                 "queued": .object(QueueSnapshot.byClass(queue.queued).mapValues { .int(Int64($0)) }),
                 "running": .object(QueueSnapshot.byClass(queue.running).mapValues { .int(Int64($0)) }),
                 "queued_total": .int(Int64(queue.queued.reduce(0, +))), "running_total": .int(Int64(queue.running.reduce(0, +))),
-                "cluster_load": jobs.cluster.map { .int(Int64(max(0, $0.load.load(ordering: .relaxed)))) } ?? .null,
+                "cluster_load": jobs.membership.map { .int(Int64(max(0, $0.load.load(ordering: .relaxed)))) } ?? .null,
             ],
             "deployments": .array(deployments),
             "cache": cache,

@@ -42,7 +42,7 @@ struct ChatRoutes {
             ticket = chat.stream == true ? try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: false) : nil
         } catch {
             // Refused a stream (too many open): the job just made for it must not run unseen and be charged.
-            if case .job(let job) = accepted { _ = try? await jobs.cancel(job.id, for: job.owner) }
+            if case .job(let job) = accepted { _ = try? await pipeline.cancel(job.id, for: job.owner) }
             throw error
         }
         var answer = Answer(

@@ -40,7 +40,7 @@ struct JobRoutes {
             return JSONResponse.make(object(job))
         }
         group.delete("jobs/{id}") { _, context in
-            let job = try await jobs.cancel(try Self.id(context), for: try context.requirePrincipal())
+            let job = try await pipeline.cancel(try Self.id(context), for: try context.requirePrincipal())
             return JSONResponse.make(object(job))
         }
         group.get("jobs/{id}/stream") { request, context in try await stream(request, context: context) }

@@ -23,7 +23,7 @@ struct MetricsRoutes {
             let cache = jobs.cache.statistics
             jobs.metrics.cacheSize(entries: cache.entries, bytes: cache.bytes, evictions: cache.evictions)
             let text = jobs.metrics.render(
-                router: jobs.router, queued: queued, running: running, dataDirectory: jobs.cluster == nil ? jobs.configuration.storage.directory : nil)
+                router: jobs.router, queued: queued, running: running, dataDirectory: jobs.membership == nil ? jobs.configuration.storage.directory : nil)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }

@@ -28,11 +28,16 @@ enum Accepted: Sendable {
 ///    and day — which may simplify the request;
 /// 5. **submission** (`JobService.submit`): the job is inserted, with its day's counters, in one durable
 ///    commit before it is acknowledged, then queued. Running and ending it is the job service's work.
+///
+/// A cancel comes this way too (`cancel`): the job service stops a job this node holds, and the
+/// cluster finds the one that holds it otherwise.
 struct RequestPipeline: Sendable {
     let lookup: CacheLookup
     let singleFlight: SingleFlight
     let gate: AdmissionGate
     let jobs: JobService
+    /// This node's part in a cluster sharing the store; nil on the embedded store.
+    let cluster: Cluster?
 
     /// A request as it will run, what became of it, and the headers its answer carries.
     struct Acceptance: Sendable {
@@ -107,5 +112,15 @@ struct RequestPipeline: Sendable {
             if let flight { singleFlight.release(flight, leader: id) }
             throw error
         }
+    }
+
+    /// Cancels a job: a queued one ends at once, a running one stops its provider call, wherever it runs.
+    /// Returns the job as it is afterwards; a job that already ended is returned unchanged.
+    func cancel(_ id: String, for principal: Principal) async throws -> Job {
+        let job = try await jobs.job(id, for: principal)
+        // A follower leaves; the answer goes on for its owner and the other followers.
+        guard !job.state.isTerminal, principal.owns(job.owner) else { return job }
+        if try await !jobs.cancelHere(id), let cluster { try await cluster.cancelElsewhere(id, work: jobs) }
+        return try await jobs.job(id, for: principal)
     }
 }

@@ -62,10 +62,10 @@ extension JobService {
         do {
             let unfinished = try await store.unfinishedJobs()
             stuck = unfinished.filter { job in
-                job.state == .running && (job.node == nil || job.node == cluster?.nodeID) && !scheduler.isRunning(job.id)
+                job.state == .running && (job.node == nil || job.node == membership?.nodeID) && !scheduler.isRunning(job.id)
             }
             unheld = unfinished.filter { job in
-                job.state == .queued && job.node != nil && job.node == cluster?.nodeID && !scheduler.holds(job.id)
+                job.state == .queued && job.node != nil && job.node == membership?.nodeID && !scheduler.holds(job.id)
             }
         } catch {
             health.failed(error)

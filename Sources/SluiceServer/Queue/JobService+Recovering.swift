@@ -7,7 +7,7 @@ import SluiceCore
 import SluiceProviders
 import SluiceStore
 
-/// Taking up unfinished work: after a restart, from another node (a claim or a rescue), and sweeping old jobs.
+/// Taking up unfinished work: after a restart, or from another node (a claim or a rescue).
 extension JobService {
     /// Re-queues the work a previous run left: queued jobs as they were, running ones with the attempt
     /// counted and a `reset` so that followers drop partial output. Sequence numbers skip past anything
@@ -47,30 +47,5 @@ extension JobService {
         }
         hub.open(job.id, nextSeq: nextSeq)
         scheduler.enqueue(job, now: now)
-    }
-
-    /// Deletes the streams of jobs that ended longer ago than `retention.streamSeconds`, and the jobs
-    /// themselves once they are older than their owner's history (`retention.historyDays`, or the plan's).
-    func sweep(now: Date = Date()) async {
-        admission.forgetIdle()
-        let day = 86_400.0
-        let otherwise = now.addingTimeInterval(-configuration.retention.historyDays * day)
-        var cutoffs: [String: Date] = [:]
-        for (name, plan) in configuration.admission.plans {
-            if let days = plan.historyDays { cutoffs[name] = now.addingTimeInterval(-days * day) }
-        }
-        do {
-            let streamCutoff = now.addingTimeInterval(-configuration.retention.streamSeconds)
-            // From a minute before the last sweep's cutoff: older streams are gone (the first sweep reads them all).
-            let streams = try await store.deleteStreams(
-                endedBefore: streamCutoff, since: lastStreamSweep.withLock { $0 }.map { $0.addingTimeInterval(-60) })
-            lastStreamSweep.withLock { $0 = streamCutoff }
-            let removed = try await store.deleteHistory(before: cutoffs, otherwise: otherwise)
-            // Past every plan's history: with the old day counters and minute windows.
-            _ = try await store.deleteFinished(before: cutoffs.values.reduce(otherwise) { min($0, $1) })
-            if removed + streams > 0 { logger.debug("swept old jobs", metadata: ["sluice.count": "\(removed)", "sluice.streams": "\(streams)"]) }
-        } catch {
-            logger.error("retention sweep failed", metadata: ["error": "\(error)"])
-        }
     }
 }

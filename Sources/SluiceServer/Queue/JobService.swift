@@ -7,8 +7,11 @@ import SluiceProviders
 import SluiceStore
 import Tracing
 
-/// The life of jobs: accept (durable before acknowledged), run through a provider, stream, retry,
-/// cancel, expire, recover after a restart. The one place that changes a job's state.
+/// The life of jobs on this node: accept (durable before acknowledged), run through a provider, stream,
+/// retry, cancel, expire, take up after a restart or from the cluster. The one place that changes a
+/// job's state. It is built from parts the node makes, and it calls nothing of the cluster: on a shared
+/// store it reads this node's `Membership` to stamp the jobs it accepts, and the cluster hands it work
+/// (`ClusterWork`).
 final class JobService: Sendable {
     let store: any JobStore & StreamLog & JobHistory & UsageRollup
     let hub: StreamHub
@@ -27,14 +30,12 @@ final class JobService: Sendable {
     /// Jobs whose insert is still committing while a worker already runs them.
     let inserts = PendingInserts()
     let logger: Logger
-    /// This node's part in a cluster sharing the store; nil on the embedded store.
-    let cluster: Cluster?
+    /// This node's standing in a cluster sharing the store; nil on the embedded store.
+    let membership: Membership?
     /// The callbacks of jobs that asked for one.
     let callbacks: CallbackOutbox
     /// Whether the store takes writes now.
     let health = StoreHealth()
-    /// The cutoff of the last sweep of streams: the next one starts a little before it.
-    let lastStreamSweep = Mutex<Date?>(nil)
     /// Jobs (id and fence) the shared store says this node claimed that it neither queues nor runs, as
     /// the watchdog's last pass found them: taken up when the next pass finds them so again.
     let unheldClaims = Mutex<Set<String>>([])
@@ -43,37 +44,20 @@ final class JobService: Sendable {
     }
 
     /// - Parameters:
-    ///   - store: where jobs, streams, the cache and usage are kept.
-    ///   - deliveries: the callbacks' outbox.
-    ///   - cluster: this node's part in a cluster sharing the store (nil on the embedded store).
+    ///   - store: where jobs, streams and usage are kept.
+    ///   - membership: this node's standing in a cluster sharing the store (nil on the embedded store).
     init(
-        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup, deliveries: any DeliveryLog, cluster: Cluster?,
-        router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger
+        store: any JobStore & StreamLog & JobHistory & UsageRollup, hub: StreamHub, scheduler: Scheduler, admission: AdmissionController,
+        cache: ExactCache, callbacks: CallbackOutbox, membership: Membership?, router: ProviderRouter, configuration: SluiceConfiguration,
+        metrics: SluiceMetrics, logger: Logger
     ) {
-        self.cluster = cluster
-        self.cache = ExactCache(configuration: configuration.cache, store: store, semantic: SemanticCache(configuredBy: configuration))
         self.store = store
-        callbacks = CallbackOutbox(log: deliveries, jobs: store, configuration: configuration, metrics: metrics, logger: logger) { job in
-            if job.origin?.response != nil, let object = ServerSentEvents.foundation(ResponseObject(job: job).json()) as? [String: Any] {
-                return object
-            }
-            return JobRoutes.object(job, queuePosition: nil)
-        }
-        self.hub = StreamHub(log: store, remote: cluster)
-        let workers = max(1, configuration.queue.workers)
-        let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
-        let scheduler = Scheduler(
-            maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
-        self.admission = AdmissionController(
-            policy: configuration.admission, calendars: configuration.tenantCalendars,
-            ceilings: configuration.tenantDirectory.policies.mapValues(\.ceilings), metrics: metrics, clock: clock
-        ) {
-            // On a shared store the tier follows the whole cluster's work, this node's included.
-            let (queued, running) = scheduler.counts
-            return max(queued + running, cluster?.load.load(ordering: .relaxed) ?? 0)
-        }
+        self.hub = hub
         self.scheduler = scheduler
+        self.admission = admission
+        self.cache = cache
+        self.callbacks = callbacks
+        self.membership = membership
         queueWatch = QueueWatch(scheduler: scheduler)
         queueNotices = QueueNotices(watch: queueWatch)
         self.router = router
@@ -81,7 +65,6 @@ final class JobService: Sendable {
         self.metrics = metrics
         self.logger = logger
         router.whenCapacityFrees { scheduler.poke() }
-        if let cluster { scheduler.onIdle.withLock { $0 = { cluster.wake() } } }
     }
 
     // MARK: Accepting
@@ -106,16 +89,17 @@ final class JobService: Sendable {
         let trace = TraceHeaders.current()
         job.trace = trace.isEmpty ? nil : trace
         // A delayed job is left to whichever node has room when its time comes.
-        cluster?.stamp(&job, freeWorkers: job.notBefore == nil ? scheduler.idleCapacity : 0)
-        // A job left to the cluster streams from the store until a node (maybe this one) takes it.
-        let runsHere = cluster == nil || job.node != nil
+        membership?.stamp(&job, freeWorkers: job.notBefore == nil ? scheduler.idleCapacity : 0)
+        // A job left to the cluster streams from the store until a node (maybe this one) takes it; its
+        // insert tells the idle nodes.
+        let runsHere = membership == nil || job.node != nil
         if runsHere { hub.open(job.id) }
         // With a worker free, the job goes to it now: the provider is asked while the insert commits, and
         // the worker shows and saves nothing of the job until the commit is done. A job a worker took at
         // once is inserted already running: one commit, not two.
         // Embedded store only: a PostgreSQL insert whose reply is lost (a connection dropped at commit)
         // may still have committed, and a job dropped as never accepted would then stay `running` for good.
-        let early = cluster == nil && job.notBefore == nil && scheduler.idleCapacity > 0
+        let early = membership == nil && job.notBefore == nil && scheduler.idleCapacity > 0
         var stored = job
         if early {
             inserts.begin(job.id)
@@ -148,11 +132,7 @@ final class JobService: Sendable {
             metrics.storeWriteFailed()
             throw StoreHealth.refusal(for: error)
         }
-        if runsHere {
-            if !early { scheduler.enqueue(job, now: now) }
-        } else {
-            try? await cluster?.queue.notifyQueued()
-        }
+        if runsHere, !early { scheduler.enqueue(job, now: now) }
         return job
     }
 
@@ -164,16 +144,6 @@ final class JobService: Sendable {
             return job
         }
         throw SluiceError(.jobNotFound, details: ["id": String(id.prefix(64))])
-    }
-
-    /// Cancels a job: a queued one ends at once, a running one stops its provider call, wherever it runs.
-    /// Returns the job as it is afterwards; a job that already ended is returned unchanged.
-    func cancel(_ id: String, for principal: Principal) async throws -> Job {
-        let job = try await job(id, for: principal)
-        // A follower leaves; the answer goes on for its owner and the other followers.
-        guard !job.state.isTerminal, principal.owns(job.owner) else { return job }
-        if try await !cancelHere(id), let cluster { try await cluster.cancelElsewhere(id, work: self) }
-        return try await self.job(id, for: principal)
     }
 
     /// Cancels a job this node holds and returns once it has ended; false when it is not here.

@@ -2,29 +2,26 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The workers, the timer that releases retries and expires overdue jobs, and the retention sweeper,
-/// as one `Service`. On graceful shutdown it stops taking work, gives running jobs a grace period,
+/// The workers, the timer that releases retries and expires overdue jobs, and the watchdog, as one
+/// `Service`. On graceful shutdown it stops taking work, gives running jobs a grace period,
 /// then checkpoints and re-queues what still runs, and ends every open stream so clients resume.
 final class WorkerPool: Service {
     let jobs: JobService
     let workers: Int
     let grace: Duration
-    let sweepInterval: Duration
     /// How often the watchdog looks for jobs running with no attempt.
     let watchdogInterval = Duration.seconds(5)
 
-    init(jobs: JobService, workers: Int, grace: Double, sweepInterval: Double) {
+    init(jobs: JobService, workers: Int, grace: Double) {
         self.jobs = jobs
         self.workers = max(1, workers)
         self.grace = .milliseconds(Int(grace * 1000))
-        self.sweepInterval = .milliseconds(Int(max(0.05, sweepInterval) * 1000))
     }
 
     func run() async throws {
         let scheduler = jobs.scheduler
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runTimers() }
-            group.addTask { await self.runSweeper() }
             group.addTask { await self.runWatchdog() }
             await withTaskGroup(of: Bool.self) { pool in
                 for _ in 0..<workers {
@@ -65,13 +62,6 @@ final class WorkerPool: Service {
             let (expired, next) = scheduler.fireTimers(now: Date())
             for job in expired { await jobs.expire(job) }
             await scheduler.waitForTimers(until: next)
-        }
-    }
-
-    private func runSweeper() async {
-        while !Task.isCancelled {
-            await jobs.sweep()
-            guard (try? await Task.sleep(for: sweepInterval)) != nil else { return }
         }
     }
 

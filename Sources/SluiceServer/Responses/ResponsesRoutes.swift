@@ -19,13 +19,13 @@ struct ResponsesRoutes {
         group.get("responses/{id}") { request, context in try await retrieve(request, context: context) }
         group.post("responses/{id}/cancel") { _, context in
             let principal = try context.requirePrincipal()
-            let job = try await jobs.cancel(try await responseJob(context, for: principal).id, for: principal)
+            let job = try await pipeline.cancel(try await responseJob(context, for: principal).id, for: principal)
             return JSONResponse.make(ServerSentEvents.foundation(ResponseObject(job: job, forOwner: principal.owns(job.owner)).json()))
         }
         group.delete("responses/{id}") { _, context in
             let principal = try context.requirePrincipal()
             var job = try await responseJob(context, for: principal)
-            if !job.state.isTerminal { job = try await jobs.cancel(job.id, for: principal) }
+            if !job.state.isTerminal { job = try await pipeline.cancel(job.id, for: principal) }
             guard principal.owns(job.owner), try await jobs.store.deleteEnded(jobID: job.id) else { throw Self.notFound(context) }
             return JSONResponse.make(["id": ResponseDetails.responseID(forJob: job.id), "object": "response", "deleted": true])
         }

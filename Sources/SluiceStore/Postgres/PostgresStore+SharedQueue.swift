@@ -196,7 +196,8 @@ extension PostgresStore {
             logger: logger)
     }
 
-    public func notifyQueued() async throws {
+    /// Tells idle nodes that work is waiting.
+    private func notifyQueued() async throws {
         try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
     }
 

@@ -6,7 +6,9 @@ import SluiceCore
 /// The batched statements of a job's life: inserting jobs, and saving them with their chunks and (for
 /// those that end) their usage rollup — each one statement for any number of jobs.
 extension PostgresStore {
-    /// Inserts jobs, one statement for any number (a lease for those a node holds).
+    /// Inserts jobs, one statement for any number (a lease for those a node holds). When one of them is
+    /// left to the shared queue (no node holds it), the statement also tells the idle nodes: the
+    /// notification leaves with the commit, so no node looks before the job is there.
     static func insertQuery(_ jobs: [Job], leaseSeconds: Double) throws -> PostgresQuery {
         let ids = jobs.map(\.id)
         let states = jobs.map(\.state.rawValue)
@@ -22,12 +24,16 @@ extension PostgresStore {
         let plans = jobs.map(\.owner.plan)
         // Arrays cannot hold NULL here: NaN and "" stand for it.
         return """
-            INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data, user_key, tenant, plan)
-            SELECT i, s, NULLIF(f, 'NaN'), p, c, NULLIF(nb, 'NaN'), NULLIF(n, ''), fe,
-                   CASE WHEN n = '' THEN NULL ELSE now() + make_interval(secs => \(leaseSeconds)) END, d, u, t, pl
-            FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(priorities)::int[], \(created)::float8[],
-                        \(notBefore)::float8[], \(nodes)::text[], \(fences)::bigint[], \(data)::bytea[], \(users)::text[], \(tenants)::text[],
-                        \(plans)::text[]) AS t (i, s, f, p, c, nb, n, fe, d, u, t, pl)
+            WITH inserted AS (
+                INSERT INTO sluice_job (id, state, finished_at, priority, created_at, not_before, node, fence, lease_until, data, user_key, tenant, plan)
+                SELECT i, s, NULLIF(f, 'NaN'), p, c, NULLIF(nb, 'NaN'), NULLIF(n, ''), fe,
+                       CASE WHEN n = '' THEN NULL ELSE now() + make_interval(secs => \(leaseSeconds)) END, d, u, t, pl
+                FROM unnest(\(ids)::text[], \(states)::text[], \(finished)::float8[], \(priorities)::int[], \(created)::float8[],
+                            \(notBefore)::float8[], \(nodes)::text[], \(fences)::bigint[], \(data)::bytea[], \(users)::text[], \(tenants)::text[],
+                            \(plans)::text[]) AS t (i, s, f, p, c, nb, n, fe, d, u, t, pl)
+                RETURNING node, state
+            )
+            SELECT pg_notify(\(workChannel), '') FROM (SELECT 1 FROM inserted WHERE node IS NULL AND state = 'queued' LIMIT 1) AS unheld
             """
     }
 

@@ -62,10 +62,12 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         self.leaseSeconds = leaseSeconds
         inserts = PostgresBatcher(
             batch: { jobs in
-                try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger)
+                // Read to its end: the statement returns a row (its notification), and an error (a duplicate id)
+                // arrives after the row's description.
+                _ = try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger).collect()
                 return jobs.map { _ in () }
             },
-            single: { job in try await client.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger) })
+            single: { job in _ = try await client.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger).collect() })
         saves = PostgresBatcher(
             batch: { saves in
                 let written = try await Self.ids(client.query(Self.saveQuery(saves), logger: logger))
@@ -113,7 +115,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             return
         }
         try await transaction { connection in
-            try await connection.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger)
+            _ = try await connection.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger).collect()
             try await Self.apply(counters, on: connection, logger: logger)
         }
     }
