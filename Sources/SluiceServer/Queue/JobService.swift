@@ -96,10 +96,8 @@ final class JobService: Sendable {
         if runsHere { hub.open(job.id) }
         // With a worker free, the job goes to it now: the provider is asked while the insert commits, and
         // the worker shows and saves nothing of the job until the commit is done. A job a worker took at
-        // once is inserted already running: one commit, not two.
-        // Embedded store only: a PostgreSQL insert whose reply is lost (a connection dropped at commit)
-        // may still have committed, and a job dropped as never accepted would then stay `running` for good.
-        let early = membership == nil && job.notBefore == nil && scheduler.idleCapacity > 0
+        // once is inserted already running: one commit, not two. (On a shared store, a job held here.)
+        let early = runsHere && job.notBefore == nil && scheduler.idleCapacity > 0
         var stored = job
         if early {
             inserts.begin(job.id)
@@ -111,16 +109,22 @@ final class JobService: Sendable {
                 stored.startedAt = now
             }
         }
+        var failure: (any Error)?
         do {
             try await withSpan("store commit") { [stored] span in
                 span.attributes["sluice.job"] = stored.id
                 try await store.insert(stored, counters: counters)
             }
-            // Followers may join before the job can end (it ends only after this).
-            if let cache { flights.stored(cache.key, leader: id) }
-            if early { inserts.end(job.id, committed: true) }
-            health.succeeded()
         } catch {
+            failure = error
+        }
+        // A PostgreSQL insert whose connection dropped before its reply may have committed all the same:
+        // the row says which. (Were the row unreadable too, the job is dropped below; had it committed,
+        // the watchdog takes it up as a job held here that nothing runs: nothing is stranded.)
+        if let error = failure, StoreFailure.mayHaveCommitted(error), (try? await store.job(id: job.id)) != nil {
+            failure = nil
+        }
+        if let error = failure {
             // Nothing was accepted: the caller gets 503 (507 on a full disk) and retries.
             if early {
                 inserts.end(job.id, committed: false)
@@ -132,6 +136,10 @@ final class JobService: Sendable {
             metrics.storeWriteFailed()
             throw StoreHealth.refusal(for: error)
         }
+        // Followers may join before the job can end (it ends only after this).
+        if let cache { flights.stored(cache.key, leader: id) }
+        if early { inserts.end(job.id, committed: true) }
+        health.succeeded()
         if runsHere, !early { scheduler.enqueue(job, now: now) }
         return job
     }
