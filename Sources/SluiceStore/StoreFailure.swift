@@ -6,15 +6,21 @@ import PostgresNIO
 public enum StoreFailure {
     /// Whether an error came from the store (SQLite or PostgreSQL) rather than from the request.
     public static func isStoreError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || isDiskFull(error)
+        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is CommitUnknown || isDiskFull(error)
     }
 
-    /// Whether a write that failed may still have committed: PostgreSQL's connection failed with no
-    /// error from the server, so the statement may have run and committed before its reply was lost.
-    /// An error the server reported, and any SQLite failure, means the write was rolled back.
+    /// Whether a write that failed may still have committed (`CommitUnknown`): the store could not say.
+    /// Any other failure means the write was rolled back.
     public static func mayHaveCommitted(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return false }
-        return error.serverInfo == nil
+        error is CommitUnknown
+    }
+
+    /// The error a commit that may have happened is reported as: PostgreSQL's connection failed, with no
+    /// error from the server, after the statement that commits (an autocommitted one, or `COMMIT`) was
+    /// sent — it may have committed before its reply was lost. Nil when `error` says the write did not.
+    static func commitUnknown(_ error: any Error) -> CommitUnknown? {
+        guard let failure = error as? PSQLError, failure.serverInfo == nil else { return nil }
+        return CommitUnknown(underlying: failure)
     }
 
     /// Whether the store failed because its disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's
@@ -29,4 +35,13 @@ public enum StoreFailure {
         let text = String(describing: error).lowercased()
         return text.contains("no space left on device") || text.contains("disk is full")
     }
+}
+
+/// A write that may or may not have committed: the connection to the store failed after the write was
+/// sent and before its reply came. Whoever made the write reads the store to know.
+public struct CommitUnknown: Error, CustomStringConvertible {
+    /// The connection's failure.
+    public let underlying: any Error
+
+    public var description: String { "the store's connection failed before it said whether the write committed (\(String(reflecting: type(of: underlying))))" }
 }

@@ -77,16 +77,18 @@ public final class SluiceNode: Sendable {
         let store: any JobStore & StreamLog & CacheStore & AuditLog & JobHistory & UsageRollup & DeliveryLog & BatchStore & ScheduleLog
         // What the nodes share, when they share a store: the queue, the counters, the cache's feed.
         let shared: (any SharedJobQueue & SharedCounters & SharedCacheFeed)?
+        let close: @Sendable () async -> Void
         if let url = configuration.databaseURL {
             let postgres = try await PostgresStore(configuration: .init(url: url, leaseSeconds: configuration.cluster.leaseSeconds), logger: logger)
             store = postgres
             shared = postgres
-            closeStore = { await postgres.shutdown() }
+            close = { await postgres.shutdown() }
         } else {
             store = try EmbeddedStore(configuration: configuration.storage)
             shared = nil
-            closeStore = {}
+            close = {}
         }
+        closeStore = close
         // On a shared store: this node's standing, which the cluster's loops keep and the rest reads.
         var membership: Membership?
         if let shared {
@@ -100,7 +102,13 @@ public final class SluiceNode: Sendable {
             cluster = nil
         }
         mock = MockProvider(configuration: configuration.mock)
-        catalog = try ProviderCatalog(configuration: configuration, mock: mock)
+        do {
+            catalog = try ProviderCatalog(configuration: configuration, mock: mock)
+        } catch {
+            // A node that does not start does not keep its store's connections.
+            await close()
+            throw error
+        }
         jobs = Self.jobService(
             store: store, membership: membership, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics,
             clock: clock, logger: logger)

@@ -55,6 +55,8 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         try await endpoint.probe(logger: logger)
         var settings = endpoint.clientConfiguration
         settings.options.maximumConnections = configuration.maxConnections
+        // No minimum of warm connections: with one, PostgresNIO's pool traps (a precondition in its
+        // state machine) when a request comes while the database is down — PostgresFaultTests found it.
         let client = PostgresClient(configuration: settings, backgroundLogger: logger)
         self.client = client
         self.logger = logger
@@ -102,7 +104,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error
+            // A failed `COMMIT` with no error from the server may have committed; a failure before it did not.
+            if let commit = error.commitError { throw StoreFailure.commitUnknown(commit) ?? commit }
+            throw error.closureError ?? error.beginError ?? error
         }
     }
 
