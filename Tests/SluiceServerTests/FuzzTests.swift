@@ -199,6 +199,28 @@ import Testing
         #expect(read > 200 && read > 10 * left, "\(read) read in one pass, \(left) left to JSONDecoder")
     }
 
+    /// A stream's chunk written without `JSONEncoder` (`ChatCompletionChunk.json`, `JSONWriter`) reads as
+    /// what `JSONEncoder` writes: any choices, any text (quotes, control characters, Mongolian, emoji),
+    /// with and without usage, fingerprint and Sluice's extension; and any value written with its keys
+    /// sorted reads as itself.
+    @Test func aChunkWrittenWithoutJSONEncoderReadsAsWhatJSONEncoderWrites() async {
+        var compared = 0
+        await propertyCheck(count: 3000, input: Self.value(depth: 3), Self.text, Gen.int(in: 0...7)) { choice, quotedText, flags in
+            guard let choice = try? JSONValue.parse(Data(choice.utf8)), let text = (try? JSONValue.parse(Data(quotedText.utf8)))?.string else { return }
+            var chunk = ChatCompletionChunk(id: "chatcmpl-\(text)", created: Date(timeIntervalSince1970: 1_800_000_000), model: text, choices: [choice, choice])
+            if flags & 1 != 0 { chunk.usage = Usage(json: ["prompt_tokens": 12, "completion_tokens": 30, "prompt_tokens_details": choice]) }
+            if flags & 2 != 0 { chunk.systemFingerprint = text }
+            if flags & 4 != 0 { chunk.sluice = .init(cache: text, queueMs: 1234) }
+            let encoded = try JSONEncoder().encode(chunk)
+            #expect(try JSONValue.parse(Data(chunk.json)) == JSONValue.parse(encoded), "\(String(decoding: chunk.json, as: UTF8.self))")
+            // Any value, its members in their keys' order (what events and error bodies are written with).
+            let sorted = JSONWriter.bytes(of: choice, sortsKeys: true)
+            #expect(try JSONValue.parse(Data(sorted)) == choice, "\(String(decoding: sorted, as: UTF8.self))")
+            compared += 1
+        }
+        #expect(compared > 1000, "\(compared) chunks compared")
+    }
+
     @Test func theRequestDecoderNeverTrapsAndWhatItAcceptsIsUsable() async {
         let configuration = SluiceConfiguration()
         var accepted = 0

@@ -96,6 +96,42 @@ public struct ChatCompletionChunk: Encodable, Sendable {
         self.usage = usage
     }
 
+    /// The chunk as JSON, written without `JSONEncoder` (a stream writes one per token): what `Encodable`
+    /// writes, member for member.
+    public var json: [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("id")
+        writer.string(id)
+        writer.key("object")
+        writer.string(object)
+        writer.key("created")
+        writer.int(Int64(created))
+        writer.key("model")
+        writer.string(model)
+        writer.key("choices")
+        writer.write(.array(choices))
+        if let usage {
+            writer.key("usage")
+            writer.write(usage.json)
+        }
+        if let systemFingerprint {
+            writer.key("system_fingerprint")
+            writer.string(systemFingerprint)
+        }
+        if let sluice {
+            writer.key("sluice")
+            writer.beginObject()
+            writer.key("cache")
+            writer.string(sluice.cache)
+            writer.key("queue_ms")
+            writer.int(Int64(sluice.queueMs))
+            writer.endObject()
+        }
+        writer.endObject()
+        return writer.bytes
+    }
+
     /// A chunk of choice 0: its role on the first chunk, new text, or its finish reason.
     /// - Parameters:
     ///   - id: the completion id.

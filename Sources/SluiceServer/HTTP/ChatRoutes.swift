@@ -185,8 +185,8 @@ struct Answer: Sendable {
     /// A chunk of the answer as the client's events; `last` once the answer has ended. `started` holds
     /// the choices whose first chunk went out (it carries the role).
     func events(for chunk: StreamChunk, started: inout Set<Int>) -> (buffers: [ByteBuffer], last: Bool) {
-        func event(_ value: some Encodable) -> ByteBuffer {
-            ServerSentEvents.event(id: chunk.seq, name: nil, json: (try? JSONResponse.encoder.encode(value)) ?? Data())
+        func event(_ value: ChatCompletionChunk) -> ByteBuffer {
+            ServerSentEvents.event(id: chunk.seq, name: nil, json: value.json)
         }
         func error(code: String, message: String) -> ByteBuffer {
             let type = SluiceError.Code(rawValue: code)?.type ?? "server_error"

@@ -7,7 +7,7 @@ import SluiceCore
 enum ServerSentEvents {
     /// `id: N`, `event: NAME`, `data: JSON`; no `id:` for 0 (a notice that is not part of the job's
     /// stream, so a client's `Last-Event-ID` stays where it was).
-    static func event(id: Int?, name: String?, json: Data) -> ByteBuffer {
+    static func event(id: Int?, name: String?, json: some Sequence<UInt8>) -> ByteBuffer {
         var text = ""
         if let id, id > 0 { text += "id: \(id)\n" }
         if let name { text += "event: \(name)\n" }
@@ -43,14 +43,9 @@ enum ServerSentEvents {
         }
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
+    /// A value as JSON, its members in the order of their keys (the same bytes for the same value).
     static func json(_ value: JSONValue) -> Data {
-        (try? encoder.encode(value)) ?? Data("{}".utf8)
+        Data(JSONWriter.bytes(of: value, sortsKeys: true))
     }
 
     /// A value as Foundation objects, to go into a `JSONSerialization` response.
