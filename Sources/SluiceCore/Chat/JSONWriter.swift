@@ -75,7 +75,8 @@ public struct JSONWriter: Sendable {
         case .object(let members):
             beginObject()
             if sortsKeys {
-                for (name, value) in members.sorted(by: { $0.key < $1.key }) {
+                // By their UTF-8 bytes, as `JSONEncoder`'s `.sortedKeys` orders them.
+                for (name, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
                     key(name)
                     write(value)
                 }

@@ -4,19 +4,15 @@ typealias PostgresBatcher<Item: Sendable, Output: Sendable> = WriteBatcher<Item,
 extension WriteBatcher {
     /// Writes a batch with `batch` (one statement, one output per item); when that statement fails, the
     /// items go again one by one through `single`, so that an error reaches only the caller whose write
-    /// caused it. A statement whose commit is unknown (`CommitUnknown`: the connection failed after it was
-    /// sent) is not written again: each of its callers gets that error, and reads the store to know.
+    /// caused it. (A batch whose connection failed may have committed: `batch` finds out before it
+    /// throws, when writing its items again would not be the same.) A single write whose connection failed
+    /// with no error from the server reaches its caller as `CommitUnknown`.
     convenience init(
         maxBatch: Int = 256, batch: @escaping @Sendable ([Item]) async throws -> [Output], single: @escaping @Sendable (Item) async throws -> Output
     ) {
         self.init(maxBatch: maxBatch) { items in
-            if items.count > 1 {
-                do {
-                    let outputs = try await batch(items)
-                    if outputs.count == items.count { return outputs.map { .success($0) } }
-                } catch {
-                    if let unknown = StoreFailure.commitUnknown(error) { return items.map { _ in .failure(unknown) } }
-                }
+            if items.count > 1, let outputs = try? await batch(items), outputs.count == items.count {
+                return outputs.map { .success($0) }
             }
             var results: [Result<Output, any Error>] = []
             for item in items {

@@ -64,9 +64,17 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         self.leaseSeconds = leaseSeconds
         inserts = PostgresBatcher(
             batch: { jobs in
-                // Read to its end: the statement returns a row (its notification), and an error (a duplicate id)
-                // arrives after the row's description.
-                _ = try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger).collect()
+                do {
+                    // Read to its end: the statement returns a row (its notification), and an error (a duplicate id)
+                    // arrives after the row's description.
+                    _ = try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger).collect()
+                } catch let error where StoreFailure.commitUnknown(error) != nil {
+                    // One statement commits all its rows or none: when they are all there, it committed. Otherwise
+                    // the jobs go again one by one (on connections that work), as after any failed batch.
+                    let ids = jobs.map(\.id)
+                    let found = try await Self.ids(client.query("SELECT id FROM sluice_job WHERE id = ANY(\(ids)::text[])", logger: logger))
+                    guard found.count == ids.count else { throw error }
+                }
                 return jobs.map { _ in () }
             },
             single: { job in _ = try await client.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger).collect() })
