@@ -165,6 +165,18 @@ public final class SluiceNode: Sendable {
     public func services(
         exitWhenServerFails: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        do {
+            return try await makeServices(exitWhenServerFails: exitWhenServerFails, onListening: onListening)
+        } catch {
+            // A node that does not start does not keep its store's connections.
+            await closeStore()
+            throw error
+        }
+    }
+
+    private func makeServices(
+        exitWhenServerFails: Bool, onListening: @escaping @Sendable (Int) async -> Void
+    ) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         try await jobs.admission.restore(from: jobs.store)
         try await cluster?.prepare()
         try await jobs.cache.load()
