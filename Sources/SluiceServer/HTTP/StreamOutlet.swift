@@ -39,8 +39,7 @@ struct StreamOutlet: Sendable {
     /// dropped as a slow reader when the write has not been taken within `maxStall`, as a live stream's
     /// client is when one of its writes waits that long.
     func withinStall<T>(_ write: () async throws -> T) async rethrows -> T {
-        let (seconds, attoseconds) = maxStall.components
-        let drop = connection.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { slowReader() }
+        let drop = connection.eventLoop.scheduleTask(in: TimeAmount(maxStall)) { slowReader() }
         defer { drop.cancel() }
         return try await write()
     }
