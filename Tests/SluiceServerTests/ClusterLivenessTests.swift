@@ -53,6 +53,8 @@ import Testing
         defer { nodes.forEach { $0.kill() } }
         let store = try await PostgresStore(configuration: .init(url: url), logger: Logger(label: "test"))
         defer { Task { await store.shutdown() } }
+        // The node's row is written by its first heartbeat, which may come just after it listens.
+        try await eventually("the node's first heartbeat records it") { try await !TestPostgres.query(url, "SELECT id FROM sluice_node").isEmpty }
         let node = try #require(try await TestPostgres.query(url, "SELECT id FROM sluice_node").first)
         // A claim whose reply was lost: the row says this node holds the job, which this node never
         // heard of. The job may start in 3 s, so the node's own claimer cannot take it first; the claim
