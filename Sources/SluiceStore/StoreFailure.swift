@@ -1,12 +1,16 @@
 import Foundation
 import GRDB
 import PostgresNIO
+import _ConnectionPoolModule
 
 /// What a failed store write means for a caller.
 public enum StoreFailure {
-    /// Whether an error came from the store (SQLite or PostgreSQL) rather than from the request.
+    /// Whether an error came from the store (SQLite or PostgreSQL) rather than from the request. PostgreSQL's
+    /// pool reports its own failures as `ConnectionPoolError`: no connection could be made for a while (its
+    /// circuit breaker), or the pool is shut down.
     public static func isStoreError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is CommitUnknown || isDiskFull(error)
+        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is ConnectionPoolError || error is CommitUnknown
+            || isDiskFull(error)
     }
 
     /// Whether a write that failed may still have committed (`CommitUnknown`): the store could not say.

@@ -293,6 +293,16 @@ import Testing
         }
         #expect(error.map { !"\($0)".contains("hunter2") } == true)
     }
+
+    /// A write PostgreSQL's pool cannot serve (here, shut down; on a live node, a database unreachable
+    /// past the pool's circuit breaker) fails with the pool's own error, and that is a store error: the
+    /// client is told 503, to retry, not 500.
+    @Test func aWriteThePoolCannotServeIsAStoreError() async throws {
+        let store = try await Self.store()
+        await store.shutdown()
+        let error = await #expect(throws: (any Error).self) { try await store.insert(storeJob("job_after_shutdown"), counters: []) }
+        #expect(error.map(StoreFailure.isStoreError) == true, "\(String(describing: error))")
+    }
 }
 
 /// The notifications a listener heard.
