@@ -56,15 +56,12 @@ public struct JSONWriter: Sendable {
         quoted(value)
     }
 
-    public mutating func int(_ value: Int64) {
-        separate()
-        bytes.append(contentsOf: String(value).utf8)
-    }
+    public mutating func int(_ value: Int64) { number(String(value)) }
 
     public mutating func write(_ value: JSONValue) {
         switch value {
-        case .null: literal("null")
-        case .bool(let flag): literal(flag ? "true" : "false")
+        case .null: null()
+        case .bool(let flag): bool(flag)
         case .int(let number): int(number)
         case .double(let number): double(number)
         case .string(let text): string(text)
@@ -90,14 +87,30 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    private mutating func double(_ value: Double) {
+    public mutating func double(_ value: Double) {
         guard value.isFinite else { return literal("null") }
-        var text = value.description
-        // As `JSONEncoder` writes a whole number held as a double: 2, not 2.0.
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        separate()
-        bytes.append(contentsOf: text.utf8)
+        number(Self.trimmed(value.description))
     }
+
+    public mutating func float(_ value: Float) {
+        guard value.isFinite else { return literal("null") }
+        number(Self.trimmed(value.description))
+    }
+
+    /// As `JSONEncoder` writes a whole number held as a double: 2, not 2.0.
+    private static func trimmed(_ text: String) -> String {
+        text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+    }
+
+    /// A number already written as JSON digits.
+    public mutating func number(_ digits: String) {
+        separate()
+        bytes.append(contentsOf: digits.utf8)
+    }
+
+    public mutating func bool(_ value: Bool) { literal(value ? "true" : "false") }
+
+    public mutating func null() { literal("null") }
 
     private mutating func literal(_ text: StaticString) {
         separate()

@@ -25,7 +25,7 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
 
     let pool: DatabasePool
     let committer: GroupCommitter
-    static let encoder = JSONEncoder()
+    static let encoder = StreamingJSONEncoder()
     static let decoder = JSONDecoder()
 
     /// Opens (and creates, and migrates) the store.

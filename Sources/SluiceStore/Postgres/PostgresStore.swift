@@ -43,7 +43,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     /// Concurrent job inserts and saves go to the database together, one statement a batch.
     let inserts: PostgresBatcher<Job, Void>
     let saves: PostgresBatcher<Save, Bool>
-    static let encoder = JSONEncoder()
+    static let encoder = StreamingJSONEncoder()
     static let decoder = JSONDecoder()
 
     /// Connects (the pool runs until `shutdown`) and migrates the schema.
