@@ -12,6 +12,8 @@
 # and the node's whole cap (`server.maxConnections`, 10,000 by default: past it the node stops accepting)
 # is raised to 19,000. Each process may hold at most `ulimit -n` descriptors (20,000 on the reference
 # machine), which caps the levels: the node and the generator each hold one per stream.
+# At the plateau it also reads the node's CPU over 10 s while nothing happens but the streams being held
+# (its watchdog, heartbeats and the queue's notices to waiting streams).
 # Usage: benchmarks/max-streams.sh [levels, default "1000 5000 10000 15000"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +23,8 @@ WORK=$(mktemp -d)
 bin=$(sluice_bin)
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 workers_of() { echo "${WORKERS:-$(( $1 + 100 ))}"; }
-echo "| streams asked | workers | streams open at once | jobs running / queued | node RSS idle | node RSS at plateau | node memory per stream | generator RSS | generator memory per stream | generator CPU |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| streams asked | workers | streams open at once | jobs running / queued | node RSS idle | node RSS at plateau | node memory per stream | generator RSS | generator memory per stream | generator CPU | node CPU holding them |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in $levels; do
   ramp=$(( n / 1000 + 5 ))
   hold=$(( ramp + 120 ))
@@ -61,16 +63,18 @@ YAML
   open_streams=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
   generator_rss=$(rss_kb $generator)
   generator_cpu=$(( $(cpu_ticks $generator) - start_ticks ))
+  held_start=$(cpu_ticks $node); sleep 10; held_cpu=$(( $(cpu_ticks $node) - held_start ))
   kill $generator; wait $generator 2>/dev/null || true
   kill -9 $node; wait $node 2>/dev/null || true  # measured: no graceful checkpoint of thousands of streams
-  python3 - "$n" "$(workers_of "$n")" "$open_streams" "$jobs" "$idle" "$plateau" "$generator_rss" "$generator_cpu" "$waited" <<'PY'
+  python3 - "$n" "$(workers_of "$n")" "$open_streams" "$jobs" "$idle" "$plateau" "$generator_rss" "$generator_cpu" "$waited" "$held_cpu" <<'PY'
 import sys
 n, workers, open_streams = (int(v) for v in sys.argv[1:4])
 jobs = sys.argv[4]
-idle, plateau, generator, ticks, seconds = (int(v) for v in sys.argv[5:])
+idle, plateau, generator, ticks, seconds, held = (int(v) for v in sys.argv[5:])
 per = (plateau - idle) / max(open_streams, 1)
 print(f"| {n:,} | {workers:,} | {open_streams:,} | {jobs} | {idle / 1024:.0f} MiB | {plateau / 1024:.0f} MiB | {per:.1f} KiB | "
-      f"{generator / 1024:.0f} MiB | {generator / max(open_streams, 1):.1f} KiB | {ticks / 100 / seconds * 100:.0f} % of a core |")
+      f"{generator / 1024:.0f} MiB | {generator / max(open_streams, 1):.1f} KiB | {ticks / 100 / seconds * 100:.0f} % of a core | "
+      f"{held / 100 / 10 * 100:.1f} % of a core |")
 PY
 done
 rm -rf "$WORK"

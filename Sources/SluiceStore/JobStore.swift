@@ -43,6 +43,10 @@ public protocol JobStore: Sendable {
     func job(id: String) async throws -> Job?
     /// Every job that is queued or running: the work to resume after a restart.
     func unfinishedJobs() async throws -> [Job]
+    /// Where the jobs stand that `node` must keep going (nil: a store of one node), without reading the
+    /// jobs themselves: the running ones it or nobody holds, and the queued ones it holds. What the
+    /// watchdog looks at every few seconds, however long the queue.
+    func watchedJobs(node: String?) async throws -> [JobMark]
     /// Deletes jobs, and their streams, that ended before `date`; returns how many.
     func deleteFinished(before date: Date) async throws -> Int
     /// Deletes one job that has ended, with its stream and followers; false when there is no such ended job.
@@ -83,6 +87,21 @@ public struct LeaseLost: Error, CustomStringConvertible {
     public var description: String { "the lease on job \(jobID) was lost to another node" }
     /// - Parameter jobID: the job.
     public init(jobID: String) { self.jobID = jobID }
+}
+
+/// Where one unfinished job stands: its state, and on a shared store its holder and fencing token.
+public struct JobMark: Sendable, Hashable {
+    public var id: String
+    public var state: JobState
+    public var node: String?
+    public var fence: Int?
+
+    public init(id: String, state: JobState, node: String? = nil, fence: Int? = nil) {
+        self.id = id
+        self.state = state
+        self.node = node
+        self.fence = fence
+    }
 }
 
 /// Who holds a job in a queue that many nodes share.

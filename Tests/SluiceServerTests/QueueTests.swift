@@ -2,12 +2,27 @@ import Foundation
 import NIOHTTP1
 import SluiceCore
 import SluiceProviders
-import SluiceServer
+@testable import SluiceServer
 import SluiceStore
 import SluiceTesting
 import Testing
 
 @Suite struct QueueTests {
+    /// A job the store says is running here that no attempt runs (a write lost between two states) is
+    /// found by the watchdog, which reads only where jobs stand, and runs to its end.
+    @Test func aJobRunningWithNoAttemptIsTakenUpByTheWatchdog() async throws {
+        try await TestNode.with { node in
+            let store = node.node.jobs.store
+            var job = storeJob("job_stuck", state: .running)
+            (job.attempt, job.createdAt, job.startedAt, job.deadline) = (1, Date(), Date(), Date().addingTimeInterval(600))
+            try await store.insert(job)
+            try await eventually("the watchdog took the job up and it ended", seconds: 30) {
+                try await store.job(id: "job_stuck")?.state == .succeeded
+            }
+            #expect(try await store.job(id: "job_stuck")?.attempt == 2)
+        }
+    }
+
     @Test func priorityFirstThenFairAcrossUsers() async throws {
         try await TestNode.with(configure: { $0.queue.workers = 1 }) { node in
             // The only worker is busy until the backlog is in place; cancelling the blocker frees it.

@@ -66,6 +66,33 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         }
     }
 
+    /// What the watchdog reads every few seconds: the running jobs this node or nobody holds, and on a
+    /// shared store the queued ones this node holds — never the queue's backlog, another node's work or
+    /// an ended job, and without reading the jobs themselves.
+    @Test(arguments: StoreKind.allCases) func theWatchdogSeesOnlyTheJobsThisNodeMustKeepGoing(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            func job(_ id: String, _ state: JobState, node: String?) -> Job {
+                var job = storeJob(id, state: state, finishedAt: state.isTerminal ? Date() : nil)
+                job.node = node
+                return job
+            }
+            let jobs = [
+                job("job_queued", .queued, node: nil), job("job_queued_here", .queued, node: "here"), job("job_queued_there", .queued, node: "there"),
+                job("job_running_here", .running, node: "here"), job("job_running_there", .running, node: "there"),
+                job("job_running_nowhere", .running, node: nil), job("job_done", .succeeded, node: "here"),
+            ]
+            for job in jobs { try await store.insert(job) }
+            let seen = Dictionary(uniqueKeysWithValues: try await store.watchedJobs(node: "here").map { ($0.id, $0.state) })
+            switch kind {
+            case .embedded:
+                // One node: every running job is its own, and its queued ones are its scheduler's.
+                #expect(seen == ["job_running_here": .running, "job_running_there": .running, "job_running_nowhere": .running])
+            case .postgres:
+                #expect(seen == ["job_running_here": .running, "job_running_nowhere": .running, "job_queued_here": .queued])
+            }
+        }
+    }
+
     @Test(arguments: StoreKind.allCases) func streamChunksComeBackInOrderAfterAnySequenceNumber(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             try await store.insert(storeJob("job_s"))

@@ -57,10 +57,10 @@ extension JobService {
                 return
             }
         }
-        let stuck: [Job]
-        let unheld: [Job]
+        let stuck: [JobMark]
+        let unheld: [JobMark]
         do {
-            let unfinished = try await store.unfinishedJobs()
+            let unfinished = try await store.watchedJobs(node: membership?.nodeID)
             stuck = unfinished.filter { job in
                 job.state == .running && (job.node == nil || job.node == membership?.nodeID) && !scheduler.isRunning(job.id)
             }

@@ -209,6 +209,13 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
         return try await decoded(rows, as: Job.self, table: "job", keyColumn: "id")
     }
 
+    public func watchedJobs(node: String?) async throws -> [JobMark] {
+        // One node: no job is held by another, and a queued job is the scheduler's.
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM job WHERE state = 'running'").map { JobMark(id: $0, state: .running) }
+        }
+    }
+
     public func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk] {
         let rows = try await pool.read { db -> [(Int, Data)] in
             try Row.fetchAll(db, sql: "SELECT seq, data FROM chunk WHERE job_id = ? AND seq > ? ORDER BY seq", arguments: [jobID, seq])

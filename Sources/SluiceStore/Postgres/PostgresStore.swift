@@ -195,6 +195,19 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         try await Self.jobs(client.query("SELECT data, node, fence FROM sluice_job WHERE id = \(id)", logger: logger)).first
     }
 
+    public func watchedJobs(node: String?) async throws -> [JobMark] {
+        let rows = try await client.query(
+            """
+            SELECT id, state, node, fence FROM sluice_job
+            WHERE (state = 'running' AND (node IS NULL OR node = \(node))) OR (state = 'queued' AND node = \(node))
+            """, logger: logger)
+        var marks: [JobMark] = []
+        for try await (id, state, holder, fence) in rows.decode((String, String, String?, Int).self) {
+            if let state = JobState(rawValue: state) { marks.append(JobMark(id: id, state: state, node: holder, fence: fence)) }
+        }
+        return marks
+    }
+
     public func unfinishedJobs() async throws -> [Job] {
         var jobs: [Job] = []
         var damaged: [(key: String, data: Data, reason: String)] = []
