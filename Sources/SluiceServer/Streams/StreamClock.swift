@@ -12,6 +12,20 @@ final class StreamClock: Sendable {
         let outlet: StreamOutlet
         let writes: WriteWatch
         var nextBeat: ContinuousClock.Instant
+
+        /// What the stream needs at `now`: a drop when its write has waited longer than it may, a heartbeat
+        /// when one is due (the next is set), or nothing. Mutating, so that a pass reaches the entry in place.
+        mutating func tick(at now: ContinuousClock.Instant) -> Tick {
+            if writes.stalled(longerThan: outlet.maxStall) { return .stalled }
+            guard nextBeat <= now else { return .quiet }
+            nextBeat = now + outlet.heartbeat
+            return .beat(subscription)
+        }
+    }
+
+    private enum Tick {
+        case quiet, stalled
+        case beat(Subscription)
     }
 
     /// How often the clock looks: a heartbeat or a drop comes at most this late.
@@ -20,14 +34,17 @@ final class StreamClock: Sendable {
     private let timer = StreamTimer<Entry>(every: tick) { now, entries in
         var due: [Subscription] = []
         var stalled: [UInt64] = []
-        for index in entries.indices {
-            let entry = entries.values[index]
-            if entry.writes.stalled(longerThan: entry.outlet.maxStall) {
-                stalled.append(entries.keys[index])
-            } else if entry.nextBeat <= now {
-                entries.values[index].nextBeat = now + entry.outlet.heartbeat
-                due.append(entry.subscription)
+        // Every entry is read in place, ten times a second (15,000 at an exam night): walked by index, not
+        // over `entries.indices` (which holds the dictionary, so the first beat set would copy them all), and
+        // reached through a mutating method, never copied out (a copy retains and releases its references).
+        var index = entries.startIndex
+        while index != entries.endIndex {
+            switch entries.values[index].tick(at: now) {
+            case .quiet: break
+            case .stalled: stalled.append(entries.keys[index])
+            case .beat(let subscription): due.append(subscription)
             }
+            entries.formIndex(after: &index)
         }
         // Dropped once: the stream ends when its connection has closed (closing it fails the write it
         // is stuck in).
