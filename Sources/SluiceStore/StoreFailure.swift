@@ -7,10 +7,16 @@ import _ConnectionPoolModule
 public enum StoreFailure {
     /// Whether an error came from the store (SQLite or PostgreSQL) rather than from the request. PostgreSQL's
     /// pool reports its own failures as `ConnectionPoolError`: no connection could be made for a while (its
-    /// circuit breaker), or the pool is shut down.
+    /// circuit breaker), or the pool is shut down; a wait for a connection that was cancelled (its request
+    /// went away) says nothing about the store.
     public static func isStoreError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is ConnectionPoolError || error is CommitUnknown
+        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is CommitUnknown || isPoolFailure(error)
             || isDiskFull(error)
+    }
+
+    private static func isPoolFailure(_ error: any Error) -> Bool {
+        guard let failure = error as? ConnectionPoolError else { return false }
+        return failure != .requestCancelled
     }
 
     /// Whether a write that failed may still have committed (`CommitUnknown`): the store could not say.

@@ -3,6 +3,7 @@ import Foundation
 import PropertyBased
 import SluiceCache
 import SluiceCore
+import SluiceStore
 @testable import SluiceProviders
 @testable import SluiceServer
 import SluiceTesting
@@ -224,7 +225,7 @@ import Testing
     }
 
     /// What the stores write with `StreamingJSONEncoder` — a job in any state with every optional part
-    /// present or not, and each kind of stream event — is the JSON `JSONEncoder` writes, and `JSONDecoder`
+    /// present or not, each kind of stream event, a cached answer — is the JSON `JSONEncoder` writes, and `JSONDecoder`
     /// reads it back as the job it read before.
     @Test func whatTheStoresWriteIsWhatJSONEncoderWrites() async {
         var compared = 0
@@ -249,6 +250,11 @@ import Testing
                 let chunk = StreamChunk(seq: flags, event: event)
                 #expect(try JSONValue.parse(StreamingJSONEncoder().encode(chunk)) == JSONValue.parse(JSONEncoder().encode(chunk)))
             }
+            var entry = CacheEntry(
+                key: text, tenant: text, model: request.model, namespace: text, tags: [text, ""], text: text, finishReason: text, usage: usage,
+                createdAt: Date(timeIntervalSince1970: time), expiresAt: Date(timeIntervalSince1970: time + 3600))
+            (entry.pieces, entry.fingerprint, entry.semantic) = (job.result?.pieces, job.result?.fingerprint, job.cache?.semantic)
+            #expect(try JSONValue.parse(StreamingJSONEncoder().encode(entry)) == JSONValue.parse(JSONEncoder().encode(entry)))
             compared += 1
         }
         #expect(compared > 500, "\(compared) jobs compared")
@@ -308,6 +314,25 @@ import Testing
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(Interleaved()) }
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(Super()) }
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(["x": Double.nan]) }
+        // One value asking for a second container (JSONEncoder merges them), and a conformance going on
+        // after an error it caught, whose key was written already.
+        struct TwoContainers: Encodable {
+            func encode(to encoder: any Encoder) throws {
+                var first = encoder.container(keyedBy: AnyKey.self)
+                try first.encode(1, forKey: AnyKey("x"))
+                var second = encoder.container(keyedBy: AnyKey.self)
+                try second.encode(2, forKey: AnyKey("y"))
+            }
+        }
+        struct Swallowed: Encodable {
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: AnyKey.self)
+                try? container.encode(Double.nan, forKey: AnyKey("a"))
+                try container.encode(1, forKey: AnyKey("b"))
+            }
+        }
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(TwoContainers()) }
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode([Swallowed()]) }
         // Filled in turn, a nested container before its parent's next member is what JSONEncoder writes.
         struct InTurn: Encodable {
             func encode(to encoder: any Encoder) throws {

@@ -301,6 +301,7 @@ import Testing
         let store = try await Self.store()
         await store.shutdown()
         let error = await #expect(throws: (any Error).self) { try await store.insert(storeJob("job_after_shutdown"), counters: []) }
+        #expect(error.map { String(reflecting: type(of: $0)).hasSuffix("ConnectionPoolError") } == true, "\(String(describing: error))")
         #expect(error.map(StoreFailure.isStoreError) == true, "\(String(describing: error))")
     }
 }

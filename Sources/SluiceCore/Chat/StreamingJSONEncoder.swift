@@ -6,8 +6,12 @@ public import Foundation
 /// every job, several times in its life.
 ///
 /// Containers are written as they are filled, so they must be filled in turn, as synthesized conformances
-/// and ours do: a nested container is finished before its parent's next member. A conformance that
-/// interleaves them, or asks for a `superEncoder`, is refused with an `EncodingError`, never written wrong.
+/// and ours do: one container per value, and a nested container finished before its parent's next member.
+/// A conformance that asks one value for a second container (which `JSONEncoder` would merge), interleaves
+/// containers, asks for a `superEncoder` or carries on after an error it caught is refused with an
+/// `EncodingError`, never written wrong. Two differences remain, neither reachable from what Sluice
+/// stores: a `JSONValue` holding a number that is not finite (no parsed value does) is written `null`, as
+/// `JSONWriter` writes it, and a value that encodes nothing at all is `{}` even at the top.
 public struct StreamingJSONEncoder: Sendable {
     public init() {}
 
@@ -24,6 +28,9 @@ final class StreamingEncoder: Encoder {
     var writer = JSONWriter(capacity: 1024)
     /// The containers written and not yet closed, innermost last: an id and whether it is an object.
     private var open: [(id: Int, object: Bool)] = []
+    /// Where each value being written began in `writer.bytes`, innermost last: a value whose own bytes
+    /// have begun has its container already.
+    private var starts: [Int] = []
     private var lastID = 0
     /// A container used out of turn: the encoding fails with it.
     private(set) var misuse: EncodingError?
@@ -32,15 +39,23 @@ final class StreamingEncoder: Encoder {
     let userInfo: [CodingUserInfoKey: Any] = [:]
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(KeyedWriter<Key>(encoder: self, id: begin(object: true)))
+        firstContainer()
+        return KeyedEncodingContainer(KeyedWriter<Key>(encoder: self, id: begin(object: true)))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        UnkeyedWriter(encoder: self, id: begin(object: false))
+        firstContainer()
+        return UnkeyedWriter(encoder: self, id: begin(object: false))
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        SingleValueWriter(encoder: self, depth: open.count)
+        firstContainer()
+        return SingleValueWriter(encoder: self, depth: open.count)
+    }
+
+    /// A value asks for its container once: a second one (`JSONEncoder` merges them) cannot be written in turn.
+    private func firstContainer() {
+        if let start = starts.last, writer.bytes.count != start { refuse("a value asked for a second container") }
     }
 
     /// One value, with the containers it opened closed after it.
@@ -53,7 +68,16 @@ final class StreamingEncoder: Encoder {
         if T.self == Decimal.self { return writer.number((value as! Decimal).description) }
         let depth = open.count
         let written = writer.bytes.count
-        try value.encode(to: self)
+        starts.append(written)
+        defer { starts.removeLast() }
+        do {
+            try value.encode(to: self)
+        } catch {
+            // Whatever it wrote before it failed stays written: a conformance that caught the error and
+            // went on would write on after it.
+            refuse("a value failed part-way: \(error)")
+            throw error
+        }
         close(downTo: depth)
         // A value that wrote nothing is an empty object, as `JSONEncoder` writes it.
         if writer.bytes.count == written, misuse == nil {
@@ -63,20 +87,23 @@ final class StreamingEncoder: Encoder {
     }
 
     func double(_ value: Double) throws {
-        guard value.isFinite else { throw Self.notFinite(value) }
+        guard value.isFinite else { throw notFinite(value) }
         writer.double(value)
     }
 
     func float(_ value: Float) throws {
-        guard value.isFinite else { throw Self.notFinite(value) }
+        guard value.isFinite else { throw notFinite(value) }
         writer.float(value)
     }
 
-    static func notFinite(_ value: Any) -> EncodingError {
-        EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(value) is not a JSON number"))
+    /// Refused as `JSONEncoder` refuses it; its key may be written already, so nothing more is.
+    private func notFinite(_ value: Any) -> EncodingError {
+        refuse("\(value) is not a JSON number")
+        return EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(value) is not a JSON number"))
     }
 
-    private func begin(object: Bool) -> Int {
+    /// Opens a container where the next value goes (a nested one, or a value's own).
+    func begin(object: Bool) -> Int {
         object ? writer.beginObject() : writer.beginArray()
         lastID += 1
         open.append((lastID, object))
@@ -144,12 +171,12 @@ private struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         _ = self.key(key)
-        return encoder.container(keyedBy: keyType)
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(encoder: encoder, id: encoder.begin(object: true)))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         _ = self.key(key)
-        return encoder.unkeyedContainer()
+        return UnkeyedWriter(encoder: encoder, id: encoder.begin(object: false))
     }
 
     mutating func superEncoder() -> any Encoder {
@@ -196,12 +223,12 @@ private struct UnkeyedWriter: UnkeyedEncodingContainer {
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         _ = next()
-        return encoder.container(keyedBy: keyType)
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(encoder: encoder, id: encoder.begin(object: true)))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         _ = next()
-        return encoder.unkeyedContainer()
+        return UnkeyedWriter(encoder: encoder, id: encoder.begin(object: false))
     }
 
     mutating func superEncoder() -> any Encoder {

@@ -89,7 +89,16 @@ extension JobService {
         }
         for job in stuck {
             // Looked at again, in case an attempt started or ended since.
-            guard !scheduler.isRunning(job.id), let current = try? await store.job(id: job.id), current.state == .running else { continue }
+            guard !scheduler.isRunning(job.id) else { continue }
+            let current: Job?
+            do {
+                current = try await store.job(id: job.id)
+            } catch {
+                // Unreadable (damaged; a restart quarantines it) or the store failed: said, and looked at again next pass.
+                logger.warning("a job running with no attempt could not be read", metadata: ["sluice.job": "\(job.id)", "error": "\(String(reflecting: type(of: error)))"])
+                continue
+            }
+            guard let current, current.state == .running else { continue }
             logger.warning("a job was running with no attempt; taking it up again", metadata: ["sluice.job": "\(job.id)"])
             hub.abandon(job.id)
             do {
