@@ -1,4 +1,5 @@
 public import Foundation
+import Tracing
 import AsyncHTTPClient
 import Hummingbird
 import HummingbirdCore
@@ -194,8 +195,10 @@ public final class SluiceNode: Sendable {
         let router = Router(context: SluiceRequestContext.self)
         let directory = configuration.tenantDirectory
         router.add(middleware: CORSPreflight(origins: Set(directory.policies.values.flatMap { $0.corsOrigins.map { $0.lowercased() } })))
-        // A span per request, continuing the caller's W3C `traceparent` (a no-op without a tracer).
-        router.add(middleware: TracingMiddleware())
+        // A span per request, continuing the caller's W3C `traceparent`, when a tracer is installed. Without
+        // one every span is a no-op, yet the middleware would still wrap each response's body in a closure
+        // (to end the span once written), and a whole answer would reach its socket in two writes, not one.
+        if !(InstrumentationSystem.tracer is NoOpTracer) { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: ErrorMiddleware())
         let sessions = AdminSessionSigner()
         let identity = IdentityMiddleware(
