@@ -1,8 +1,10 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import SluiceCore
 import SluiceProviders
-import SluiceServer
+@testable import SluiceServer
+import SluiceStore
 import SluiceTesting
 import Testing
 
@@ -179,6 +181,32 @@ import Testing
             let id = try #require(keyed.headers["x-sluice-job-id"])
             let resumed = try await node.client.events("/v1/jobs/\(id)/stream", headers: ["x-api-key": "app-key-a"])
             #expect(resumed.events.last?.name == "done")
+        }
+    }
+
+    /// Every front door that streams counts the stream before it makes a job: a stream refused leaves
+    /// no job behind to run unseen and be charged.
+    @Test func aStreamRefusedAtAnyFrontDoorLeavesNoJobBehind() async throws {
+        try await TestNode.with(configure: { $0.admission.plans = ["free": AdmissionTests.plan { $0.maxStreams = 1 }] }) { node in
+            let user = Principal(tenant: "local", user: "anonymous", role: "student", plan: "free").userKey
+            let id = try await node.client.submit(AdmissionTests.job("long", extra: ["mock": ["tokens": 60, "tokens_per_second": 4]]))
+            let held = Task { try await node.client.events("/v1/jobs/\(id)/stream", limit: 1_000, timeout: .seconds(60)) }
+            defer { held.cancel() }
+            try await eventually("one stream is open") { node.node.jobs.admission.openStreams(of: user) == 1 }
+            let mock: [String: Any] = ["tokens": 3]
+            let asks: [(String, [String: Any])] = [
+                ("/v1/chat/completions", ["model": "default", "stream": true, "messages": [["role": "user", "content": "a"]], "mock": mock]),
+                ("/v1/messages", ["model": "default", "stream": true, "max_tokens": 20, "messages": [["role": "user", "content": "b"]], "mock": mock]),
+                ("/v1/responses", Self.respond("c", stream: true, mock: mock)),
+            ]
+            for (path, body) in asks {
+                let refused = try await node.client.post(path, json: body)
+                #expect(refused.status == 429 && refused.text.contains("too_many_streams"), "\(path): \(refused.text)")
+            }
+            let kept = try await node.node.jobs.store.history(.user(user), before: nil, since: nil, limit: 10)
+            #expect(kept.map(\.id) == [id], "only the job whose stream is open exists")
+            _ = try await node.client.delete("/v1/jobs/\(id)")
+            #expect(node.node.mock.totalCalls == 1)
         }
     }
 

@@ -93,13 +93,10 @@ struct BatchLine {
         let accepted = try await runner.pipeline.accept(
             chat, owner: batch.owner, options: options, origin: origin, background: Background(deadline: batch.expiresAt), id: jobID,
             logger: runner.logger)
-        let asked = accepted.chat
-        switch accepted.outcome {
-        case .hit(let entry, let layer):
-            return try await jobs.recordHit(entry, layer: layer, request: asked, owner: batch.owner, origin: origin)
-        case .job(let job), .follower(let job):
-            return try await ended(job)
-        }
+        let job = try await runner.pipeline.job(of: accepted, origin: origin)
+        // A hit is stored already finished.
+        if case .hit = accepted.outcome { return job }
+        return try await ended(job)
     }
 
     /// Waits for a job to end and reads it; cancelled with the batch.

@@ -36,19 +36,12 @@ struct ChatRoutes {
     }
 
     func complete(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let (chat, accepted, limits) = try await pipeline.accept(request, context: context)
-        let ticket: AdmissionController.StreamTicket?
-        do {
-            ticket = chat.stream == true ? try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: false) : nil
-        } catch {
-            // Refused a stream (too many open): the job just made for it must not run unseen and be charged.
-            if case .job(let job) = accepted { _ = try? await pipeline.cancel(job.id, for: job.owner) }
-            throw error
-        }
+        let accepted = try await pipeline.accept(request, context: context)
+        let chat = accepted.chat
         var answer = Answer(
-            id: "", created: Date(), chat: chat, headers: limits, resumeHint: "", deadlineSeconds: jobs.configuration.queue.deadlineSeconds,
-            outlet: StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics), ticket: ticket)
-        switch accepted {
+            id: "", created: Date(), chat: chat, headers: accepted.fields, resumeHint: "", deadlineSeconds: jobs.configuration.queue.deadlineSeconds,
+            outlet: StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics), ticket: accepted.ticket)
+        switch accepted.outcome {
         case .hit(let entry, let layer):
             answer.id = "chatcmpl-" + entry.key.prefix(48)
             // The answer's own time: every hit on it is then the same bytes.

@@ -16,15 +16,11 @@ struct JobRoutes {
             if jobs.health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
             var asked = try await ChatRequest.decode(from: request, configuration: jobs.configuration, router: jobs.router)
             let background = try Background.taking(from: &asked.extra, now: Date())
-            let (chat, accepted, limits) = try await pipeline.accept(asked, headers: request.headers, context: context, origin: nil, background: background)
-            let job: Job
-            switch accepted {
-            case .hit(let entry, let layer): job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: try context.requirePrincipal())
-            case .job(let created), .follower(let created): job = created
-            }
+            let accepted = try await pipeline.accept(asked, headers: request.headers, context: context, origin: nil, background: background, streams: false)
+            let job = try await pipeline.job(of: accepted, origin: nil)
             // Durable before the job is acknowledged: the 202 promises the callback.
             if let url = background.callback { try await jobs.callbacks.register(job, url: url) }
-            var headers = limits
+            var headers = accepted.fields
             headers[.sluiceJobID] = job.id
             headers[.location] = "/v1/jobs/\(job.id)"
             var object: [String: Any] = [

@@ -20,20 +20,13 @@ struct MessagesRoutes {
         if jobs.health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         let asked = try MessagesRequest(try await RequestBody.object(of: request, limit: jobs.configuration.server.maxBodyBytes))
         try asked.chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
-        let (chat, accepted, limits) = try await pipeline.accept(asked.chat, headers: request.headers, context: context, origin: .message)
-        let job: Job
-        switch accepted {
-        case .hit(let entry, let layer):
-            let owner = try context.principal(asking: chat, headers: request.headers)
-            job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: owner, origin: .message)
-        case .job(let created), .follower(let created):
-            job = created
-        }
-        var headers = limits
+        let accepted = try await pipeline.accept(asked.chat, headers: request.headers, context: context, origin: .message, streams: asked.stream)
+        let job = try await pipeline.job(of: accepted, origin: .message)
+        var headers = accepted.fields
         headers[.sluiceJobID] = job.id
         let hint = "The answer restarted after a failure; resume it from /v1/jobs/\(job.id)/stream."
         if asked.stream {
-            let ticket = try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: false)
+            let ticket = accepted.ticket
             let chunks = try await jobs.hub.subscribe(job.id, after: 0)
             headers.append(contentsOf: JSONResponse.sseHeaders)
             let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)

@@ -19,7 +19,9 @@ enum Accepted: Sendable {
 /// and checks its request into a `ChatRequest`, names its owner and options, and calls `accept`; HTTP
 /// ends there. Then, in order:
 ///
-/// 1. the store is up (else 503 at once) and a callback's host is allowed;
+/// 1. the store is up (else 503 at once) and a callback's host is allowed; an answer that streams is
+///    counted against its caller's open streams (`AdmissionGate.openStream`), so that a refused stream
+///    leaves nothing behind: no job, no charge;
 /// 2. **cache** (`CacheLookup`): an exact or semantic hit is answered now, charged one message and
 ///    added to the usage rollup in one write (`AdmissionGate.chargeHit`), served even in overload;
 /// 3. **single-flight** (`SingleFlight`): an identical request in flight is followed, charged one
@@ -44,16 +46,26 @@ struct RequestPipeline: Sendable {
         var chat: ChatRequest
         var outcome: Accepted
         var headers: [String: String]
+        /// Whom the request runs for.
+        var owner: Principal
+        /// The job's id: the job made or followed, or the one a hit is stored as (`job(of:origin:)`).
+        var id: String
+        /// The answer's stream, counted until the ticket goes; nil for a whole answer.
+        var ticket: AdmissionController.StreamTicket?
     }
 
     /// Accepts a checked chat request for `owner`. `id` names the job it makes (a batch's line has a
     /// fixed one, so that a line is never run twice); `origin` is kept on the job (nil for chat).
+    /// `streamFor` is the caller whose open streams count the answer's stream; nil for a whole answer.
     func accept(
         _ chat: ChatRequest, owner: Principal, options: RequestOptions, origin: JobOrigin?, background: Background = Background(),
-        id fixedID: String? = nil, logger: Logger
+        id fixedID: String? = nil, streamFor: Principal? = nil, logger: Logger
     ) async throws -> Acceptance {
         if jobs.health.refusesAtOnce { throw SluiceError(.storageUnavailable, retryAfter: 1) }
         if let callback = background.callback { try jobs.callbacks.check(callback, tenant: owner.tenant) }
+        var ticket: AdmissionController.StreamTicket?
+        if let streamFor { ticket = try await gate.openStream(for: streamFor, resuming: false) }
+        let id = fixedID ?? Job.newID()
         var chat = chat
         // A caller may lower its own priority (warming, bulk work), never raise it.
         let priority = options.batch ? PriorityClass.batch : owner.priorityClass
@@ -68,20 +80,21 @@ struct RequestPipeline: Sendable {
             if let found {
                 let usage = UsageRow.hit(tenant: owner.tenant, user: owner.user, model: chat.model, usage: found.entry.usage, at: Date())
                 let headers = try await gate.chargeHit(owner, usage: usage)
-                return Acceptance(chat: chat, outcome: .hit(found.entry, layer: found.layer), headers: headers.merging(["X-Sluice-Cache": found.layer]) { $1 })
+                return Acceptance(
+                    chat: chat, outcome: .hit(found.entry, layer: found.layer), headers: headers.merging(["X-Sluice-Cache": found.layer]) { $1 },
+                    owner: owner, id: id, ticket: ticket)
             }
             semanticKey = semantic
         }
 
         // Single-flight.
-        let id = fixedID ?? Job.newID()
         let flight = looksUp && background.callback == nil ? key : nil
         if let flight, let leader = singleFlight.claim(flight, for: id) {
             let light = try gate.admitLight(owner)
             if let job = try await singleFlight.join(leader, key: flight, as: id, owner: owner, priority: priority, logger: logger) {
                 try await gate.count(light.delta, owner: owner)
                 let headers = light.headers.merging(["X-Sluice-Cache": "miss", "X-Sluice-Single-Flight": "follower"]) { $1 }
-                return Acceptance(chat: chat, outcome: .follower(job), headers: headers)
+                return Acceptance(chat: chat, outcome: .follower(job), headers: headers, owner: owner, id: job.id, ticket: ticket)
             }
         }
 
@@ -107,10 +120,24 @@ struct RequestPipeline: Sendable {
                 throw error
             }
             logger.debug("job accepted", metadata: ["sluice.job": .string(job.id), "sluice.model": .string(chat.model)])
-            return Acceptance(chat: chat, outcome: .job(job), headers: admitted.headers.merging(["X-Sluice-Cache": "miss"]) { $1 })
+            return Acceptance(
+                chat: chat, outcome: .job(job), headers: admitted.headers.merging(["X-Sluice-Cache": "miss"]) { $1 }, owner: owner, id: id,
+                ticket: ticket)
         } catch {
             if let flight { singleFlight.release(flight, leader: id) }
             throw error
+        }
+    }
+
+    /// The job a front door that shows every answer as a job (jobs, Responses, Messages, a batch's line)
+    /// shows for an acceptance: a cache hit is stored as a finished job of its owner, under the id the
+    /// acceptance names.
+    func job(of acceptance: Acceptance, origin: JobOrigin?) async throws -> Job {
+        switch acceptance.outcome {
+        case .hit(let entry, let layer):
+            return try await jobs.recordHit(entry, layer: layer, request: acceptance.chat, owner: acceptance.owner, id: acceptance.id, origin: origin)
+        case .job(let job), .follower(let job):
+            return job
         }
     }
 

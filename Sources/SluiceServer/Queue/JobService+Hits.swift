@@ -8,9 +8,9 @@ import SluiceStore
 extension JobService {
     /// Stores a cache hit as a finished job of its caller, so that the jobs API can read and stream it.
     func recordHit(
-        _ entry: CacheEntry, layer: String, request: ChatRequest, owner: Principal, origin: JobOrigin? = nil, now: Date = Date()
+        _ entry: CacheEntry, layer: String, request: ChatRequest, owner: Principal, id: String, origin: JobOrigin?, now: Date = Date()
     ) async throws -> Job {
-        var job = Job(id: Job.newID(), owner: owner, priority: owner.priorityClass, request: request, createdAt: now, deadline: now)
+        var job = Job(id: id, owner: owner, priority: owner.priorityClass, request: request, createdAt: now, deadline: now)
         job.origin = origin
         job.state = .succeeded
         job.startedAt = now

@@ -48,21 +48,15 @@ struct ResponsesRoutes {
         }
         try asked.chat.validate(configuration: jobs.configuration, router: jobs.router, anyModel: false)
         let origin = JobOrigin.response(asked.details)
-        let (chat, accepted, limits) = try await pipeline.accept(
-            asked.chat, headers: request.headers, context: context, origin: origin, background: Background(callback: asked.callback))
-        let job: Job
-        switch accepted {
-        case .hit(let entry, let layer):
-            let owner = try context.principal(asking: chat, headers: request.headers)
-            job = try await jobs.recordHit(entry, layer: layer, request: chat, owner: owner, origin: origin)
-        case .job(let created), .follower(let created):
-            job = created
-        }
+        let accepted = try await pipeline.accept(
+            asked.chat, headers: request.headers, context: context, origin: origin, background: Background(callback: asked.callback),
+            streams: asked.stream)
+        let job = try await pipeline.job(of: accepted, origin: origin)
         if let url = asked.callback { try await jobs.callbacks.register(job, url: url) }
-        var headers = limits
+        var headers = accepted.fields
         headers[.sluiceJobID] = job.id
-        if asked.stream {
-            return try await stream(job, after: -1, headers: headers, context: context, resuming: false)
+        if let ticket = accepted.ticket {
+            return try await stream(job, after: -1, headers: headers, context: context, ticket: ticket)
         }
         let forOwner = principal.owns(job.owner)
         if asked.details.background {
@@ -98,11 +92,14 @@ struct ResponsesRoutes {
         let named = ResponseDetails.jobID(forResponse: context.parameters.get("id") ?? "")
         guard let named, try await jobs.store.job(id: named) != nil else { return Response(status: .noContent) }
         let job = try await responseJob(context, for: principal)
-        return try await stream(job, after: after, headers: [.sluiceJobID: job.id], context: context, resuming: true)
+        return try await stream(job, after: after, headers: [.sluiceJobID: job.id], context: context, ticket: nil)
     }
 
-    /// The response's events numbered above `after`: replayed from the job's stream, then live.
-    func stream(_ job: Job, after: Int, headers: HTTPFields, context: SluiceRequestContext, resuming: Bool) async throws -> Response {
+    /// The response's events numbered above `after`: replayed from the job's stream, then live, counted
+    /// as one of its caller's open streams: by the ticket its creation took, or else as a resume.
+    func stream(
+        _ job: Job, after: Int, headers: HTTPFields, context: SluiceRequestContext, ticket given: AdmissionController.StreamTicket?
+    ) async throws -> Response {
         if job.state.isTerminal {
             // Everything was said already: 204, so that a client (or an EventSource) stops reconnecting.
             var events = ResponseEvents(job: job)
@@ -112,7 +109,8 @@ struct ResponsesRoutes {
             // Nothing after `after`, or the stream was swept (the response is read whole with a plain GET).
             if stored.isEmpty || events.last <= after { return Response(status: .noContent) }
         }
-        let ticket = try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: resuming && after >= 0)
+        let ticket: AdmissionController.StreamTicket
+        if let given { ticket = given } else { ticket = try await pipeline.gate.openStream(for: try context.requirePrincipal(), resuming: after >= 0) }
         let chunks = try await jobs.hub.subscribe(job.id, after: 0)
         var headers = headers
         headers.append(contentsOf: JSONResponse.sseHeaders)
