@@ -8,8 +8,8 @@ import Testing
 /// generators of `FuzzTests`.
 extension FuzzTests {
     /// What the stores write with `StreamingJSONEncoder` — a job in any state with every optional part
-    /// present or not, each kind of stream event, a cached answer — is the JSON `JSONEncoder` writes, and `JSONDecoder`
-    /// reads it back as the job it read before.
+    /// present or not, each kind of stream event, a cached answer — and a whole answer's body is the JSON
+    /// `JSONEncoder` writes, and `JSONDecoder` reads the job back as the job it read before.
     @Test func whatTheStoresWriteIsWhatJSONEncoderWrites() async {
         var compared = 0
         let instant = Gen.double(in: -1e10...1e10)
@@ -38,6 +38,13 @@ extension FuzzTests {
                 createdAt: Date(timeIntervalSince1970: time), expiresAt: Date(timeIntervalSince1970: time + 3600))
             (entry.pieces, entry.fingerprint, entry.semantic) = (job.result?.pieces, job.result?.fingerprint, job.cache?.semantic)
             #expect(try JSONValue.parse(StreamingJSONEncoder().encode(entry)) == JSONValue.parse(JSONEncoder().encode(entry)))
+            // A whole answer, as a non-streamed completion's body is written.
+            var answer = AnswerAssembly()
+            for event in events.dropLast(2) { answer.add(event) }
+            let whole = ChatCompletion(
+                id: text, created: Date(timeIntervalSince1970: time), model: request.model, answer: answer, finishReason: text, usage: usage,
+                fingerprint: flags & 16 == 0 ? nil : text)
+            #expect(try JSONValue.parse(StreamingJSONEncoder().encode(whole)) == JSONValue.parse(JSONEncoder().encode(whole)))
             compared += 1
         }
         #expect(compared > 500, "\(compared) jobs compared")

@@ -239,7 +239,7 @@ import Testing
             #expect(CacheKey.exact(request, tenant: "t", namespace: "").count == 64)
             _ = request.promptBytes + request.estimatedPromptTokens
             _ = request.isPlainText
-            _ = try? HTTPCall.encoder.encode(OpenAICompatibleProvider.body(request, model: "m", stream: true))
+            _ = HTTPCall.post(url: "http://127.0.0.1/", headers: [], json: OpenAICompatibleProvider.body(request, model: "m", stream: true))
             _ = try? AnthropicMapping(request: request).body(model: "m", stream: true)
             // A request survives being stored and read back.
             let stored = try? JSONDecoder().decode(ChatRequest.self, from: JSONEncoder().encode(request))

@@ -32,13 +32,13 @@ public struct AnthropicProvider: Provider {
             let url = deployment.baseURL.trimmingSuffix("/") + "/v1/messages"
             let body = try mapping.body(model: upstreamModel, stream: deployment.streaming)
             call = HTTPCall(
-                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body), deployment: deployment,
+                client: client, request: HTTPCall.post(url: url, headers: headers, json: body), deployment: deployment,
                 decoder: AnthropicDecoder(schemaTool: mapping.schemaTool))
         } catch let error as AnthropicMapping.Unsupported {
             let failure = ProviderError(.status, status: 400, reason: "'\(error.field)' cannot be sent to Anthropic: \(error.reason)")
             return AsyncThrowingStream { $0.finish(throwing: failure) }
         } catch {
-            return AsyncThrowingStream { $0.finish(throwing: ProviderError(.malformed, reason: "the request could not be encoded")) }
+            return AsyncThrowingStream { $0.finish(throwing: ProviderError(.malformed, reason: "the request could not be mapped")) }
         }
         return AsyncThrowingStream(unfolding: { try await call.next() })
     }
@@ -135,7 +135,7 @@ struct AnthropicDecoder: HTTPCall.Decoder {
                 if let text = content["text"]?.string, !text.isEmpty { events.append(.delta(text)) }
             case "tool_use":
                 events += decoder.start(tool: content, block: position)
-                let input = (try? HTTPCall.encoder.encode(content["input"] ?? [:])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let input = String(decoding: JSONWriter.bytes(of: content["input"] ?? [:]), as: UTF8.self)
                 if decoder.schemaBlocks.contains(position) {
                     events.append(.delta(input))
                 } else if let call = decoder.toolBlocks[position] {

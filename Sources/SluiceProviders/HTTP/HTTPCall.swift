@@ -123,24 +123,17 @@ actor HTTPCall {
         }
     }
 
-    /// A JSON request.
-    static func post(url: String, headers: [(String, String)], json: JSONValue) throws -> HTTPClientRequest {
+    /// A JSON request, written in one pass by `JSONWriter`.
+    static func post(url: String, headers: [(String, String)], json: JSONValue) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         // The provider sees the request's trace (`traceparent`), when there is one.
         TraceHeaders.inject(into: &request.headers)
-        request.body = .bytes(ByteBuffer(bytes: try encoder.encode(json)))
+        request.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(of: json)))
         return request
     }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
-
 
     /// An event's or a body's JSON object.
     static func object(_ data: Data) throws -> JSONValue {

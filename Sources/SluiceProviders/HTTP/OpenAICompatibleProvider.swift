@@ -29,18 +29,12 @@ public struct OpenAICompatibleProvider: Provider {
     }
 
     public func stream(_ request: ChatRequest, upstreamModel: String) -> AsyncThrowingStream<ProviderEvent, any Error> {
-        let call: HTTPCall
-        do {
-            var headers: [(String, String)] = []
-            if let key = deployment.apiKey, !key.isEmpty { headers.append(("Authorization", "Bearer \(key)")) }
-            let url = deployment.baseURL.trimmingSuffix("/") + "/chat/completions"
-            let body = Self.body(request, model: upstreamModel, stream: deployment.streaming)
-            call = HTTPCall(
-                client: client, request: try HTTPCall.post(url: url, headers: headers, json: body), deployment: deployment,
-                decoder: OpenAIDecoder())
-        } catch {
-            return AsyncThrowingStream { $0.finish(throwing: ProviderError(.malformed, reason: "the request could not be encoded")) }
-        }
+        var headers: [(String, String)] = []
+        if let key = deployment.apiKey, !key.isEmpty { headers.append(("Authorization", "Bearer \(key)")) }
+        let url = deployment.baseURL.trimmingSuffix("/") + "/chat/completions"
+        let body = Self.body(request, model: upstreamModel, stream: deployment.streaming)
+        let call = HTTPCall(
+            client: client, request: HTTPCall.post(url: url, headers: headers, json: body), deployment: deployment, decoder: OpenAIDecoder())
         return AsyncThrowingStream(unfolding: { try await call.next() })
     }
 }

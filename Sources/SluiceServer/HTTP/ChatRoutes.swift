@@ -213,11 +213,8 @@ struct Answer: Sendable {
 
 /// JSON responses.
 enum JSONResponse {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
+    /// One pass into a `JSONWriter`, no tree first (a whole answer's body; slashes not escaped).
+    static let encoder = StreamingJSONEncoder()
 
     static let sseHeaders: HTTPFields = [
         // With the charset said: clients built on Python's `requests` read text/event-stream without
