@@ -29,6 +29,8 @@ public final class ExactCache: Sendable {
 
     public let configuration: Configuration
     let store: any CacheStore
+    /// The store's feed when nodes share it: an invalidation reaches every node's entries through it.
+    let shared: (any SharedCacheFeed)?
     /// The semantic layer over the same entries, kept in step with them.
     public let semantic: SemanticCache?
     private let entries: Mutex<LRU<CacheEntry>>
@@ -37,10 +39,12 @@ public final class ExactCache: Sendable {
     /// - Parameters:
     ///   - configuration: bounds and lifetime.
     ///   - store: where entries persist.
+    ///   - shared: the same store's feed when nodes share it (PostgreSQL); nil on a node's own store.
     ///   - semantic: the semantic layer, if on.
-    public init(configuration: Configuration, store: any CacheStore, semantic: SemanticCache? = nil) {
+    public init(configuration: Configuration, store: any CacheStore, shared: (any SharedCacheFeed)? = nil, semantic: SemanticCache? = nil) {
         self.configuration = configuration
         self.store = store
+        self.shared = shared
         self.semantic = semantic
         self.entries = Mutex(LRU(maxEntries: configuration.maxEntries, maxSize: configuration.maxBytes))
     }
@@ -121,7 +125,7 @@ public final class ExactCache: Sendable {
             return keys.compactMap { lru.remove($0) }
         }
         semantic?.remove(removed)
-        guard let shared = store as? any SharedCacheFeed else {
+        guard let shared else {
             try await store.deleteCache(keys: removed.map(\.key))
             return removed.count
         }

@@ -111,7 +111,7 @@ public final class SluiceNode: Sendable {
             throw error
         }
         jobs = Self.jobService(
-            store: store, membership: membership, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics,
+            store: store, sharedCache: shared, membership: membership, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics,
             clock: clock, logger: logger)
         sweeper = RetentionSweeper(store: store, admission: jobs.admission, configuration: configuration, logger: logger)
         let gate = AdmissionGate(
@@ -130,7 +130,8 @@ public final class SluiceNode: Sendable {
     /// The job service and the parts it runs on: the scheduler, admission (whose tier follows the whole
     /// cluster's load on a shared store), the cache with its embedder, the streams and the callbacks.
     private static func jobService(
-        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup & DeliveryLog, membership: Membership?, cluster: Cluster?,
+        store: any JobStore & StreamLog & CacheStore & JobHistory & UsageRollup & DeliveryLog, sharedCache: (any SharedCacheFeed)?,
+        membership: Membership?, cluster: Cluster?,
         router: ProviderRouter, configuration: SluiceConfiguration, metrics: SluiceMetrics, clock: @escaping @Sendable () -> Date, logger: Logger
     ) -> JobService {
         let workers = max(1, configuration.queue.workers)
@@ -146,7 +147,7 @@ public final class SluiceNode: Sendable {
             let (queued, running) = scheduler.counts
             return max(queued + running, membership?.load.load(ordering: .relaxed) ?? 0)
         }
-        let cache = ExactCache(configuration: configuration.cache, store: store, semantic: SemanticCache(configuredBy: configuration))
+        let cache = ExactCache(configuration: configuration.cache, store: store, shared: sharedCache, semantic: SemanticCache(configuredBy: configuration))
         let callbacks = CallbackOutbox(log: store, jobs: store, configuration: configuration, metrics: metrics, logger: logger) { job in
             if job.origin?.response != nil, let object = ServerSentEvents.foundation(ResponseObject(job: job).json()) as? [String: Any] {
                 return object
