@@ -92,7 +92,7 @@ public struct UsageRow: Sendable, Hashable, Codable {
 /// from the cache, which make no job of their own on every front door, are added here.
 public protocol UsageRollup: Sendable {
     /// Adds rows (cache hits) to the rollup and applies counter changes (the hit's message) in one
-    /// commit: a hit costs one durable write, shared with the hits beside it.
+    /// commit, summed with the calls beside it (`UsageWriter`): a burst of hits is one durable write.
     func addUsage(_ rows: [UsageRow], counters: [DailyCounterDelta]) async throws
     /// The rows of a tenant (and of one of its users, when given) from day `from` to day `to`, inclusive
     /// (`yyyy-mm-dd`).

@@ -251,6 +251,40 @@ func storeJob(_ id: String, user: String = "alice", state: JobState = .queued, f
         }
     }
 
+    /// Hits charged at once are summed into one write (`UsageWriter`): every hit's row and message counts,
+    /// whichever write it shared, and a charge given back cancels one taken.
+    @Test(arguments: StoreKind.allCases) func hitsChargedTogetherAreEachCounted(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            guard let rollup = store as? any UsageRollup else { throw TestFailure("no usage rollup") }
+            let at = Date(timeIntervalSince1970: 1_800_000_000)
+            let day = UsageRow.day(of: at)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<300 {
+                    group.addTask {
+                        let user = "u\(n % 3)", model = n % 2 == 0 ? "default" : "fast"
+                        let row = UsageRow.hit(tenant: "school", user: user, model: model, usage: Usage(promptTokens: n, completionTokens: 1), at: at)
+                        let charge = DailyCounterDelta(user: "school/\(user)", day: day, messages: 1, tokens: 0)
+                        try await rollup.addUsage([row], counters: n % 10 == 9 ? [charge, DailyCounterDelta(user: charge.user, day: day, messages: -1, tokens: 0)] : [charge])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let rows = try await rollup.usage(tenant: "school", user: nil, from: day, to: day)
+            #expect(rows.count == 6)
+            for user in 0..<3 {
+                for (model, parity) in [("default", 0), ("fast", 1)] {
+                    let hits: [Int] = (0..<300).filter { $0 % 3 == user && $0 % 2 == parity }
+                    let saved: Int = hits.reduce(0) { $0 + $1 + 1 }
+                    let row = try #require(rows.first { $0.user == "u\(user)" && $0.model == model })
+                    #expect(row.cacheHits == hits.count && row.requests == hits.count && row.savedTokens == saved)
+                }
+            }
+            let counters = try await store.dailyCounters(day: day).sorted { $0.user < $1.user }
+            let charged: [Int] = (0..<3).map { user in (0..<300).count { $0 % 3 == user && $0 % 10 != 9 } }
+            #expect(counters.map(\.messages) == charged)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases) func cacheEntriesAreReplacedDeletedAndExpired(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let now = Date()

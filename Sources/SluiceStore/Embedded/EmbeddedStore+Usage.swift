@@ -23,10 +23,7 @@ extension EmbeddedStore {
     }
 
     public func addUsage(_ rows: [UsageRow], counters: [DailyCounterDelta]) async throws {
-        try await committer.write { db in
-            try Self.apply(counters, db: db)
-            for row in rows { try Self.rollUp(row, db: db) }
-        }
+        try await usageWriter.add(rows, counters: counters)
     }
 
     public func usage(tenant: String, user: String?, from: String, to: String) async throws -> [UsageRow] {

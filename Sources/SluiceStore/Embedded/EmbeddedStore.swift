@@ -25,6 +25,8 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
 
     let pool: DatabasePool
     let committer: GroupCommitter
+    /// Concurrent usage (cache hits' charges) summed and written as one operation of a group commit.
+    let usageWriter: UsageWriter
     static let encoder = StreamingJSONEncoder()
     static let decoder = JSONDecoder()
 
@@ -45,7 +47,14 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
             throw DamagedStore(path: path, reason: error.message ?? "\(error.resultCode)")
         }
-        committer = GroupCommitter(writer: pool)
+        let committer = GroupCommitter(writer: pool)
+        self.committer = committer
+        usageWriter = UsageWriter { tally in
+            try await committer.write { db in
+                try Self.apply(tally.counters, db: db)
+                for row in tally.rows { try Self.rollUp(row, db: db) }
+            }
+        }
     }
 
     /// The data file cannot be read as a database: what is wrong, and how to recover.

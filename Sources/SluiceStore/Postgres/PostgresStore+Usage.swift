@@ -31,16 +31,21 @@ struct UsageColumns {
 
 extension PostgresStore {
     public func addUsage(_ rows: [UsageRow], counters: [DailyCounterDelta]) async throws {
-        let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
+        try await usageWriter.add(rows, counters: counters)
+    }
+
+    /// Writes a tally of usage: its counters and rows in one transaction.
+    static func write(_ tally: UsageTally, client: PostgresClient, logger: Logger) async throws {
+        let counters = tally.counters.filter { $0.messages != 0 || $0.tokens != 0 }
         guard !counters.isEmpty else {
             try await client.withConnection { connection in
-                for row in rows { try await Self.rollUp(row, on: connection, logger: logger) }
+                for row in tally.rows { try await Self.rollUp(row, on: connection, logger: logger) }
             }
             return
         }
-        try await transaction { connection in
+        try await transaction(client, logger: logger) { connection in
             try await Self.apply(counters, on: connection, logger: logger)
-            for row in rows { try await Self.rollUp(row, on: connection, logger: logger) }
+            for row in tally.rows { try await Self.rollUp(row, on: connection, logger: logger) }
         }
     }
 

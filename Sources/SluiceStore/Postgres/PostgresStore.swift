@@ -43,6 +43,8 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     /// Concurrent job inserts and saves go to the database together, one statement a batch.
     let inserts: PostgresBatcher<Job, Void>
     let saves: PostgresBatcher<Save, Bool>
+    /// Concurrent usage (cache hits' charges) summed and written in one transaction.
+    let usageWriter: UsageWriter
     static let encoder = StreamingJSONEncoder()
     static let decoder = JSONDecoder()
 
@@ -84,6 +86,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
                 return saves.map { written.contains($0.job.id) }
             },
             single: { save in try await !Self.ids(client.query(Self.saveQuery([save]), logger: logger)).isEmpty })
+        usageWriter = UsageWriter { tally in try await Self.write(tally, client: client, logger: logger) }
         // The pool must be running before the first lease (the migrations), or PostgresNIO warns.
         let (running, started) = AsyncStream<Void>.makeStream()
         runner = Task {
@@ -109,6 +112,12 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
 
     /// Runs `body` in a transaction; an error the body threw comes out as itself (PostgresNIO wraps it).
     func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await Self.transaction(client, logger: logger, body)
+    }
+
+    static func transaction<Result: Sendable>(
+        _ client: PostgresClient, logger: Logger, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
