@@ -68,6 +68,6 @@ struct SessionRoutes {
 
     /// Whether the page was reached over HTTPS (through a proxy that says so): the cookie is then `Secure`.
     static func secure(_ request: Request) -> Bool {
-        HTTPField.Name("X-Forwarded-Proto").flatMap { request.headers[$0] }?.lowercased() == "https"
+        request.headers[.xForwardedProto]?.lowercased() == "https"
     }
 }

@@ -192,7 +192,7 @@ struct IdentityMiddleware: RouterMiddleware {
     static func clientAddress(_ request: Request, peer: SocketAddress?, trusting proxies: [AddressRange]) -> String? {
         guard let peerIP = peer?.ipAddress else { return nil }
         guard !proxies.isEmpty, proxies.contains(where: { $0.contains(peerIP) }),
-              let forwarded = HTTPField.Name("X-Forwarded-For").flatMap({ request.headers[$0] })
+              let forwarded = request.headers[.xForwardedFor]
         else { return peerIP }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for hop in hops.reversed() where !proxies.contains(where: { $0.contains(hop) }) {
@@ -206,12 +206,10 @@ struct IdentityMiddleware: RouterMiddleware {
     /// a loopback name (any port), and it carries no `Forwarded`, `X-Forwarded-For` or `X-Real-IP`.
     static func isLocal(_ request: Request, peer: SocketAddress?) -> Bool {
         guard let ip = peer?.ipAddress, ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.") else { return false }
-        for name in ["Forwarded", "X-Forwarded-For", "X-Real-IP"] {
-            if let field = HTTPField.Name(name), request.headers[field] != nil { return false }
-        }
+        for field in [HTTPField.Name.forwarded, .xForwardedFor, .xRealIP] where request.headers[field] != nil { return false }
         // A page from another site, in a browser on this machine, is not a local caller either.
         if let origin = request.headers[.origin], !isLoopback(host: URLComponents(string: origin)?.host?.lowercased() ?? "") { return false }
-        if let site = HTTPField.Name("Sec-Fetch-Site").flatMap({ request.headers[$0] }), site == "cross-site" { return false }
+        if request.headers[.secFetchSite] == "cross-site" { return false }
         guard let authority = request.head.authority?.lowercased() else { return false }
         let host: Substring = authority.hasPrefix("[")
             ? authority.prefix { $0 != "]" }.dropFirst()
@@ -254,4 +252,9 @@ extension HTTPField.Name {
     static let sluiceCacheTags = Self("X-Sluice-Cache-Tags")!
     static let sluicePriority = Self("X-Sluice-Priority")!
     static let sluiceSingleFlight = Self("X-Sluice-Single-Flight")!
+    static let forwarded = Self("Forwarded")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
+    static let xRealIP = Self("X-Real-IP")!
+    static let secFetchSite = Self("Sec-Fetch-Site")!
 }

@@ -48,8 +48,9 @@ struct RequestPipeline: Sendable {
         var headers: [String: String]
         /// Whom the request runs for.
         var owner: Principal
-        /// The job's id: the job made or followed, or the one a hit is stored as (`job(of:origin:)`).
-        var id: String
+        /// The job's id: the job made or followed; for a hit, the fixed id it is stored under when a front
+        /// door stores it (`job(of:origin:)`), nil for a new one.
+        var id: String?
         /// The answer's stream, counted until the ticket goes; nil for a whole answer.
         var ticket: AdmissionController.StreamTicket?
     }
@@ -65,7 +66,6 @@ struct RequestPipeline: Sendable {
         if let callback = background.callback { try jobs.callbacks.check(callback, tenant: owner.tenant) }
         var ticket: AdmissionController.StreamTicket?
         if let streamFor { ticket = try await gate.openStream(for: streamFor, resuming: false) }
-        let id = fixedID ?? Job.newID()
         var chat = chat
         // A caller may lower its own priority (warming, bulk work), never raise it.
         let priority = options.batch ? PriorityClass.batch : owner.priorityClass
@@ -82,12 +82,13 @@ struct RequestPipeline: Sendable {
                 let headers = try await gate.chargeHit(owner, usage: usage)
                 return Acceptance(
                     chat: chat, outcome: .hit(found.entry, layer: found.layer), headers: headers.merging(["X-Sluice-Cache": found.layer]) { $1 },
-                    owner: owner, id: id, ticket: ticket)
+                    owner: owner, id: fixedID, ticket: ticket)
             }
             semanticKey = semantic
         }
 
         // Single-flight.
+        let id = fixedID ?? Job.newID()
         let flight = looksUp && background.callback == nil ? key : nil
         if let flight, let leader = singleFlight.claim(flight, for: id) {
             let light = try gate.admitLight(owner)
@@ -135,7 +136,7 @@ struct RequestPipeline: Sendable {
     func job(of acceptance: Acceptance, origin: JobOrigin?) async throws -> Job {
         switch acceptance.outcome {
         case .hit(let entry, let layer):
-            return try await jobs.recordHit(entry, layer: layer, request: acceptance.chat, owner: acceptance.owner, id: acceptance.id, origin: origin)
+            return try await jobs.recordHit(entry, layer: layer, request: acceptance.chat, owner: acceptance.owner, id: acceptance.id ?? Job.newID(), origin: origin)
         case .job(let job), .follower(let job):
             return job
         }
