@@ -12,7 +12,8 @@ final class SluiceMetrics: Sendable {
     /// What the dashboard reads back.
     let live = LiveStats()
     let factory: PrometheusMetricsFactory
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    /// Counters and timers by label set, each made once (hot paths ask for them per request).
+    private let handles = Mutex<[String: any Sendable]>([:])
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -24,14 +25,23 @@ final class SluiceMetrics: Sendable {
         self.factory = factory
     }
 
-    /// A counter, made once per label set (hot paths call this per request).
+    /// A counter, made once per label set.
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-            counters[key] = counter
-            return counter
+        handle("counter", label, dimensions) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    /// A timer, made once per label set.
+    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        handle("timer", label, dimensions) { CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    private func handle<Handle: Sendable>(_ kind: String, _ label: String, _ dimensions: [(String, String)], make: () -> Handle) -> Handle {
+        let key = kind + "|" + label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return handles.withLock { handles in
+            if let made = handles[key] as? Handle { return made }
+            let made = make()
+            handles[key] = made
+            return made
         }
     }
 
@@ -43,7 +53,7 @@ final class SluiceMetrics: Sendable {
 
     /// An attempt's first token from a deployment, `seconds` after the call started.
     func providerFirstToken(deployment: String, seconds: Double) {
-        CoreMetrics.Timer(label: "sluice_provider_first_token_seconds", dimensions: [("deployment", deployment)], factory: factory)
+        timer("sluice_provider_first_token_seconds", [("deployment", deployment)])
             .recordNanoseconds(Int64(max(0, min(seconds, 86_400)) * 1e9))
         live.firstToken(deployment: deployment, seconds: seconds)
     }
@@ -65,7 +75,7 @@ final class SluiceMetrics: Sendable {
         }
         if result == "hit" {
             let (seconds, attoseconds) = duration.components
-            CoreMetrics.Timer(label: "sluice_cache_hit_seconds", dimensions: [("layer", layer)], factory: factory)
+            timer("sluice_cache_hit_seconds", [("layer", layer)])
                 .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
     }
@@ -81,13 +91,13 @@ final class SluiceMetrics: Sendable {
     /// A write the store refused (it is retried, or the request refused).
     /// From a job's acceptance to its first token (first attempts only), by model.
     func firstToken(model: String, seconds: Double) {
-        CoreMetrics.Timer(label: "sluice_time_to_first_token_seconds", dimensions: [("model", model)], factory: factory)
+        timer("sluice_time_to_first_token_seconds", [("model", model)])
             .recordNanoseconds(Int64(max(0, min(seconds, 86_400)) * 1e9))
     }
 
     /// How long a job waited for its first attempt, by priority class.
     func queueWait(priority: String, seconds: Double) {
-        CoreMetrics.Timer(label: "sluice_queue_wait_seconds", dimensions: [("class", priority)], factory: factory)
+        timer("sluice_queue_wait_seconds", [("class", priority)])
             .recordNanoseconds(Int64(max(0, min(seconds, 86_400)) * 1e9))
     }
 
