@@ -9,6 +9,8 @@
 # SLUICE_BUILDS="before=/path/to/sluice after=/path/to/sluice" compares builds side by side (default: one,
 # the release build, named sluice); LITELLM=0 leaves LiteLLM out. Each gateway's CPU time per answer (its
 # process and children, over its run) is the steadier figure on a shared machine, where latency drifts.
+# With `perf` and FLAMEGRAPH_DIR (see lib.sh), one more run per Sluice build at the first rate draws its CPU
+# as docs/flame-ttft-<build>.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/lib.sh
@@ -70,6 +72,16 @@ for rate in $rates; do
     run $target "$rate"
   done
 done
+if command -v perf >/dev/null && [ -n "${FLAMEGRAPH_DIR:-}" ]; then
+  first=${rates%% *}
+  for build in "${builds[@]}"; do
+    label=${build%%=*}
+    flame_graph "ttft-$label" "sluice: streamed answers at $first/s, every question new ($label)" "$seconds" "${cpu_pids[$label]}"
+    "$bin" loadtest --url "http://127.0.0.1:$(for t in "${targets[@]}"; do [ "${t% *}" = "$label" ] && echo "${t#* }"; done)" --rate "$first" \
+      --users 10000 --duration "$seconds" --questions 0 --drop 0 >/dev/null 2>&1
+    wait "$FLAME_PID"
+  done
+fi
 names=$(for target in "${targets[@]}"; do echo -n "${target% *},"; done)
 python3 - "$WORK" "$names" $rates <<'PY'
 import json, sys

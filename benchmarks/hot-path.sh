@@ -52,13 +52,9 @@ for target in "${targets[@]}"; do
   z=$(median "${health[@]}")
   rows+=("| $label | $z | $h | $(python3 -c "print(f'{$h / $z:.2f}×')") | ${hits[*]} | ${health[*]} |")
   if command -v perf >/dev/null && [ -n "${FLAMEGRAPH_DIR:-}" ]; then
-    perf record -F 499 -g -p "$pid" -o "$WORK/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
-    perfpid=$!
+    flame_graph "hits-$label" "sluice: exact-cache hits ($label)" "$seconds" "$pid"
     rps -s "$WORK/hit.lua" "$url/v1/chat/completions" >/dev/null
-    wait $perfpid || true
-    perf script -i "$WORK/perf.data" 2>/dev/null | perl "$FLAMEGRAPH_DIR/stackcollapse-perf.pl" > "$WORK/folded-$label"
-    perl "$FLAMEGRAPH_DIR/flamegraph.pl" --minwidth 2 --title "sluice: exact-cache hits ($label)" --width 1400 "$WORK/folded-$label" > "docs/flame-hits-$label.svg"
-    echo "$label: docs/flame-hits-$label.svg"
+    wait "$FLAME_PID"
   fi
   kill $pid; wait $pid 2>/dev/null || true
 done

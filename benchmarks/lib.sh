@@ -17,6 +17,34 @@ cpu_ticks() {
   echo $total
 }
 
+# flame_graph NAME TITLE SECONDS PID | flame_graph NAME TITLE -- COMMAND...: with `perf` and FLAMEGRAPH_DIR (a
+# folder holding stackcollapse-perf.pl and flamegraph.pl from github.com/brendangregg/FlameGraph), records the
+# CPU of a running process for SECONDS (in the background: `wait $FLAME_PID`), or of a command to its end, and
+# writes docs/flame-NAME.svg; without them, runs the command (if any) and draws nothing.
+flame_graph() {
+  local name=$1 title=$2 data
+  shift 2
+  if ! command -v perf >/dev/null || [ -z "${FLAMEGRAPH_DIR:-}" ]; then
+    [ "$1" != "--" ] || { shift; "$@"; }
+    return 0
+  fi
+  data=$(mktemp)
+  if [ "$1" = "--" ]; then
+    shift
+    perf record -F 499 -g -o "$data" -- "$@" 2>/dev/null
+    flame_draw "$data" "$name" "$title"
+  else
+    (perf record -F 499 -g -p "$2" -o "$data" -- sleep "$1" >/dev/null 2>&1; flame_draw "$data" "$name" "$title") &
+    FLAME_PID=$!
+  fi
+}
+flame_draw() { # PERF_DATA NAME TITLE
+  perf script -i "$1" 2>/dev/null | perl "$FLAMEGRAPH_DIR/stackcollapse-perf.pl" \
+    | perl "$FLAMEGRAPH_DIR/flamegraph.pl" --minwidth 2 --title "$3" --width 1400 > "docs/flame-$2.svg"
+  rm -f "$1"
+  echo "docs/flame-$2.svg" >&2
+}
+
 # start_sluice DATA_DIR [ARGS...]: starts `sluice serve` on $PORT and waits until it is healthy.
 start_sluice() {
   local data=$1

@@ -3,6 +3,7 @@
 # durable enqueue to a committed completion, with a mock that answers at once with one token and 256
 # concurrent submitters; then the enqueue-to-start latency at a fixed rate. Three runs, each on a fresh
 # store; the median run is the table row.
+# With `perf` and FLAMEGRAPH_DIR (see lib.sh), a fourth run's CPU is drawn as docs/flame-queue.svg.
 # Usage: benchmarks/queue.sh [jobs per run, default 20000] [rate, default 500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ bin=$(sluice_bin)
 for run in 1 2 3; do
   "$bin" bench-queue --data-dir "$WORK/run$run" --jobs "$jobs" --rate "$rate" --seconds 10 | tee "$WORK/run$run.txt" >&2
 done
+flame_graph queue "sluice bench-queue: $jobs jobs, embedded store" -- "$bin" bench-queue --data-dir "$WORK/flame" --jobs "$jobs" --rate "$rate" --seconds 1 >/dev/null
 python3 - "$WORK" "$rate" <<'PY'
 import re, sys
 runs = []
