@@ -34,17 +34,11 @@ extension PostgresStore {
         try await usageWriter.add(rows, counters: counters)
     }
 
-    /// Writes a tally of usage: its counters and rows in one transaction.
+    /// Writes a tally of usage: its counters and rows in one transaction, so that the calls summed into it
+    /// (each told that its write failed when this does) never find part of it written.
     static func write(_ tally: UsageTally, client: PostgresClient, logger: Logger) async throws {
-        let counters = tally.counters.filter { $0.messages != 0 || $0.tokens != 0 }
-        guard !counters.isEmpty else {
-            try await client.withConnection { connection in
-                for row in tally.rows { try await Self.rollUp(row, on: connection, logger: logger) }
-            }
-            return
-        }
         try await transaction(client, logger: logger) { connection in
-            try await Self.apply(counters, on: connection, logger: logger)
+            try await Self.apply(tally.counters, on: connection, logger: logger)
             for row in tally.rows { try await Self.rollUp(row, on: connection, logger: logger) }
         }
     }
