@@ -25,8 +25,7 @@ struct MessagesRoutes {
         var headers = accepted.fields
         headers[.sluiceJobID] = job.id
         let hint = "The answer restarted after a failure; resume it from /v1/jobs/\(job.id)/stream."
-        if asked.stream {
-            let ticket = accepted.ticket
+        if let ticket = accepted.ticket {
             let chunks = try await jobs.hub.subscribe(job.id, after: 0)
             headers.append(contentsOf: JSONResponse.sseHeaders)
             let outlet = StreamOutlet(context, server: jobs.configuration.server, metrics: jobs.metrics)
