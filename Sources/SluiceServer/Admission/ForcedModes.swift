@@ -21,3 +21,18 @@ enum ForcedModes {
         try await store.setSetting(setting, to: String(decoding: data, as: UTF8.self))
     }
 }
+
+extension AdmissionController {
+    /// Sets a tenant's mode by hand ("" for every tenant; `.some(nil)` for no mode, nil to give it back
+    /// to the calendar), kept in `store`: it outlives a restart, and every node of a cluster reads it
+    /// each poll (`catchUp(with:)`).
+    func setMode(_ mode: String??, tenant: String, in store: any JobStore) async throws {
+        var modes = forced
+        switch mode {
+        case .some(let name): modes[tenant] = .some(name)
+        case .none: modes[tenant] = nil
+        }
+        try await ForcedModes.save(modes, to: store)
+        force(mode: mode, tenant: tenant)
+    }
+}

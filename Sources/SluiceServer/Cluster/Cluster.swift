@@ -156,7 +156,8 @@ final class Cluster: Sendable {
     /// overload) follows the whole cluster's work, the shared queue included; the live nodes, so that
     /// this node takes its share of every deployment's caps (the account sees no more than its caps); and
     /// the deployments other nodes keep aside (a provider's `Retry-After`, an open breaker), so that an
-    /// account told to wait is left alone by every node.
+    /// account told to wait is left alone by every node. Admission catches up with what other nodes
+    /// changed (modes set by hand, jobs they ended).
     private func countLoad(router: ProviderRouter, admission: AdmissionController, store: any JobStore) async {
         while !Task.isCancelled {
             membership.load.store((try? await queue.unfinishedCount()) ?? -1, ordering: .relaxed)
@@ -164,16 +165,7 @@ final class Cluster: Sendable {
                 router.share(nodes: live.count, rank: rank)
             }
             for (deployment, until) in (try? await queue.coolDowns()) ?? [:] { router.coolDown(deployment, until: until) }
-            if let modes = try? await ForcedModes.load(from: store) { admission.adopt(forced: modes) }
-            // Jobs this node admitted that another node ran and ended stop counting against their tenant here.
-            for (tenant, id) in admission.countedTenantJobs(olderThan: 5, limit: 50, now: Date()) {
-                do {
-                    // Ended, or swept already.
-                    if try await store.job(id: id)?.state.isTerminal ?? true { admission.forgetTenantJob(id, of: tenant) }
-                } catch {
-                    continue
-                }
-            }
+            await admission.catchUp(with: store)
             try? await Task.sleep(for: pollInterval)
         }
     }

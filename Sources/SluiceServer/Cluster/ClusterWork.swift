@@ -21,8 +21,20 @@ protocol ClusterWork: Sendable {
     func cancelHere(_ id: String) async throws -> Bool
 }
 
-extension JobService: ClusterWork {
-    var idleCapacity: Int { scheduler.idleCapacity }
+/// This node's queue as the cluster reaches it: jobs run and end in the job service, and are taken up by
+/// `Recovery`.
+struct NodeWork: ClusterWork {
+    let jobs: JobService
+    let recovery: Recovery
 
-    func take(_ job: Job) async throws { try await adopt(job) }
+    var store: any JobStore & StreamLog & JobHistory & UsageRollup { jobs.store }
+    var router: ProviderRouter { jobs.router }
+    var admission: AdmissionController { jobs.admission }
+    var cache: ExactCache { jobs.cache }
+    var health: StoreHealth { jobs.health }
+    var idleCapacity: Int { jobs.scheduler.idleCapacity }
+
+    func take(_ job: Job) async throws { try await recovery.adopt(job) }
+
+    func cancelHere(_ id: String) async throws -> Bool { try await jobs.cancelHere(id) }
 }

@@ -28,13 +28,13 @@ struct AdminRoutes {
                 throw SluiceError(.missingField, details: ["field": "mode"])
             }
             let mode = try IdentityMiddleware.identifier(object["mode"] as? String, field: "mode", limit: 64)
-            try await jobs.setMode(.some(mode), tenant: scope.tenant ?? "")
+            try await jobs.admission.setMode(.some(mode), tenant: scope.tenant ?? "", in: jobs.store)
             await audit.record(action: "mode set", caller: scope.caller, tenant: scope.tenant, from: context.clientAddress, detail: mode ?? "none")
             return status(tenant: scope.tenant)
         }
         group.delete("mode") { request, context in
             let scope = try Self.requireAdmin(context, request: request)
-            try await jobs.setMode(nil, tenant: scope.tenant ?? "")
+            try await jobs.admission.setMode(nil, tenant: scope.tenant ?? "", in: jobs.store)
             await audit.record(action: "mode cleared", caller: scope.caller, tenant: scope.tenant, from: context.clientAddress, detail: "calendar")
             return status(tenant: scope.tenant)
         }

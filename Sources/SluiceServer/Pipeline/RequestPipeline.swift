@@ -38,8 +38,9 @@ struct RequestPipeline: Sendable {
     let singleFlight: SingleFlight
     let gate: AdmissionGate
     let jobs: JobService
-    /// This node's part in a cluster sharing the store; nil on the embedded store.
-    let cluster: Cluster?
+    /// This node's part in a cluster sharing the store, and its queue as the cluster reaches it; nil on
+    /// the embedded store.
+    let cluster: (node: Cluster, work: any ClusterWork)?
 
     /// A request as it will run, what became of it, and the headers its answer carries.
     struct Acceptance: Sendable {
@@ -148,7 +149,7 @@ struct RequestPipeline: Sendable {
         let job = try await jobs.job(id, for: principal)
         // A follower leaves; the answer goes on for its owner and the other followers.
         guard !job.state.isTerminal, principal.owns(job.owner) else { return job }
-        if try await !jobs.cancelHere(id), let cluster { try await cluster.cancelElsewhere(id, work: jobs) }
+        if try await !jobs.cancelHere(id), let cluster { try await cluster.node.cancelElsewhere(id, work: cluster.work) }
         return try await jobs.job(id, for: principal)
     }
 }

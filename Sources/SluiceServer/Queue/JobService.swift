@@ -8,10 +8,10 @@ import SluiceStore
 import Tracing
 
 /// The life of jobs on this node: accept (durable before acknowledged), run through a provider, stream,
-/// retry, cancel, expire, take up after a restart or from the cluster. The one place that changes a
-/// job's state. It is built from parts the node makes, and it calls nothing of the cluster: on a shared
-/// store it reads this node's `Membership` to stamp the jobs it accepts, and the cluster hands it work
-/// (`ClusterWork`).
+/// retry, cancel, expire. The one place that changes a running job's state; `Recovery` takes up what a
+/// restart or another node left and hands it to this queue. It is built from parts the node makes, and
+/// it calls nothing of the cluster: on a shared store it reads this node's `Membership` to stamp the
+/// jobs it accepts, and the cluster hands it work through `NodeWork`.
 final class JobService: Sendable {
     let store: any JobStore & StreamLog & JobHistory & UsageRollup
     let hub: StreamHub
@@ -36,9 +36,6 @@ final class JobService: Sendable {
     let callbacks: CallbackOutbox
     /// Whether the store takes writes now.
     let health = StoreHealth()
-    /// Jobs (id and fence) the shared store says this node claimed that it neither queues nor runs, as
-    /// the watchdog's last pass found them: taken up when the next pass finds them so again.
-    let unheldClaims = Mutex<Set<String>>([])
     var backoff: Backoff {
         Backoff(base: configuration.queue.backoffBaseMs / 1000, cap: configuration.queue.backoffMaxMs / 1000)
     }

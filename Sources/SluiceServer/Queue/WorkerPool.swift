@@ -7,13 +7,16 @@ import ServiceLifecycle
 /// then checkpoints and re-queues what still runs, and ends every open stream so clients resume.
 final class WorkerPool: Service {
     let jobs: JobService
+    /// Runs the watchdog's passes.
+    let recovery: Recovery
     let workers: Int
     let grace: Duration
     /// How often the watchdog looks for jobs running with no attempt.
     let watchdogInterval = Duration.seconds(5)
 
-    init(jobs: JobService, workers: Int, grace: Double) {
+    init(jobs: JobService, recovery: Recovery, workers: Int, grace: Double) {
         self.jobs = jobs
+        self.recovery = recovery
         self.workers = max(1, workers)
         self.grace = .milliseconds(Int(grace * 1000))
     }
@@ -68,7 +71,7 @@ final class WorkerPool: Service {
     /// The watchdog: every few seconds, jobs running with no attempt are taken up again.
     private func runWatchdog() async {
         while (try? await Task.sleep(for: watchdogInterval)) != nil {
-            await jobs.reconcile()
+            await recovery.reconcile()
         }
     }
 }
