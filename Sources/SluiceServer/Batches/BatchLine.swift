@@ -127,7 +127,8 @@ struct BatchLine {
             let code = SluiceError.Code(rawValue: job.failure?.code ?? "") ?? .providerError
             return result(
                 line, status: code.status, requestID: job.id,
-                body: ErrorMiddleware<SluiceRequestContext>.errorObject(code: code.rawValue, message: job.failure?.message ?? "", type: code.type),
+                body: ServerSentEvents.foundation(
+                    ErrorMiddleware<SluiceRequestContext>.errorObject(code: code.rawValue, message: job.failure?.message ?? "", type: code.type)),
                 error: nil)
         }
         return result(line, status: 200, requestID: job.id, body: body(job), error: nil)
@@ -136,7 +137,8 @@ struct BatchLine {
     static func failure(_ line: BatchInput.Line, _ error: SluiceError) -> BatchLineResult {
         result(
             line, status: error.code.status, requestID: nil,
-            body: ErrorMiddleware<SluiceRequestContext>.errorObject(code: error.code.rawValue, message: error.message(language: .en), type: error.code.type),
+            body: ServerSentEvents.foundation(
+                ErrorMiddleware<SluiceRequestContext>.errorObject(code: error.code.rawValue, message: error.message(language: .en), type: error.code.type)),
             error: nil)
     }
 

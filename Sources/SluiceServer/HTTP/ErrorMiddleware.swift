@@ -64,7 +64,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// Anthropic's error object: `{"type": "error", "error": {"type", "message"}}`, with Sluice's code beside.
-    static func anthropicErrorObject(code: SluiceError.Code, message: String) -> [String: Any] {
+    static func anthropicErrorObject(code: SluiceError.Code, message: String) -> JSONValue {
         let type = switch code.status {
         case 400, 409, 415: "invalid_request_error"
         case 401: "authentication_error"
@@ -75,15 +75,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case 503, 507: "overloaded_error"
         default: "api_error"
         }
-        return ["type": "error", "error": ["type": type, "message": message, "code": code.rawValue] as [String: Any]]
+        return ["type": "error", "error": ["type": .string(type), "message": .string(message), "code": .string(code.rawValue)]]
     }
 
     /// OpenAI's error object.
-    static func errorObject(code: String, message: String, type: String, retryAfter: Int? = nil) -> [String: Any] {
-        var object: [String: Any] = [
-            "error": ["message": message, "type": type, "code": code, "param": NSNull()] as [String: Any]
+    static func errorObject(code: String, message: String, type: String, retryAfter: Int? = nil) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "error": ["message": .string(message), "type": .string(type), "code": .string(code), "param": .null]
         ]
-        if let retryAfter { object["retry_after"] = retryAfter }
-        return object
+        if let retryAfter { object["retry_after"] = .int(Int64(retryAfter)) }
+        return .object(object)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SluiceCore
 import Synchronization
 
 /// What a waiting job's stream tells its client before the answer starts: `event: queue` with the job's
@@ -46,8 +47,8 @@ final class QueueNotice: Sendable {
             return true
         }
         guard changed else { return nil }
-        let object: [String: Any] = switch now {
-        case .queued(let position?): ["state": "queued", "position": position, "ahead": position - 1]
+        let object: JSONValue = switch now {
+        case .queued(let position?): ["state": "queued", "position": .int(Int64(position)), "ahead": .int(Int64(position - 1))]
         case .running: ["state": "running"]
         default: ["state": "queued"]
         }

@@ -73,7 +73,6 @@ struct MessageEvents {
     }
 
     static func error(_ code: SluiceError.Code, message: String) -> (String, JSONValue) {
-        let object = ErrorMiddleware<SluiceRequestContext>.anthropicErrorObject(code: code, message: message)
-        return ("error", (try? JSONDecoder().decode(JSONValue.self, from: ServerSentEvents.json(object))) ?? .null)
+        ("error", ErrorMiddleware<SluiceRequestContext>.anthropicErrorObject(code: code, message: message))
     }
 }
