@@ -100,3 +100,14 @@ import Testing
         #expect(batches.count >= 3)
     }
 }
+
+/// The embedded store's `synchronous` setting is the one configured, on the connection that commits:
+/// GRDB sets `NORMAL` when it turns WAL on, which would make `full` (the default) skip each commit's fsync.
+@Suite struct EmbeddedDurabilityTests {
+    @Test(arguments: [("full", 2), ("normal", 1)])
+    func theWriterCommitsWithTheConfiguredSynchronousSetting(setting: String, level: Int) async throws {
+        let store = try EmbeddedStore(configuration: .init(directory: TemporaryDirectory.make(), synchronous: setting))
+        let used = try await store.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(used == level, "storage.synchronous: \(setting)")
+    }
+}

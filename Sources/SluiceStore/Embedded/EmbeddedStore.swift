@@ -36,14 +36,14 @@ public final class EmbeddedStore: JobStore, StreamLog, CacheStore, JobHistory, U
         try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         var config = GRDB.Configuration()
         let synchronous = configuration.synchronous.lowercased() == "normal" ? "NORMAL" : "FULL"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-        }
         config.busyMode = .timeout(10)
         let path = (configuration.directory as NSString).appendingPathComponent("sluice.sqlite")
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
+            // On the writer, once the pool is open: GRDB sets `synchronous = NORMAL` when it turns WAL on,
+            // after `prepareDatabase` has run (a setting made there is undone, and commits skip their fsync).
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
             throw DamagedStore(path: path, reason: error.message ?? "\(error.resultCode)")
         }
