@@ -72,9 +72,10 @@ public struct Job: Sendable, Codable, Identifiable {
         state == .queued && attempt == 0 && (notBefore.map { $0 > now } ?? false)
     }
 
-    /// A new random job id.
+    /// A new job id: the time, then 128 random bits (`RandomID.timeOrdered`). The stores' indexes on job
+    /// ids (the job's row, its chunks) then grow at one end instead of taking each new job on a random page.
     public static func newID() -> String {
-        RandomID.make("job_", words: 3)
+        RandomID.timeOrdered("job_", words: 2)
     }
 }
 
