@@ -21,8 +21,9 @@ public final class SluiceNode: Sendable {
     /// The built-in mock provider (aliases `default` and `mock`).
     public let mock: MockProvider
     let jobs: JobService
-    /// Takes up what a restart or another node left, and runs the watchdog's passes.
-    let recovery: Recovery
+    /// This node's queue as the cluster reaches it; its `recovery` takes up what a restart or another
+    /// node left, and runs the watchdog's passes.
+    let work: NodeWork
     /// This node's part in a cluster sharing a PostgreSQL store; nil on the embedded store.
     let cluster: Cluster?
     /// Deletes what is past its retention.
@@ -115,9 +116,8 @@ public final class SluiceNode: Sendable {
         jobs = Self.jobService(
             store: store, sharedCache: shared, membership: membership, cluster: cluster, router: catalog.router, configuration: configuration, metrics: metrics,
             clock: clock, logger: logger)
-        let recovery = Recovery(jobs: jobs)
-        self.recovery = recovery
-        let work = NodeWork(jobs: jobs, recovery: recovery)
+        let work = NodeWork(jobs: jobs, recovery: Recovery(jobs: jobs))
+        self.work = work
         sweeper = RetentionSweeper(store: store, admission: jobs.admission, configuration: configuration, logger: logger)
         let gate = AdmissionGate(
             controller: jobs.admission, store: store, shared: shared, node: cluster.map { ($0.nodeID, $0.leaseSeconds) }, metrics: metrics)
@@ -193,7 +193,7 @@ public final class SluiceNode: Sendable {
             // rescued when their leases lapse, then claimed by whichever node has room.
             logger.notice("sharing the PostgreSQL store with other nodes", metadata: ["sluice.node": "\(cluster.nodeID)"])
         } else {
-            let recovered = try await recovery.recover()
+            let recovered = try await work.recovery.recover()
             if recovered > 0 { logger.notice("re-queued unfinished jobs", metadata: ["sluice.count": "\(recovered)"]) }
         }
         if !configuration.hasCredentials {
@@ -287,13 +287,13 @@ public final class SluiceNode: Sendable {
         } else {
             internalServer = nil
         }
-        let workers = WorkerPool(jobs: jobs, recovery: recovery, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds)
+        let workers = WorkerPool(jobs: jobs, recovery: work.recovery, workers: configuration.queue.workers, grace: configuration.server.shutdownGraceSeconds)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosingService(close: closeStore)),
             .init(service: ProviderClientsService(clients: catalog.clients + [cluster?.peers].compactMap { $0 })),
         ]
         // Stopped after the server and the workers, so that the jobs they leave go back to the cluster.
-        if let cluster { services.append(.init(service: ClusterService(cluster: cluster, work: NodeWork(jobs: jobs, recovery: recovery)))) }
+        if let cluster { services.append(.init(service: ClusterService(cluster: cluster, work: work))) }
         // The internal listener stops after the public one, so that other nodes relaying this node's
         // streams hear them to the end.
         if let internalServer {

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import SluiceCore
 import SluiceStore
-import Synchronization
 
 /// Writes that must reach the store: a job's ending and its re-queue are never only logged.
 extension JobService {

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import SluiceCache
 import SluiceCore
 import SluiceProviders
