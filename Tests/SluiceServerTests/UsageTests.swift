@@ -71,9 +71,12 @@ import Testing
     @Test func aJobRestartedAfterAKill9IsCountedOnce() async throws {
         let data = TemporaryDirectory.make()
         let first = try await SluiceProcess(dataDirectory: data, environment: ["SLUICE_QUEUE_WORKERS": "1"])
-        let id = try await first.client.submit(chatBody("a long answer", mock: ["tokens": 60, "tokens_per_second": 40]))
-        _ = try await first.client.events("/v1/jobs/\(id)/stream", limit: 10)
+        // Five seconds of answer: long enough that a loaded machine cannot finish it before the kill.
+        let id = try await first.client.submit(chatBody("a long answer", mock: ["tokens": 200, "tokens_per_second": 40]))
+        _ = try await first.client.events("/v1/jobs/\(id)/stream", limit: 3)
+        let before = try await first.client.get("/v1/jobs/\(id)").json["state"] as? String
         first.kill()
+        try #require(before == "running", "the answer must still be streaming when the node dies, not \(before ?? "nil")")
         let second = try await SluiceProcess(dataDirectory: data, environment: ["SLUICE_QUEUE_WORKERS": "1"])
         defer { second.kill() }
         let job = try await second.client.waitForJob(id, states: ["succeeded"])
