@@ -16,9 +16,10 @@ struct SingleFlight: Sendable {
     func claim(_ key: String, for id: String) -> String? { flights.claim(key, for: id) }
 
     /// Follows `leader`'s job once its insert is durable. When that job has ended or was never stored,
-    /// job `id` answers `key` instead and nil is returned.
+    /// job `id` answers `key` instead and nil is returned. The job comes from the board, as stored: a
+    /// profile of the exam night's first minute found followers decoding it from the store.
     func join(_ leader: String, key: String, as id: String, owner: Principal, priority: PriorityClass, logger: Logger) async throws -> Job? {
-        if await flights.waitUntilStored(key, leader: leader), var job = try? await store.job(id: leader), !job.state.isTerminal {
+        if var job = await flights.waitUntilStored(key, leader: leader) {
             try await store.addFollower(jobID: leader, tenant: owner.tenant, user: owner.user)
             if priority < job.priority, scheduler.raise(job.id, to: priority) {
                 job.priority = priority

@@ -1,3 +1,4 @@
+import SluiceCore
 import Synchronization
 
 /// Single-flight: which job answers each exact key now. A follower that arrives while the leader's job
@@ -5,8 +6,9 @@ import Synchronization
 final class FlightBoard: Sendable {
     private struct Flight {
         var leader: String
-        var stored = false
-        var waiters: [CheckedContinuation<Bool, Never>] = []
+        /// The leader's job as it was stored, once it is durable.
+        var stored: Job?
+        var waiters: [CheckedContinuation<Job?, Never>] = []
     }
 
     private let flights = Mutex<[String: Flight]>([:])
@@ -20,23 +22,25 @@ final class FlightBoard: Sendable {
         }
     }
 
-    /// The leader's job is durable: followers may join it.
-    func stored(_ key: String, leader: String) {
-        let waiters = flights.withLock { flights -> [CheckedContinuation<Bool, Never>] in
-            guard var flight = flights[key], flight.leader == leader else { return [] }
-            flight.stored = true
+    /// The leader's job is durable: followers may join it. The board keeps it until the job ends, so
+    /// that a follower joins without reading (and decoding) the job from the store.
+    func stored(_ key: String, leader job: Job) {
+        let waiters = flights.withLock { flights -> [CheckedContinuation<Job?, Never>] in
+            guard var flight = flights[key], flight.leader == job.id else { return [] }
+            flight.stored = job
             defer { flight.waiters = []; flights[key] = flight }
             return flight.waiters
         }
-        for waiter in waiters { waiter.resume(returning: true) }
+        for waiter in waiters { waiter.resume(returning: job) }
     }
 
-    /// Waits until the leader's job is durable (true), or the flight ended without it (false).
-    func waitUntilStored(_ key: String, leader: String) async -> Bool {
+    /// Waits until the leader's job is durable and returns it as stored, or nil when the flight ended
+    /// without it or the job has ended since (its end releases the flight).
+    func waitUntilStored(_ key: String, leader: String) async -> Job? {
         await withCheckedContinuation { continuation in
-            let now = flights.withLock { flights -> Bool? in
-                guard var flight = flights[key], flight.leader == leader else { return false }
-                if flight.stored { return true }
+            let now = flights.withLock { flights -> Job?? in
+                guard var flight = flights[key], flight.leader == leader else { return .some(nil) }
+                if let job = flight.stored { return job }
                 flight.waiters.append(continuation)
                 flights[key] = flight
                 return nil
@@ -47,11 +51,11 @@ final class FlightBoard: Sendable {
 
     /// Forgets the job answering `key`, if it is `leader`; followers still waiting for it lead themselves.
     func release(_ key: String, leader: String) {
-        let waiters = flights.withLock { flights -> [CheckedContinuation<Bool, Never>] in
+        let waiters = flights.withLock { flights -> [CheckedContinuation<Job?, Never>] in
             guard let flight = flights[key], flight.leader == leader else { return [] }
             flights[key] = nil
             return flight.waiters
         }
-        for waiter in waiters { waiter.resume(returning: false) }
+        for waiter in waiters { waiter.resume(returning: nil) }
     }
 }

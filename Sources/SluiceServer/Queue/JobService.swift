@@ -133,7 +133,7 @@ final class JobService: Sendable {
             throw StoreHealth.refusal(for: error)
         }
         // Followers may join before the job can end (it ends only after this).
-        if let cache { flights.stored(cache.key, leader: id) }
+        if let cache { flights.stored(cache.key, leader: job) }
         if early { inserts.end(job.id, committed: true) }
         health.succeeded()
         if runsHere, !early { scheduler.enqueue(job, now: now) }
