@@ -82,19 +82,31 @@ extension ServerSentEvents {
         StreamClock.node.watch(subscription, outlet: outlet, writes: watch)
         defer { subscription.finish() }
         var answering = false
-        for await item in subscription.items {
-            switch item {
-            case .heartbeat:
-                try await watch.during { try await writer.write(Self.heartbeat) }
-            case .notice(let buffer):
-                if !answering { try await watch.during { try await writer.write(buffer) } }
-            case .chunk(let chunk):
-                if !answering, !chunk.event.isTerminal, let running = notice?.answering() { try await watch.during { try await writer.write(running) } }
-                answering = true
-                let (buffers, last) = render(chunk)
-                try await watch.during { try await writer.write(contentsOf: buffers) }
-                if last { return }
+        while true {
+            // What waits is written together: one write (and one flush) for a stream that fell behind.
+            let items = await subscription.nextBatch()
+            if items.isEmpty { return }
+            var events = ByteBuffer()
+            var last = false
+            items: for item in items {
+                switch item {
+                case .heartbeat:
+                    events.writeImmutableBuffer(Self.heartbeat)
+                case .notice(let buffer):
+                    if !answering { events.writeImmutableBuffer(buffer) }
+                case .chunk(let chunk):
+                    if !answering, !chunk.event.isTerminal, let running = notice?.answering() { events.writeImmutableBuffer(running) }
+                    answering = true
+                    let rendered = render(chunk)
+                    for buffer in rendered.buffers { events.writeImmutableBuffer(buffer) }
+                    if rendered.last {
+                        last = true
+                        break items
+                    }
+                }
             }
+            if events.readableBytes > 0 { try await watch.during { try await writer.write(events) } }
+            if last { return }
         }
     }
 }

@@ -10,24 +10,28 @@ enum StreamItem: Sendable {
     case notice(ByteBuffer)
 }
 
-/// What one subscriber to a job's stream hears, in order, in one `AsyncStream`: the hub puts the job's
-/// chunks in, and an HTTP stream's heartbeats and queue notices go into the same stream, so a waiting
-/// client costs this object and nothing that runs (no task forwards, times or watches per stream).
-/// Iterated as a sequence of chunks (heartbeats and notices skipped); `items` gives everything.
-/// It ends when the job's terminal chunk was put in, or at `finish` (the client left, shutdown); the
-/// actions given to `whenEnded` then run once (unsubscribe, stop the heartbeats).
+/// What one subscriber to a job's stream hears, in order: the hub puts the job's chunks in, and an HTTP
+/// stream's heartbeats and queue notices go into the same buffer, so a waiting client costs this object
+/// and nothing that runs (no task forwards, times or watches per stream). Its reader takes everything
+/// waiting at once (`nextBatch`), so a stream that fell behind — a follower joining mid-answer, a node
+/// short of CPU — is written in one write, not one per chunk. Iterated as a sequence of chunks
+/// (heartbeats and notices skipped). It ends when the job's terminal chunk was put in, or at `finish`
+/// (the client left, shutdown), or when its reader's task is cancelled; the actions given to
+/// `whenEnded` then run once (unsubscribe, stop the heartbeats).
 final class Subscription: AsyncSequence, Sendable {
     typealias Element = StreamChunk
 
-    let items: AsyncStream<StreamItem>
-    private let continuation: AsyncStream<StreamItem>.Continuation
-    /// What runs when the subscription ends; nil once it ran.
-    private let endings = Mutex<[@Sendable () -> Void]?>([])
-
-    init() {
-        (items, continuation) = AsyncStream.makeStream()
-        continuation.onTermination = { [weak self] _ in self?.ended() }
+    private struct State {
+        var waiting: [StreamItem] = []
+        var reader: CheckedContinuation<[StreamItem], Never>?
+        var finished = false
+        /// What runs when the subscription ends; nil once it ran.
+        var endings: [@Sendable () -> Void]? = []
     }
+
+    private let state = Mutex(State())
+
+    init() {}
 
     /// A subscription that hears `source` (a stream made elsewhere, as the mock upstream's): one task
     /// relays it, stopped when the subscription ends.
@@ -43,47 +47,92 @@ final class Subscription: AsyncSequence, Sendable {
 
     /// Puts a chunk in; a terminal chunk ends the subscription after it.
     func put(_ chunk: StreamChunk) {
-        continuation.yield(.chunk(chunk))
+        put(.chunk(chunk))
         if chunk.event.isTerminal { finish() }
     }
 
     /// Puts a heartbeat or a notice in (dropped once the subscription ended).
     func put(_ item: StreamItem) {
-        continuation.yield(item)
+        let reader = state.withLock { state -> CheckedContinuation<[StreamItem], Never>? in
+            guard !state.finished else { return nil }
+            guard let reader = state.reader else {
+                state.waiting.append(item)
+                return nil
+            }
+            state.reader = nil
+            return reader
+        }
+        reader?.resume(returning: [item])
     }
 
     /// Ends the subscription after what it holds.
     func finish() {
-        continuation.finish()
+        end(dropping: false)
     }
 
-    private func ended() {
-        for action in endings.withLock({ endings in defer { endings = nil }; return endings ?? [] }) { action() }
+    private func end(dropping: Bool) {
+        let (reader, endings) = state.withLock { state -> (CheckedContinuation<[StreamItem], Never>?, [@Sendable () -> Void]) in
+            state.finished = true
+            if dropping { state.waiting = [] }
+            defer { state.reader = nil; state.endings = nil }
+            return (state.reader, state.endings ?? [])
+        }
+        reader?.resume(returning: [])
+        for action in endings { action() }
     }
 
     /// Runs `action` when the subscription ends (at once if it has).
     func whenEnded(_ action: @escaping @Sendable () -> Void) {
-        let ended = endings.withLock { endings -> Bool in
-            guard endings != nil else { return true }
-            endings?.append(action)
+        let ended = state.withLock { state -> Bool in
+            guard state.endings != nil else { return true }
+            state.endings?.append(action)
             return false
         }
         if ended { action() }
     }
 
+    /// Everything put in since the last call, in order, waiting for something if nothing is; empty once
+    /// the subscription ended and what it held was taken. One reader at a time. A cancelled reader ends
+    /// the subscription, dropping what it held.
+    func nextBatch() async -> [StreamItem] {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> [StreamItem]? in
+                    if !state.waiting.isEmpty {
+                        defer { state.waiting = [] }
+                        return state.waiting
+                    }
+                    if state.finished || Task.isCancelled { return [] }
+                    state.reader = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            end(dropping: true)
+        }
+    }
+
     func makeAsyncIterator() -> Iterator {
-        Iterator(items: items.makeAsyncIterator())
+        Iterator(subscription: self)
     }
 
     /// The chunks, without heartbeats and notices.
     struct Iterator: AsyncIteratorProtocol {
-        var items: AsyncStream<StreamItem>.Iterator
+        let subscription: Subscription
+        var batch: [StreamItem] = []
+        var next = 0
 
         mutating func next() async -> StreamChunk? {
-            while let item = await items.next() {
-                if case .chunk(let chunk) = item { return chunk }
+            while true {
+                while next < batch.count {
+                    defer { next += 1 }
+                    if case .chunk(let chunk) = batch[next] { return chunk }
+                }
+                batch = await subscription.nextBatch()
+                next = 0
+                if batch.isEmpty { return nil }
             }
-            return nil
         }
     }
 }
