@@ -185,5 +185,39 @@ public struct SemanticKey: Sendable, Codable, Hashable {
         self.vector = vector
         self.terms = terms
     }
+
+    enum CodingKeys: String, CodingKey {
+        case embedder, partition, vector, terms
+    }
+
+    /// The vector is written as its 32-bit floats' bytes (little-endian) in base64, not as a list of
+    /// decimal numbers: it goes into every save of its job, and a profile of the exam night found the
+    /// numbers' encoding most of a job's. A list of numbers, as rows written before, is read too.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(embedder, forKey: .embedder)
+        try container.encode(partition, forKey: .partition)
+        var bytes = Data(capacity: vector.count * 4)
+        for float in vector { withUnsafeBytes(of: float.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        try container.encode(bytes, forKey: .vector)
+        try container.encodeIfPresent(terms, forKey: .terms)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        embedder = try container.decode(String.self, forKey: .embedder)
+        partition = try container.decode(String.self, forKey: .partition)
+        terms = try container.decodeIfPresent([String].self, forKey: .terms)
+        guard let bytes = try? container.decode(Data.self, forKey: .vector) else {
+            vector = try container.decode([Float].self, forKey: .vector)
+            return
+        }
+        guard bytes.count % 4 == 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .vector, in: container, debugDescription: "a vector's bytes are not whole 32-bit floats")
+        }
+        vector = bytes.withUnsafeBytes { raw in
+            (0..<raw.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
 }
 
