@@ -118,7 +118,7 @@ struct Answer: Sendable {
             // In pieces, each of which may wait `maxStall` as one event's write may: a long answer read
             // slowly is not a client that stopped reading.
             var events = ByteBuffer(bytes: bytes)
-            while events.readableBytes > 0, let piece = events.readSlice(length: min(events.readableBytes, 1 << 16)) {
+            while events.readableBytes > 0, let piece = events.readSlice(length: min(events.readableBytes, ServerSentEvents.writeBatchBytes)) {
                 try await outlet.withinStall { try await writer.write(piece) }
             }
             try await writer.finish(nil)

@@ -17,6 +17,9 @@ enum ServerSentEvents {
         return buffer
     }
 
+    /// The most a stream writes at once when chunks wait for it.
+    static let writeBatchBytes = 1 << 16
+
     /// A comment line that keeps proxies and browsers from closing an idle stream.
     static let heartbeat = ByteBuffer(string: ": heartbeat\n\n")
 
@@ -102,6 +105,13 @@ extension ServerSentEvents {
                     if rendered.last {
                         last = true
                         break items
+                    }
+                    // At most 64 KiB a write, each of which may wait `maxStall` as one event's write may:
+                    // a resumed long answer read slowly is not a client that stopped reading.
+                    if events.readableBytes >= Self.writeBatchBytes {
+                        let full = events
+                        events = ByteBuffer()
+                        try await watch.during { try await writer.write(full) }
                     }
                 }
             }
