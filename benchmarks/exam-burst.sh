@@ -17,17 +17,7 @@ rounds=${2:-3}
 if [ -n "${SLUICE_BUILDS:-}" ]; then builds=($SLUICE_BUILDS); else builds=("sluice=$(sluice_bin)"); fi
 WORK=$(mktemp -d)
 trap 'kill ${SLUICE_PID:-} 2>/dev/null; rm -rf "$WORK"' EXIT
-cat > "$WORK/sluice.yaml" <<YAML
-server: {maxConnectionsPerAddress: 1000000}
-deployments:
-  names: [provider]
-  provider: {provider: mock, maxInFlight: 24}
-models:
-  aliases: [default]
-  default: {deployments: [provider]}
-mock: {ttftMs: 0, tokensPerSecond: 120, tokens: 60}
-queue: {workers: 256, deadlineSeconds: 600}
-YAML
+exam_night_config "$WORK/sluice.yaml" 120
 echo "| build | round | teachers' first token, provider: n, p50, p99, max | cache: n, p50, p99, max | everyone's first token p50 / p99 (loadtest) | answers | node CPU per answer |"
 echo "| --- | ---: | --- | --- | --- | ---: | ---: |"
 for round in $(seq "$rounds"); do

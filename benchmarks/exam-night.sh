@@ -23,18 +23,8 @@ speedup=$(python3 -c "print(3600 / $hour)")   # the night runs this much faster 
 mock_rate=$(python3 -c "print(20 * 3600 / $hour)")
 WORK=$(mktemp -d)
 warm=${WARM:-0}
-cat > "$WORK/sluice.yaml" <<YAML
-server: {maxConnectionsPerAddress: 1000000}
-plans: {names: [free, warmer], warmer: {requestsPerMinute: 0, maxStreams: 1000}}
-deployments:
-  names: [provider]
-  provider: {provider: mock, maxInFlight: 24}
-models:
-  aliases: [default]
-  default: {deployments: [provider]}
-mock: {ttftMs: 0, tokensPerSecond: $mock_rate, tokens: 60}
-queue: {workers: 256, deadlineSeconds: 600}
-YAML
+exam_night_config "$WORK/sluice.yaml" "$mock_rate"
+echo "plans: {names: [free, warmer], warmer: {requestsPerMinute: 0, maxStreams: 1000}}" >> "$WORK/sluice.yaml"
 start_sluice "$WORK/data" --config "$WORK/sluice.yaml"
 per_request_mock=(--mock-tokens 20-100 --mock-rate "$mock_rate")
 if [ "$warm" -gt 0 ]; then

@@ -85,3 +85,20 @@ start_postgres() {
 }
 stop_postgres() { as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# exam_night_config FILE MOCK_RATE: the exam night's node (one mock provider deployment capped at 24 in
+# flight, answering 60 tokens at MOCK_RATE tokens/s by default; 256 workers; the per-address connection cap
+# lifted, the load generator being one address), written to FILE, for exam-night.sh and exam-burst.sh.
+exam_night_config() {
+  cat > "$1" <<YAML
+server: {maxConnectionsPerAddress: 1000000}
+deployments:
+  names: [provider]
+  provider: {provider: mock, maxInFlight: 24}
+models:
+  aliases: [default]
+  default: {deployments: [provider]}
+mock: {ttftMs: 0, tokensPerSecond: $2, tokens: 60}
+queue: {workers: 256, deadlineSeconds: 600}
+YAML
+}
