@@ -120,18 +120,16 @@ final class Subscription: AsyncSequence, Sendable {
     /// The chunks, without heartbeats and notices.
     struct Iterator: AsyncIteratorProtocol {
         let subscription: Subscription
-        var batch: [StreamItem] = []
-        var next = 0
+        var batch = [StreamItem]().makeIterator()
 
         mutating func next() async -> StreamChunk? {
             while true {
-                while next < batch.count {
-                    defer { next += 1 }
-                    if case .chunk(let chunk) = batch[next] { return chunk }
+                while let item = batch.next() {
+                    if case .chunk(let chunk) = item { return chunk }
                 }
-                batch = await subscription.nextBatch()
-                next = 0
-                if batch.isEmpty { return nil }
+                let items = await subscription.nextBatch()
+                if items.isEmpty { return nil }
+                batch = items.makeIterator()
             }
         }
     }
