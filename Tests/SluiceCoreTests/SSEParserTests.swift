@@ -14,6 +14,9 @@ import Testing
         for cut in 1..<bytes.count {
             var parser = SSEParser()
             #expect(parser.feed(bytes[..<cut]) + parser.feed(bytes[cut...]) == expected, "cut at \(cut)")
+            // Bytes not held together (a lazy sequence) parse the same.
+            var lazy = SSEParser()
+            #expect(lazy.feed(bytes[..<cut].lazy.map { $0 }) + lazy.feed(bytes[cut...].lazy.map { $0 }) == expected, "cut at \(cut), lazily")
         }
     }
 
@@ -24,5 +27,16 @@ import Testing
         let items = parser.feed("data: " + String(repeating: "x", count: 5000))
         #expect(items == [.oversized])
         #expect(parser.feed("\n\ndata: after\n\n").isEmpty)
+    }
+
+    @Test func theLimitCountsEveryByteOfAnEventAcrossFeedsLineEndsIncluded() {
+        // 11 bytes exactly: "data: abc\n" and the blank line that ends the event.
+        var parser = SSEParser()
+        parser.maxEventBytes = 11
+        #expect(parser.feed("data: ") + parser.feed("abc\n") + parser.feed("\n") == [.event(SSEEvent(data: "abc"))])
+        // The `\n` of a `\r\n` counts too: 12 bytes, split across feeds.
+        var over = SSEParser()
+        over.maxEventBytes = 11
+        #expect(over.feed("data: abc\r") + over.feed("\n\r") == [.oversized])
     }
 }

@@ -45,37 +45,64 @@ public struct SSEParser: Sendable {
     var name: String?
     var data: [String] = []
     var sawField = false
+    var lastWasCR = false
 
     /// Creates a parser.
     public init() {}
 
     /// Feeds bytes; returns the items completed by them.
     public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> [Item] where Bytes.Element == UInt8 {
+        if let items = bytes.withContiguousStorageIfAvailable({ feed(contiguous: $0) }) { return items }
+        return Array(bytes).withUnsafeBufferPointer { feed(contiguous: $0) }
+    }
+
+    /// Feeds bytes held together: each line is found by a scan for its end and read at once, not appended
+    /// byte by byte (a generic loop over a `ByteBuffer`'s bytes took about 15 % of the load generator's CPU).
+    private mutating func feed(contiguous bytes: UnsafeBufferPointer<UInt8>) -> [Item] {
         var items: [Item] = []
         guard !overflowed else { return [] }
-        for byte in bytes {
-            eventBytes += 1
-            if eventBytes > maxEventBytes {
-                overflowed = true
-                pending = []
-                data = []
-                items.append(.oversized)
-                return items
+        var index = 0
+        while index < bytes.count {
+            if lastWasCR {
+                lastWasCR = false
+                if bytes[index] == UInt8(ascii: "\n") {
+                    // The `\n` of a `\r\n`: the line ended at the `\r`.
+                    index += 1
+                    guard count(1, into: &items) else { return items }
+                    continue
+                }
             }
-            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
-                if byte == UInt8(ascii: "\n"), lastWasCR { lastWasCR = false; continue }
-                lastWasCR = byte == UInt8(ascii: "\r")
+            var end = index
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\n"), bytes[end] != UInt8(ascii: "\r") { end += 1 }
+            let rest = UnsafeBufferPointer(rebasing: bytes[index..<end])
+            guard count(end - index + (end < bytes.count ? 1 : 0), into: &items) else { return items }
+            guard end < bytes.count else {
+                pending.append(contentsOf: rest)
+                break
+            }
+            lastWasCR = bytes[end] == UInt8(ascii: "\r")
+            if pending.isEmpty {
+                line(String(decoding: rest, as: UTF8.self), into: &items)
+            } else {
+                pending.append(contentsOf: rest)
                 line(String(decoding: pending, as: UTF8.self), into: &items)
                 pending.removeAll(keepingCapacity: true)
-            } else {
-                lastWasCR = false
-                pending.append(byte)
             }
+            index = end + 1
         }
         return items
     }
 
-    var lastWasCR = false
+    /// Counts `bytes` more of the event; false (the parser stopped, `.oversized` added) past the limit.
+    private mutating func count(_ bytes: Int, into items: inout [Item]) -> Bool {
+        eventBytes += bytes
+        guard eventBytes > maxEventBytes else { return true }
+        overflowed = true
+        pending = []
+        data = []
+        items.append(.oversized)
+        return false
+    }
 
     /// Feeds text.
     public mutating func feed(_ text: String) -> [Item] { feed(Array(text.utf8)) }
