@@ -44,8 +44,9 @@ final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Output, any Error>, Never>) in
             let start = state.withLock { state -> Bool in
                 state.pending.append(Waiter(item: item, key: key, continuation: continuation))
-                defer { state.draining = true }
-                return !state.draining
+                let idle = !state.draining
+                state.draining = true
+                return idle
             }
             if start { Task { await self.drain() } }
         }

@@ -68,14 +68,14 @@ public struct SSEParser: Sendable {
                 if bytes[index] == UInt8(ascii: "\n") {
                     // The `\n` of a `\r\n`: the line ended at the `\r`.
                     index += 1
-                    guard count(1, into: &items) else { return items }
+                    guard countEventBytes(1, into: &items) else { return items }
                     continue
                 }
             }
             var end = index
             while end < bytes.count, bytes[end] != UInt8(ascii: "\n"), bytes[end] != UInt8(ascii: "\r") { end += 1 }
             let rest = UnsafeBufferPointer(rebasing: bytes[index..<end])
-            guard count(end - index + (end < bytes.count ? 1 : 0), into: &items) else { return items }
+            guard countEventBytes(end - index + (end < bytes.count ? 1 : 0), into: &items) else { return items }
             guard end < bytes.count else {
                 pending.append(contentsOf: rest)
                 break
@@ -94,7 +94,7 @@ public struct SSEParser: Sendable {
     }
 
     /// Counts `bytes` more of the event; false (the parser stopped, `.oversized` added) past the limit.
-    private mutating func count(_ bytes: Int, into items: inout [Item]) -> Bool {
+    private mutating func countEventBytes(_ bytes: Int, into items: inout [Item]) -> Bool {
         eventBytes += bytes
         guard eventBytes > maxEventBytes else { return true }
         overflowed = true
