@@ -38,11 +38,13 @@ import Testing
     @Test func aFullDiskStrandsNoJobAndNothingNeedsARestart() async throws {
         let disk = try await Self.tmpfs(megabytes: 24)
         defer { Task { await Self.unmount(disk) } }
-        try await TestNode.with(dataDirectory: disk + "/data") { node in
+        // Room for all four jobs (and a request answered before the disk is full) to run at once, so that
+        // every one is running when the disk fills, not waiting for another's end.
+        try await TestNode.with(dataDirectory: disk + "/data", configure: { $0.queue.maxRunningPerUser = 8 }) { node in
             let slow: [String: Any] = ["tokens": 300, "tokens_per_second": 60]
             var ids: [String] = []
             for index in 0..<4 { ids.append(try await node.client.submit(chatBody("question \(index) for a full disk", mock: slow))) }
-            for id in ids { _ = try await node.client.waitForJob(id, states: ["running", "succeeded"]) }
+            for id in ids { _ = try await node.client.waitForJob(id, states: ["running", "succeeded"], timeout: 60) }
             // Every job's stream is followed while the disk fills.
             let client = node.client
             let watchers = ids.map { id in Task { try await client.events("/v1/jobs/\(id)/stream", timeout: .seconds(120)) } }

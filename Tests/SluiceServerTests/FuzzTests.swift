@@ -12,7 +12,9 @@ import Testing
 /// (and everything a checked request then reaches: the cache key, the providers' bodies), the SSE
 /// parser, and the configuration reader. Thousands of generated cases per run, from a seed that a
 /// failure prints (`.fixedSeed(…)` replays it). None may trap; each either refuses with an error or
-/// yields something usable.
+/// yields something usable. Each case starts with `Task.yield()`: thousands of cases in a row would
+/// otherwise hold a thread of the two-thread cooperative pool for seconds, starving the nodes other tests
+/// run in this process (a job of the full-disk test once waited 30 s for a thread).
 @Suite struct FuzzTests {
     // MARK: Generators
 
@@ -131,6 +133,7 @@ import Testing
         let cut = zip(Self.value(depth: 3), Gen.int(in: 0...40), Self.pick(["", " ", "}", "]", ",", "\"", "x", "\\"]))
         var agreed = 0
         await propertyCheck(count: 3000, input: cut) { text, trim, junk in
+            await Task.yield()
             // Most cases whole; some cut short or with a stray character.
             let sample = trim > 30 ? String(text.dropLast(trim - 30)) + junk : text
             let data = Data(sample.utf8)
@@ -186,6 +189,7 @@ import Testing
         var read = 0
         var left = 0
         await propertyCheck(count: 3000, input: Gen<String>.oneOf(Self.body, Self.shapedBody, Self.shapedBody)) { body in
+            await Task.yield()
             let data = Data(body.utf8)
             let decoded = try? JSONDecoder().decode(ChatRequest.self, from: data)
             guard let json = try? JSONValue.parse(data), let fast = ChatRequest(json: json) else {
@@ -208,6 +212,7 @@ import Testing
     @Test func aChunkWrittenWithoutJSONEncoderReadsAsWhatJSONEncoderWrites() async {
         var compared = 0
         await propertyCheck(count: 3000, input: Self.value(depth: 3), Self.text, Gen.int(in: 0...7)) { choice, quotedText, flags in
+            await Task.yield()
             guard let choice = try? JSONValue.parse(Data(choice.utf8)), let text = (try? JSONValue.parse(Data(quotedText.utf8)))?.string else { return }
             var chunk = ChatCompletionChunk(id: "chatcmpl-\(text)", created: Date(timeIntervalSince1970: 1_800_000_000), model: text, choices: [choice, choice])
             if flags & 1 != 0 { chunk.usage = Usage(json: ["prompt_tokens": 12, "completion_tokens": 30, "prompt_tokens_details": choice]) }
@@ -227,6 +232,7 @@ import Testing
         let configuration = SluiceConfiguration()
         var accepted = 0
         await propertyCheck(count: 3000, input: Self.body) { body in
+            await Task.yield()
             guard let request = try? JSONDecoder().decode(ChatRequest.self, from: Data(body.utf8)) else { return }
             do {
                 try request.validate(configuration: configuration, router: Self.router, anyModel: false)
@@ -250,6 +256,7 @@ import Testing
 
     @Test func arbitraryBytesNeverTrapTheDecoder() async {
         await propertyCheck(count: 2000, input: Gen.uint8().array(of: 0...200), Self.body) { bytes, body in
+            await Task.yield()
             // Random bytes, and a valid-looking body cut or spliced with them.
             let cut = Array(body.utf8).prefix(bytes.count)
             for data in [Data(bytes), Data(cut + bytes)] {
@@ -267,6 +274,7 @@ import Testing
         let ending = Self.pick(["\n", "\r\n", "\r"])
         let stream = zip(line, ending).array(of: 0...30).map { (lines: [(String, String)]) -> String in lines.map { $0.0 + $0.1 }.joined() }
         await propertyCheck(count: 3000, input: stream, Gen.int(in: 1...8)) { text, pieces in
+            await Task.yield()
             var whole = SSEParser()
             let expected = whole.feed(text)
             var parser = SSEParser()
@@ -295,6 +303,7 @@ import Testing
         let folder = TemporaryDirectory.make()
         var count = 0
         await propertyCheck(count: 400, input: file) { entries in
+            await Task.yield()
             count += 1
             // Nested YAML from dotted keys (a later duplicate key wins).
             var tree: [String: Any] = [:]

@@ -72,12 +72,19 @@ import Testing
                 // What the database and the nodes say of a job left unfinished, to find out why.
                 let row = try await TestPostgres.query(
                     url, "SELECT state, node, fence, lease_until < now(), not_before FROM sluice_job WHERE id = '\(id)'")
+                // What each connection does, and which waits for a lock: a statement that never ends shows here.
+                let activity = try await TestPostgres.query(
+                    url, """
+                    SELECT pid, state, wait_event_type, wait_event, now() - xact_start, pg_blocking_pids(pid), left(query, 160)
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """)
                 let said = nodes.enumerated().flatMap { index, node in
                     let lines = node.log.split(separator: "\n")
                     let notable = lines.filter { line in [id, " warning ", " error ", " critical "].contains { line.contains($0) } }
                     return (notable.suffix(40) + ["…"] + lines.suffix(10)).map { "node \(index): \($0.prefix(400))" }
                 }
-                Issue.record("\(id) (node \(n)) unfinished; its row: \(row); the nodes said:\n\(said.joined(separator: "\n"))")
+                let connections = activity.joined(separator: "\n")
+                Issue.record("\(id) (node \(n)) unfinished; its row: \(row); the database's connections:\n\(connections)\nthe nodes said:\n\(said.joined(separator: "\n"))")
                 throw error
             }
             #expect(job["state"] as? String == "succeeded", "\(id): \(job)")

@@ -7,7 +7,8 @@ import Testing
 /// A student's question is arbitrary text and a model file is whatever an operator points at: reading
 /// either never traps. Questions are built from the pieces the reader treats specially (numbers of
 /// every size, ordinals, Roman numerals, math symbols, superscripts, Mongolian endings) and from any
-/// characters; model files from valid ones cut and spliced with random bytes.
+/// characters; model files from valid ones cut and spliced with random bytes. Each case yields first, as
+/// in `FuzzTests`, so that the nodes of other tests get their turn on the threads.
 @Suite struct QuestionFuzzTests {
     static let pieces = [
         "0", "1", "2", "-", "−", "/", "^", "²", "¹⁰", "⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹⁹", "√", "=", "+", "->", "→", "%", "3.14", "1,5", "99999999999999999999999999",
@@ -24,6 +25,7 @@ import Testing
         let analyzer = QuestionAnalyzer.shared
         let embedder = HashingEmbedder()
         await propertyCheck(count: 3000, input: question) { text in
+            await Task.yield()
             let first = analyzer.analyze(text)
             let second = analyzer.analyze(text)
             #expect(first == second)
@@ -32,6 +34,7 @@ import Testing
             _ = Question.sameContent(first.terms, first.terms)
         }
         await propertyCheck(count: 1000, input: Gen<Character>.character(in: "\u{0}"..."\u{2FFF}").string(of: 0...60)) { text in
+            await Task.yield()
             _ = embedder.vector(analyzer.analyze(text))
         }
     }
@@ -50,6 +53,7 @@ import Testing
         let model = try Data(contentsOf: URL(fileURLWithPath: directory + "/model.safetensors"))
         let tokenizer = try Data(contentsOf: URL(fileURLWithPath: directory + "/tokenizer.json"))
         await propertyCheck(count: 1500, input: Gen.uint8().array(of: 0...64), Gen.int(in: 0...4000)) { bytes, cut in
+            await Task.yield()
             for data in [Data(bytes), model.prefix(cut) + Data(bytes), Data(bytes) + model.dropFirst(min(cut, 8))] {
                 if let tensors = try? SafeTensors(data: data) { #expect(tensors.tensors.values.allSatisfy { $0.values.count == $0.shape.reduce(1, *) }) }
             }
