@@ -27,8 +27,10 @@ public enum StoreFailure {
 
     /// The error a commit that may have happened is reported as: PostgreSQL's connection failed, with no
     /// error from the server, after the statement that commits (an autocommitted one, or `COMMIT`) was
-    /// sent — it may have committed before its reply was lost. Nil when `error` says the write did not.
+    /// sent — it may have committed before its reply was lost; or no reply came in time
+    /// (`StatementDeadline`). Nil when `error` says the write did not.
     static func commitUnknown(_ error: any Error) -> CommitUnknown? {
+        if let unknown = error as? CommitUnknown { return unknown }
         guard let failure = error as? PSQLError, failure.serverInfo == nil else { return nil }
         return CommitUnknown(underlying: failure)
     }
@@ -53,5 +55,8 @@ public struct CommitUnknown: Error, CustomStringConvertible {
     /// The connection's failure.
     public let underlying: any Error
 
-    public var description: String { "the store's connection failed before it said whether the write committed (\(String(reflecting: type(of: underlying))))" }
+    public var description: String {
+        if let unanswered = underlying as? StatementUnanswered { return "the store did not say whether the write committed: \(unanswered)" }
+        return "the store's connection failed before it said whether the write committed (\(String(reflecting: type(of: underlying))))"
+    }
 }

@@ -26,7 +26,7 @@ extension PostgresStore {
     }
 
     public func renewLeases(node: String, address: String, leaseSeconds: Double) async throws -> Int {
-        try await transaction { connection in
+        try await boundedTransaction { [logger] connection in
             try await connection.query(
                 """
                 INSERT INTO sluice_node (id, address, heartbeat_at) VALUES (\(node), \(address), now())

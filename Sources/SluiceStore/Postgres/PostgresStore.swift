@@ -64,29 +64,36 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         self.logger = logger
         let leaseSeconds = configuration.leaseSeconds
         self.leaseSeconds = leaseSeconds
+        let deadline = StatementDeadline.writes
         inserts = PostgresBatcher(
             batch: { jobs in
                 do {
                     // Read to its end: the statement returns a row (its notification), and an error (a duplicate id)
                     // arrives after the row's description.
-                    _ = try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger).collect()
+                    _ = try await deadline.run { try await client.query(Self.insertQuery(jobs, leaseSeconds: leaseSeconds), logger: logger).collect() }
                 } catch let error where StoreFailure.commitUnknown(error) != nil {
                     // One statement commits all its rows or none: when they are all there, it committed. Otherwise
                     // the jobs go again one by one (on connections that work), as after any failed batch.
                     let ids = jobs.map(\.id)
-                    let found = try await Self.ids(client.query("SELECT id FROM sluice_job WHERE id = ANY(\(ids)::text[])", logger: logger))
+                    let found = try await deadline.run { try await Self.ids(client.query("SELECT id FROM sluice_job WHERE id = ANY(\(ids)::text[])", logger: logger)) }
                     guard found.count == ids.count else { throw error }
                 }
                 return jobs.map { _ in () }
             },
-            single: { job in _ = try await client.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger).collect() })
+            single: { job in
+                _ = try await deadline.run { try await client.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger).collect() }
+            })
         saves = PostgresBatcher(
             batch: { saves in
-                let written = try await Self.ids(client.query(Self.saveQuery(saves), logger: logger))
+                let query = try Self.saveQuery(saves)
+                let written = try await deadline.run { try await Self.ids(client.query(query, logger: logger)) }
                 return saves.map { written.contains($0.job.id) }
             },
-            single: { save in try await !Self.ids(client.query(Self.saveQuery([save]), logger: logger)).isEmpty })
-        usageWriter = UsageWriter { tally in try await Self.write(tally, client: client, logger: logger) }
+            single: { save in
+                let query = try Self.saveQuery([save])
+                return try await deadline.run { try await !Self.ids(client.query(query, logger: logger)).isEmpty }
+            })
+        usageWriter = UsageWriter { tally in try await deadline.run { try await Self.write(tally, client: client, logger: logger) } }
         // The pool must be running before the first lease (the migrations), or PostgresNIO warns.
         let (running, started) = AsyncStream<Void>.makeStream()
         runner = Task {
@@ -115,6 +122,11 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         try await Self.transaction(client, logger: logger, body)
     }
 
+    /// `transaction`, for a write that keeps work moving: waited for at most `StatementDeadline.writes`.
+    func boundedTransaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await StatementDeadline.writes.run { [client, logger] in try await Self.transaction(client, logger: logger, body) }
+    }
+
     static func transaction<Result: Sendable>(
         _ client: PostgresClient, logger: Logger, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
@@ -135,7 +147,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             try await inserts.write(job, key: job.id)
             return
         }
-        try await transaction { connection in
+        try await boundedTransaction { [leaseSeconds, logger] connection in
             _ = try await connection.query(Self.insertQuery([job], leaseSeconds: leaseSeconds), logger: logger).collect()
             try await Self.apply(counters, on: connection, logger: logger)
         }
@@ -146,7 +158,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         let save = Save(job: job, chunks: chunks)
         let written = try await counters.isEmpty
             ? saves.write(save, key: job.id)
-            : transaction { connection in
+            : boundedTransaction { [logger] connection in
                 let written = try await !Self.ids(connection.query(Self.saveQuery([save]), logger: logger)).isEmpty
                 if written { try await Self.apply(counters, on: connection, logger: logger) }
                 return written
@@ -339,7 +351,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
         // holder sees them; a lapsed fence writes nothing.
         let seqs = rows.map(\.0)
         let bodies = rows.map { ByteBuffer(bytes: $0.1) }
-        let held = try await Self.count(client.query(
+        let held = try await StatementDeadline.writes.run { [client, logger] in try await Self.count(client.query(
             """
             WITH held AS (
                 SELECT id FROM sluice_job WHERE id = \(jobID) AND fence = \(fence) FOR SHARE
@@ -350,7 +362,7 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
             )
             SELECT count(*) FROM held
             """,
-            logger: logger))
+            logger: logger)) }
         guard held > 0 else { throw LeaseLost(jobID: jobID) }
     }
 
