@@ -10,7 +10,8 @@ public enum StoreFailure {
     /// circuit breaker), or the pool is shut down; a wait for a connection that was cancelled (its request
     /// went away) says nothing about the store.
     public static func isStoreError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is CommitUnknown || isPoolFailure(error)
+        error is DatabaseError || error is PSQLError || error is PostgresDecodingError || error is CommitUnknown || error is StatementUnanswered
+            || isPoolFailure(error)
             || isDiskFull(error)
     }
 

@@ -8,21 +8,24 @@ public import SluiceCore
 extension PostgresStore {
     public func claim(node: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [Job] {
         guard limit > 0 else { return [] }
-        let rows = try await client.query(
-            """
-            WITH picked AS (
-                SELECT id FROM sluice_job
-                WHERE state = 'queued' AND node IS NULL AND (not_before IS NULL OR not_before <= \(now.timeIntervalSince1970))
-                ORDER BY priority, created_at
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE sluice_job AS j SET node = \(node), fence = j.fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
-            FROM picked WHERE j.id = picked.id
-            RETURNING j.data, j.node, j.fence
-            """,
-            logger: logger)
-        return try await Self.jobs(rows)
+        // Bounded: a claim left unanswered would stop this node claiming for good. One that committed
+        // unseen leaves jobs this node holds and does not run; the watchdog takes them up.
+        return try await StatementDeadline.writes.run { [client, logger] in
+            try await Self.jobs(client.query(
+                """
+                WITH picked AS (
+                    SELECT id FROM sluice_job
+                    WHERE state = 'queued' AND node IS NULL AND (not_before IS NULL OR not_before <= \(now.timeIntervalSince1970))
+                    ORDER BY priority, created_at
+                    LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE sluice_job AS j SET node = \(node), fence = j.fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
+                FROM picked WHERE j.id = picked.id
+                RETURNING j.data, j.node, j.fence
+                """,
+                logger: logger))
+        }
     }
 
     public func renewLeases(node: String, address: String, leaseSeconds: Double) async throws -> Int {
@@ -48,19 +51,23 @@ extension PostgresStore {
     }
 
     public func liveNodes(leaseSeconds: Double) async throws -> [String] {
-        var nodes: [String] = []
-        let rows = try await client.query(
-            "SELECT id FROM sluice_node WHERE heartbeat_at > now() - make_interval(secs => \(leaseSeconds)) ORDER BY id", logger: logger)
-        for try await id in rows.decode(String.self) { nodes.append(id) }
-        return nodes
+        try await StatementDeadline.reads.run { [client, logger] in
+            var nodes: [String] = []
+            let rows = try await client.query(
+                "SELECT id FROM sluice_node WHERE heartbeat_at > now() - make_interval(secs => \(leaseSeconds)) ORDER BY id", logger: logger)
+            for try await id in rows.decode(String.self) { nodes.append(id) }
+            return nodes
+        }
     }
 
     public func unfinishedCount() async throws -> Int {
-        var count = 0
-        for try await found in try await client.query("SELECT count(*) FROM sluice_job WHERE state IN ('queued', 'running')", logger: logger).decode(Int.self) {
-            count = found
+        try await StatementDeadline.reads.run { [client, logger] in
+            var count = 0
+            for try await found in try await client.query("SELECT count(*) FROM sluice_job WHERE state IN ('queued', 'running')", logger: logger).decode(Int.self) {
+                count = found
+            }
+            return count
         }
-        return count
     }
 
     public func rescueExpired() async throws -> [String] {
@@ -86,36 +93,42 @@ extension PostgresStore {
     func rescueExpired(condition: String, binds: PostgresBindings = PostgresBindings()) async throws -> [String] {
         // The state condition and the row lock make a rescue and a completion exclusive: a job that
         // ended is never put back, and the new fence refuses the old holder's later writes.
-        var ids: [String] = []
-        let rows = try await client.query(
-            PostgresQuery(unsafeSQL: """
-                UPDATE sluice_job SET state = 'queued', node = NULL, fence = fence + 1, lease_until = NULL
-                WHERE node IS NOT NULL AND state IN ('queued', 'running') AND lease_until < now() AND \(condition)
-                RETURNING id
-                """, binds: binds),
-            logger: logger)
-        for try await id in rows.decode(String.self) { ids.append(id) }
+        // Bounded, each statement: a rescue left unanswered would stop this node rescuing for good.
+        let ids = try await StatementDeadline.writes.run { [client, logger] in
+            var ids: [String] = []
+            let rows = try await client.query(
+                PostgresQuery(unsafeSQL: """
+                    UPDATE sluice_job SET state = 'queued', node = NULL, fence = fence + 1, lease_until = NULL
+                    WHERE node IS NOT NULL AND state IN ('queued', 'running') AND lease_until < now() AND \(condition)
+                    RETURNING id
+                    """, binds: binds),
+                logger: logger)
+            for try await id in rows.decode(String.self) { ids.append(id) }
+            return ids
+        }
         if !ids.isEmpty { try await notifyQueued() }
         // Nodes gone for a day (every start is a new node), and open-stream counts of nodes gone for an
         // hour, or closed, are of no more use.
-        try await client.query(
-            """
-            WITH gone AS (DELETE FROM sluice_node WHERE heartbeat_at < now() - interval '1 day')
-            DELETE FROM sluice_open_stream s WHERE s.count <= 0
-               OR NOT EXISTS (SELECT 1 FROM sluice_node n WHERE n.id = s.node AND n.heartbeat_at > now() - interval '1 hour')
-            """,
-            logger: logger)
+        _ = try await StatementDeadline.writes.run { [client, logger] in
+            try await client.query(
+                """
+                WITH gone AS (DELETE FROM sluice_node WHERE heartbeat_at < now() - interval '1 day')
+                DELETE FROM sluice_open_stream s WHERE s.count <= 0
+                   OR NOT EXISTS (SELECT 1 FROM sluice_node n WHERE n.id = s.node AND n.heartbeat_at > now() - interval '1 hour')
+                """,
+                logger: logger)
+        }
         return ids
     }
 
     public func release(_ jobs: [Job]) async throws {
         for job in jobs {
-            try await client.query(
+            _ = try await StatementDeadline.writes.run { [client, logger] in try await client.query(
                 """
                 UPDATE sluice_job SET node = NULL, fence = fence + 1, lease_until = NULL
                 WHERE id = \(job.id) AND fence = \(job.fence ?? 0) AND state = 'queued'
                 """,
-                logger: logger)
+                logger: logger) }
         }
         if !jobs.isEmpty { try await notifyQueued() }
     }
@@ -177,11 +190,13 @@ extension PostgresStore {
     }
 
     public func coolDowns() async throws -> [String: Date] {
-        let rows = try await client.query(
-            "SELECT deployment, until_at FROM sluice_cooldown WHERE until_at > extract(epoch FROM now())", logger: logger)
-        var found: [String: Date] = [:]
-        for try await (deployment, until) in rows.decode((String, Double).self) { found[deployment] = Date(timeIntervalSince1970: until) }
-        return found
+        try await StatementDeadline.reads.run { [client, logger] in
+            let rows = try await client.query(
+                "SELECT deployment, until_at FROM sluice_cooldown WHERE until_at > extract(epoch FROM now())", logger: logger)
+            var found: [String: Date] = [:]
+            for try await (deployment, until) in rows.decode((String, Double).self) { found[deployment] = Date(timeIntervalSince1970: until) }
+            return found
+        }
     }
 
     public func setting(_ name: String) async throws -> String? {
@@ -198,7 +213,7 @@ extension PostgresStore {
 
     /// Tells idle nodes that work is waiting.
     private func notifyQueued() async throws {
-        try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger)
+        try await StatementDeadline.writes.run { [client, logger] in _ = try await client.query("SELECT pg_notify(\(Self.workChannel), '')", logger: logger) }
     }
 
     public func listenForWork(onListening: @escaping @Sendable () -> Void, onLost: @escaping @Sendable () -> Void, wake: @escaping @Sendable () -> Void) async {

@@ -189,7 +189,9 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     public func addCounters(_ counters: [DailyCounterDelta]) async throws {
         let counters = counters.filter { $0.messages != 0 || $0.tokens != 0 }
         guard !counters.isEmpty else { return }
-        try await client.withConnection { connection in try await Self.apply(counters, on: connection, logger: logger) }
+        try await StatementDeadline.writes.run { [client, logger] in
+            try await client.withConnection { connection in try await Self.apply(counters, on: connection, logger: logger) }
+        }
     }
 
     public func addFollower(jobID: String, tenant: String, user: String) async throws {
@@ -213,20 +215,24 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     }
 
     public func job(id: String) async throws -> Job? {
-        try await Self.jobs(client.query("SELECT data, node, fence FROM sluice_job WHERE id = \(id)", logger: logger)).first
+        try await StatementDeadline.reads.run { [client, logger] in
+            try await Self.jobs(client.query("SELECT data, node, fence FROM sluice_job WHERE id = \(id)", logger: logger)).first
+        }
     }
 
     public func watchedJobs(node: String?) async throws -> [JobMark] {
-        let rows = try await client.query(
-            """
-            SELECT id, state, node, fence FROM sluice_job
-            WHERE (state = 'running' AND (node IS NULL OR node = \(node))) OR (state = 'queued' AND node = \(node))
-            """, logger: logger)
-        var marks: [JobMark] = []
-        for try await (id, state, holder, fence) in rows.decode((String, String, String?, Int).self) {
-            if let state = JobState(rawValue: state) { marks.append(JobMark(id: id, state: state, node: holder, fence: fence)) }
+        try await StatementDeadline.reads.run { [client, logger] in
+            let rows = try await client.query(
+                """
+                SELECT id, state, node, fence FROM sluice_job
+                WHERE (state = 'running' AND (node IS NULL OR node = \(node))) OR (state = 'queued' AND node = \(node))
+                """, logger: logger)
+            var marks: [JobMark] = []
+            for try await (id, state, holder, fence) in rows.decode((String, String, String?, Int).self) {
+                if let state = JobState(rawValue: state) { marks.append(JobMark(id: id, state: state, node: holder, fence: fence)) }
+            }
+            return marks
         }
-        return marks
     }
 
     public func unfinishedJobs() async throws -> [Job] {
@@ -367,13 +373,15 @@ public final class PostgresStore: JobStore, StreamLog, CacheStore, SharedJobQueu
     }
 
     public func chunks(of jobID: String, after seq: Int) async throws -> [StreamChunk] {
-        var chunks: [StreamChunk] = []
-        let rows = try await client.query(
-            "SELECT seq, data FROM sluice_chunk WHERE job_id = \(jobID) AND seq > \(seq) ORDER BY seq", logger: logger)
-        for try await (seq, data) in rows.decode((Int, Data).self) {
-            chunks.append(StreamChunk(seq: seq, event: try Self.decoder.decode(StreamEvent.self, from: data)))
+        try await StatementDeadline.reads.run { [client, logger] in
+            var chunks: [StreamChunk] = []
+            let rows = try await client.query(
+                "SELECT seq, data FROM sluice_chunk WHERE job_id = \(jobID) AND seq > \(seq) ORDER BY seq", logger: logger)
+            for try await (seq, data) in rows.decode((Int, Data).self) {
+                chunks.append(StreamChunk(seq: seq, event: try Self.decoder.decode(StreamEvent.self, from: data)))
+            }
+            return chunks
         }
-        return chunks
     }
 
     static func encode(_ chunks: [StreamChunk]) throws -> [(Int, Data)] {
