@@ -24,7 +24,7 @@ mock_rate=$(python3 -c "print(20 * 3600 / $hour)")
 WORK=$(mktemp -d)
 warm=${WARM:-0}
 exam_night_config "$WORK/sluice.yaml" "$mock_rate"
-echo "plans: {names: [free, warmer], warmer: {requestsPerMinute: 0, maxStreams: 1000}}" >> "$WORK/sluice.yaml"
+echo "plans: {names: [free, warmer], warmer: {requestsPerMinute: 0, maxStreams: 1000, maxRunning: 24}}" >> "$WORK/sluice.yaml"
 start_sluice "$WORK/data" --config "$WORK/sluice.yaml"
 per_request_mock=(--mock-tokens 20-100 --mock-rate "$mock_rate")
 if [ "$warm" -gt 0 ]; then

@@ -27,7 +27,7 @@ struct WarmCommand: AsyncParsableCommand {
     @Option(help: "Questions asked at once.")
     var concurrency = 4
 
-    @Option(help: "The plan the warming user is on (give it generous limits).")
+    @Option(help: "The plan the warming user is on (give it generous limits, and a maxRunning as large as --concurrency).")
     var plan: String?
 
     @Option(help: "The end user the questions are asked as.")

@@ -175,6 +175,7 @@ struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
         .init(yaml: "deployments: {names: [d], d: {provider: mock, timeouts: {total: 0}}}", keyPath: "deployments.d.timeouts.total", says: "must be more than 0"),
         .init(yaml: "deployments: {names: [d], d: {provider: mock, requestsPerMinute: -3}}", keyPath: "deployments.d.requestsPerMinute", says: "0 (no limit) or a positive number"),
         .init(yaml: "plans: {names: [free], free: {requestsPerMinute: -5}}", keyPath: "plans.free.requestsPerMinute", says: "0 (no limit) or a positive number"),
+        .init(yaml: "plans: {names: [free], free: {maxRunning: 0}}", keyPath: "plans.free.maxRunning", says: "must be at least 1, not 0"),
         .init(yaml: "modes: {names: [exam], exam: {requestsPerMinute: -1}}", keyPath: "modes.exam.requestsPerMinute", says: "must be 0 or more, not -1"),
         .init(yaml: "server: {host: 0.0.0.0}", keyPath: "server.host", says: "without API keys"),
         .init(yaml: #"storage: {postgres: {url: "mysql://root:hunter2@db/x"}}"#, keyPath: "storage.postgres.url", says: "postgres://user:password@host"),

@@ -87,6 +87,43 @@ import Testing
         }
     }
 
+    /// A plan may set its own cap (`maxRunning`): the user `sluice warm` asks as runs as many questions
+    /// at once as its plan allows, while everyone else keeps `queue.maxRunningPerUser`.
+    @Test func aPlansOwnCapReplacesTheQueuesForItsUsers() async throws {
+        try await TestNode.with(configure: {
+            $0.queue.workers = 8
+            $0.queue.maxRunningPerUser = 1
+            var warmer = Plan(name: "warmer")
+            warmer.requestsPerMinute = nil
+            warmer.maxStreams = 100
+            warmer.maxRunning = 3
+            $0.admission.plans["warmer"] = warmer
+        }) { node in
+            let warm = ["X-Sluice-User": "warmer", "X-Sluice-Plan": "warmer"]
+            let alice = ["X-Sluice-User": "alice"]
+            var warming: [String] = []
+            for n in 1...4 { warming.append(try await node.client.submit(chatBody("w\(n)", mock: ["tokens": 1, "ttft_ms": 60_000]), headers: warm)) }
+            var asked: [String] = []
+            for n in 1...2 { asked.append(try await node.client.submit(chatBody("a\(n)", mock: ["tokens": 1, "ttft_ms": 60_000]), headers: alice)) }
+            _ = try await node.client.waitForJob(asked[0], states: ["running"], headers: alice)
+            func states(_ ids: [String], _ headers: [String: String]) async throws -> [String] {
+                var states: [String] = []
+                for id in ids { states.append(try await node.client.get("/v1/jobs/\(id)", headers: headers).json["state"] as? String ?? "") }
+                return states
+            }
+            var running = 0
+            for _ in 0..<100 where running < 3 {
+                running = try await states(warming, warm).filter { $0 == "running" }.count
+                if running < 3 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(running == 3, "the warmer's plan runs 3 at once")
+            #expect(try await states(warming, warm).filter { $0 == "queued" }.count == 1)
+            #expect(try await states(asked, alice) == ["running", "queued"], "alice keeps the queue's cap of 1")
+            for id in warming { _ = try await node.client.delete("/v1/jobs/\(id)", headers: warm) }
+            for id in asked { _ = try await node.client.delete("/v1/jobs/\(id)", headers: alice) }
+        }
+    }
+
     @Test func aJobWaitingPastItsDeadlineExpiresWithAClearReason() async throws {
         try await TestNode.with(configure: { $0.queue.workers = 1; $0.queue.deadlineSeconds = 1.5 }) { node in
             let blocker = try await node.client.submit(chatBody("blocker", mock: ["tokens": 1, "ttft_ms": 60_000]))

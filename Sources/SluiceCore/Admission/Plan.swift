@@ -35,6 +35,10 @@ public struct Plan: Sendable, Hashable {
     public var maxPromptBytes: Int = 32 * 1024
     /// Streams a user may hold open at once (default 5).
     public var maxStreams: Int = 5
+    /// Jobs of one user that run at once on a node (nil: `queue.maxRunningPerUser`, 2 by default): more
+    /// for a plan that asks many questions at once and may hold that many provider slots, such as the
+    /// user `sluice warm` fills the cache as.
+    public var maxRunning: Int?
     /// Stream reconnects (resumes) per minute (default 30).
     public var reconnectsPerMinute: Int = 30
     /// Days a job is kept after it ends, in its owner's history (nil: `retention.historyDays`).

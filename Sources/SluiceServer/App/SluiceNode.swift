@@ -143,7 +143,8 @@ public final class SluiceNode: Sendable {
         let workers = max(1, configuration.queue.workers)
         let reserved = configuration.admission.reservedBypassWorkers ?? max(1, workers / 10)
         let scheduler = Scheduler(
-            maxRunningPerUser: configuration.queue.maxRunningPerUser, workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
+            maxRunningPerUser: configuration.queue.maxRunningPerUser, maxRunningByPlan: configuration.admission.plans.compactMapValues(\.maxRunning),
+            workers: workers, reservedForBypass: min(reserved, workers - 1), router: router)
         // Idle workers look for work the cluster's other nodes left in the shared queue.
         if let cluster { scheduler.onIdle.withLock { $0 = { cluster.wake() } } }
         let admission = AdmissionController(

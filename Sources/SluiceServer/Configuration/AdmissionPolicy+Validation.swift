@@ -15,6 +15,7 @@ extension AdmissionPolicy {
             list.atLeast(path + ".maxTokens", plan.maxTokens, 1)
             list.atLeast(path + ".maxPromptBytes", plan.maxPromptBytes, 1)
             list.atLeast(path + ".maxStreams", plan.maxStreams, 0)
+            list.atLeast(path + ".maxRunning", plan.maxRunning, 1)
             if let days = plan.historyDays { list.notNegative(path + ".historyDays", days) }
             if let dollars = plan.spendPerMonthUSD { list.notNegative(path + ".spendPerMonthUSD", dollars) }
             list.atLeast(path + ".reconnectsPerMinute", plan.reconnectsPerMinute, 0)

@@ -210,6 +210,7 @@ extension Plan {
         maxTokens = config.int(forKey: "maxTokens", default: maxTokens)
         maxPromptBytes = config.int(forKey: "maxPromptBytes", default: maxPromptBytes)
         maxStreams = config.int(forKey: "maxStreams", default: maxStreams)
+        maxRunning = config.int(forKey: "maxRunning")
         reconnectsPerMinute = config.int(forKey: "reconnectsPerMinute", default: reconnectsPerMinute)
         historyDays = config.double(forKey: "historyDays")
         spendPerMonthUSD = config.double(forKey: "spendPerMonthUSD")

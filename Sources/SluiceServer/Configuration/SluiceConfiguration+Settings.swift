@@ -124,6 +124,7 @@ extension SluiceConfiguration {
             whole(path + "maxTokens", plan.maxTokens)
             whole(path + "maxPromptBytes", plan.maxPromptBytes)
             whole(path + "maxStreams", plan.maxStreams)
+            if let running = plan.maxRunning { whole(path + "maxRunning", running) }
             whole(path + "reconnectsPerMinute", plan.reconnectsPerMinute)
             if let days = plan.historyDays { number(path + "historyDays", days) }
             if let dollars = plan.spendPerMonthUSD { number(path + "spendPerMonthUSD", dollars) }

@@ -29,6 +29,8 @@ final class Scheduler: Sendable {
         var timerWake: CheckedContinuation<Void, Never>?
         var wakePending = false
         let limit: Int
+        /// The running jobs' cap of each plan that sets its own (`Plan.maxRunning`), instead of `limit`.
+        let planLimits: [String: Int]
         /// Workers that jobs other than bypass may use.
         let sharedWorkers: Int
         var runningShared = 0
@@ -70,8 +72,13 @@ final class Scheduler: Sendable {
     let router: ProviderRouter
     static let capacityTimerID = "\u{0}capacity"
 
-    init(maxRunningPerUser: Int, workers: Int = .max, reservedForBypass: Int = 0, router: ProviderRouter) {
-        state = Mutex(State(limit: max(1, maxRunningPerUser), sharedWorkers: max(1, workers - max(0, reservedForBypass))))
+    /// - Parameters:
+    ///   - maxRunningPerUser: jobs of one user that run at once, unless their plan sets its own.
+    ///   - maxRunningByPlan: the plans that set their own (plan name: jobs).
+    init(maxRunningPerUser: Int, maxRunningByPlan: [String: Int] = [:], workers: Int = .max, reservedForBypass: Int = 0, router: ProviderRouter) {
+        state = Mutex(State(
+            limit: max(1, maxRunningPerUser), planLimits: maxRunningByPlan.mapValues { max(1, $0) },
+            sharedWorkers: max(1, workers - max(0, reservedForBypass))))
         self.router = router
     }
 
@@ -270,14 +277,15 @@ final class Scheduler: Sendable {
         var wake: CheckedContinuation<Void, Never>?
     }
 
-    /// Matches idle workers with the next jobs whose user is under their cap and whose model has a
-    /// provider slot free. When work waits only for provider capacity that frees with time (a breaker's
+    /// Matches idle workers with the next jobs whose user is under their cap (their plan's `maxRunning`, or
+    /// `maxRunningPerUser`) and whose model has a provider slot free. When work waits only for provider capacity that frees with time (a breaker's
     /// cool-down, a `Retry-After`), a timer wakes the scheduler then.
     private static func dispatch(_ state: inout State, router: ProviderRouter) -> Actions {
         var actions = Actions()
         while !state.stopped, !state.waiters.isEmpty {
             let cap = state.runningPerUser
             let limit = state.limit
+            let planLimits = state.planLimits
             let sharedFull = state.runningShared >= state.sharedWorkers
             let now = Date()
             // Aliases with no capacity left for any job: the rest of the queue is skipped for them in
@@ -292,7 +300,7 @@ final class Scheduler: Sendable {
                     outOfWorkers = true
                     return nil
                 }
-                guard (cap[user] ?? 0) < limit, !exhausted.contains(job.request.model) else { return nil }
+                guard (cap[user] ?? 0) < planLimits[job.owner.plan] ?? limit, !exhausted.contains(job.request.model) else { return nil }
                 let tried = job.tried ?? []
                 if let lease = router.reserve(alias: job.request.model, avoiding: Set(tried), now: now) { return lease }
                 if tried.isEmpty { exhausted.insert(job.request.model) }
