@@ -88,11 +88,13 @@ import Testing
             bounded("count") { _ = try await store.unfinishedCount() }
             bounded("watched") { _ = try await store.watchedJobs(node: "node-a") }
             bounded("job") { _ = try await store.job(id: "job_before") }
+            bounded("holders") { _ = try await store.holders(of: ["job_before"]) }
+            bounded("take") { _ = try await store.claim(jobID: "job_before", node: "node-a", leaseSeconds: 30) }
             return await group.reduce(into: []) { $0.append($1) }
         }
         let waited = Date().timeIntervalSince(started)
         let answers = Dictionary(uniqueKeysWithValues: waits)
-        #expect(answers == ["claim": true, "rescue": true, "count": false, "watched": false, "job": false], "\(answers)")
+        #expect(answers == ["claim": true, "rescue": true, "count": false, "watched": false, "job": false, "holders": false, "take": true], "\(answers)")
         // Within the deadline and a margin for a loaded machine; the lock is held for 60 s.
         #expect(waited >= deadline && waited < deadline + 20, "\(waited) s")
 

@@ -141,18 +141,22 @@ extension PostgresStore {
 
     public func holders(of jobIDs: [String]) async throws -> [String: JobHolder] {
         guard !jobIDs.isEmpty else { return [:] }
-        let rows = try await client.query(
-            "SELECT j.id, j.state, j.node, n.address FROM sluice_job j LEFT JOIN sluice_node n ON n.id = j.node WHERE j.id = ANY(\(jobIDs))",
-            logger: logger)
-        var holders: [String: JobHolder] = [:]
-        for try await (id, state, node, address) in rows.decode((String, String, String?, String?).self) {
-            if !(JobState(rawValue: state).map { !$0.isTerminal } ?? false) {
-                holders[id] = .ended
-            } else if let node, let address, !address.isEmpty {
-                holders[id] = .node(id: node, address: address)
-            } else {
-                holders[id] = JobHolder.none
+        // Bounded: the one loop that wakes every waiting stream of this node asks this.
+        var holders = try await StatementDeadline.reads.run { [client, logger] in
+            let rows = try await client.query(
+                "SELECT j.id, j.state, j.node, n.address FROM sluice_job j LEFT JOIN sluice_node n ON n.id = j.node WHERE j.id = ANY(\(jobIDs))",
+                logger: logger)
+            var holders: [String: JobHolder] = [:]
+            for try await (id, state, node, address) in rows.decode((String, String, String?, String?).self) {
+                if !(JobState(rawValue: state).map { !$0.isTerminal } ?? false) {
+                    holders[id] = .ended
+                } else if let node, let address, !address.isEmpty {
+                    holders[id] = .node(id: node, address: address)
+                } else {
+                    holders[id] = JobHolder.none
+                }
             }
+            return holders
         }
         // A job not found has ended (deleted after its retention).
         for id in jobIDs where holders[id] == nil { holders[id] = .ended }
@@ -160,14 +164,15 @@ extension PostgresStore {
     }
 
     public func claim(jobID: String, node: String, leaseSeconds: Double) async throws -> Job? {
-        let rows = try await client.query(
-            """
-            UPDATE sluice_job SET node = \(node), fence = fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
-            WHERE id = \(jobID) AND state = 'queued' AND node IS NULL
-            RETURNING data, node, fence
-            """,
-            logger: logger)
-        return try await Self.jobs(rows).first
+        try await StatementDeadline.writes.run { [client, logger] in
+            try await Self.jobs(client.query(
+                """
+                UPDATE sluice_job SET node = \(node), fence = fence + 1, lease_until = now() + make_interval(secs => \(leaseSeconds))
+                WHERE id = \(jobID) AND state = 'queued' AND node IS NULL
+                RETURNING data, node, fence
+                """,
+                logger: logger)).first
+        }
     }
 
     public func clusterSecret() async throws -> String {
