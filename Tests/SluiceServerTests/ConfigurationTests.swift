@@ -67,6 +67,7 @@ import Testing
                 baseURL: https://openrouter.ai/api/v1
                 model: openai/gpt-4o-mini
                 maxInFlight: 24
+                warmConnections: 4
                 requestsPerMinute: 500
                 timeouts:
                   firstToken: 8
@@ -101,6 +102,8 @@ import Testing
         #expect(openrouter.model == "openai/gpt-4o-mini")
         #expect(openrouter.apiKey == "sk-or-1")
         #expect(openrouter.requestsPerMinute == 500)
+        #expect(openrouter.warmConnections == 4)
+        #expect(configuration.deployments[1].warmConnections == 2, "the default")
         #expect(openrouter.timeouts.firstToken == 8)
         #expect(openrouter.timeouts.idle == 30)
         #expect(openrouter.prices.outputPerMillion == 0.6)
@@ -174,6 +177,7 @@ struct ConfigurationMistake: Sendable, CustomTestStringConvertible {
         .init(yaml: "deployments: {names: [d], d: {provider: mock, prices: {input: -1}}}", keyPath: "deployments.d.prices.input", says: "must be 0 or more, not -1"),
         .init(yaml: "deployments: {names: [d], d: {provider: mock, timeouts: {total: 0}}}", keyPath: "deployments.d.timeouts.total", says: "must be more than 0"),
         .init(yaml: "deployments: {names: [d], d: {provider: mock, requestsPerMinute: -3}}", keyPath: "deployments.d.requestsPerMinute", says: "0 (no limit) or a positive number"),
+        .init(yaml: "deployments: {names: [d], d: {provider: mock, warmConnections: -1}}", keyPath: "deployments.d.warmConnections", says: "must be 0 or more, not -1"),
         .init(yaml: "plans: {names: [free], free: {requestsPerMinute: -5}}", keyPath: "plans.free.requestsPerMinute", says: "0 (no limit) or a positive number"),
         .init(yaml: "plans: {names: [free], free: {maxRunning: 0}}", keyPath: "plans.free.maxRunning", says: "must be at least 1, not 0"),
         .init(yaml: "modes: {names: [exam], exam: {requestsPerMinute: -1}}", keyPath: "modes.exam.requestsPerMinute", says: "must be 0 or more, not -1"),

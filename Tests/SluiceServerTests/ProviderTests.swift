@@ -163,6 +163,51 @@ import Testing
         }
     }
 
+    /// A deployment keeps `warmConnections` idle and open once its first call has connected (more while
+    /// calls run: that many beyond those in use), so that the next calls (after a quiet hour, or the first of a surge) need no handshake; with none,
+    /// only the connection a call used stays open. Either way the node shuts down (AsyncHTTPClient's
+    /// pre-warming once kept its clients from shutting down).
+    @Test func warmConnectionsAreOpenedAheadOfTheCallsThatWillNeedThem() async throws {
+        try await FakeUpstream.with { warm in
+            try await FakeUpstream.with { cold in
+                try await TestNode.with(configure: {
+                    Self.configure(&$0, [Self.deployment("warm", warm) { $0.warmConnections = 3 }, Self.deployment("cold", cold) { $0.warmConnections = 0 }], alias: "warm")
+                    $0.aliases.append(ModelAlias(name: "cold", deployments: ["cold"]))
+                }) { node in
+                    #expect(try await Self.ask(node, model: "warm").status == 200)
+                    #expect(try await Self.ask(node, model: "cold").status == 200)
+                    var open = (warm: 0, cold: 0)
+                    for _ in 0..<100 {
+                        open = (try Self.connections(to: warm.port), try Self.connections(to: cold.port))
+                        if open.warm >= 3 { break }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    // 3 idle, or 4 when the warm ones were opened while the call's was still in use.
+                    #expect(open.warm >= 3 && open.warm <= 4, "\(open.warm) open: 3 warm ones, and the call's")
+                    #expect(open.cold == 1, "the call's connection alone")
+                    // Opened, not used: each deployment had one call.
+                    #expect(warm.received.count == 1 && cold.received.count == 1)
+                }
+                // The node has shut down: its connections are closed.
+                #expect(try Self.connections(to: warm.port) == 0)
+            }
+        }
+    }
+
+    /// Established TCP connections to 127.0.0.1:`port` from the side that connected (the kernel's table,
+    /// `/proc/net/tcp`).
+    static func connections(to port: Int) throws -> Int {
+        // Read to its end: the kernel writes the table a page per read, and a file's reported size is 0.
+        guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { throw TestFailure("/proc/net/tcp cannot be read") }
+        defer { try? file.close() }
+        let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+        let remote = String(format: "0100007F:%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[2] == remote && fields[3] == "01"
+        }.count
+    }
+
     @Test(arguments: [
         FakeUpstream.Behavior.status(500), .status(503), .status(429, retryAfter: 30), .hang, .malformed,
     ])

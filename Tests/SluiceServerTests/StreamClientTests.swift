@@ -100,7 +100,9 @@ import Testing
             let left = try await ConnectionTests.waitUntil(seconds: 10) { node.node.jobs.admission.openStreams(of: user) == 0 }
             print("departed client: its stream released \(Int(Date().timeIntervalSince(closed) * 1000)) ms after it closed (heartbeat every 60 s)")
             #expect(left, "the stream was still counted open after its client left")
-            #expect(node.node.jobs.hub.subscriberCount(id) == 0)
+            // The subscription ends as the response does, next to the count and not in the same step: a loaded
+            // machine (the whole suite on 2 cores) showed it a moment later.
+            #expect(try await ConnectionTests.waitUntil(seconds: 10) { node.node.jobs.hub.subscriberCount(id) == 0 })
             _ = try await node.client.delete("/v1/jobs/\(id)")
         }
     }

@@ -147,15 +147,24 @@ actor HTTPCall {
 }
 
 extension HTTPClient {
-    /// A client for one deployment: pooled connections, its own connect timeout.
+    /// A client for one deployment: pooled connections, `warmConnections` of them kept open beyond those in
+    /// use, and its own connect timeout.
     public static func forDeployment(_ deployment: Deployment) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(
             connect: .milliseconds(Int64(deployment.timeouts.connect * 1000)),
             read: .milliseconds(Int64(max(deployment.timeouts.idle, deployment.timeouts.firstToken) * 1000)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, deployment.maxInFlight))
+        let connections = max(8, deployment.maxInFlight)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         // A refused connection fails the call at once, so that the router fails over instead of waiting.
         configuration.connectionPool.retryConnectionEstablishment = false
+        if deployment.warmConnections > 0 {
+            configuration.connectionPool.preWarmedHTTP1ConnectionCount = min(deployment.warmConnections, connections)
+            // AsyncHTTPClient (1.37) pre-warms only a pool that starts as HTTP/1: one that starts ready for
+            // HTTP/2 (`.automatic`) and finds HTTP/1 drops the request for the first warm connection, leaves
+            // it "starting" for good, and then never finishes its shutdown (the node hung on SIGTERM).
+            configuration.httpVersion = .http1Only
+        }
         configuration.trust(caFile: deployment.caFile)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

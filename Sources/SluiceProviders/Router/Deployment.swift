@@ -55,6 +55,12 @@ public struct Deployment: Sendable {
     public var weight: Double = 1
     /// Calls in flight at once: the bulkhead (default 24).
     public var maxInFlight: Int = 24
+    /// Connections kept open and idle to the provider, ready for the next calls (default 2): while calls
+    /// run, that many beyond those in use; never closed for being idle. A call after a quiet hour, or among
+    /// the first of a surge, finds one instead of waiting for a TCP and TLS handshake. They are opened once
+    /// the first call has connected. With any, the deployment speaks HTTP/1.1; with 0, HTTP/2 where the
+    /// provider offers it.
+    public var warmConnections: Int = 2
     /// The account's requests per minute, when capped.
     public var requestsPerMinute: Int?
     /// The account's tokens per minute, when capped.

@@ -232,6 +232,7 @@ extension Deployment {
         apiKey = key ?? keyVariable.flatMap { ProcessInfo.processInfo.environment[$0] }
         weight = config.double(forKey: "weight", default: weight)
         maxInFlight = config.int(forKey: "maxInFlight", default: maxInFlight)
+        warmConnections = config.int(forKey: "warmConnections", default: warmConnections)
         // 0 (or unset) means the account has no such cap.
         requestsPerMinute = config.limit(forKey: ["requestsPerMinute"], path: path, default: nil, problems: &problems)
         tokensPerMinute = config.limit(forKey: ["tokensPerMinute"], path: path, default: nil, problems: &problems)

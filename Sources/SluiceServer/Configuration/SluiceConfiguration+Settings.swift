@@ -80,6 +80,7 @@ extension SluiceConfiguration {
             secret(path + "apiKey", deployment.apiKey != nil)
             number(path + "weight", deployment.weight)
             whole(path + "maxInFlight", deployment.maxInFlight)
+            whole(path + "warmConnections", deployment.warmConnections)
             limit(path + "requestsPerMinute", deployment.requestsPerMinute)
             limit(path + "tokensPerMinute", deployment.tokensPerMinute)
             flag(path + "streaming", deployment.streaming)

@@ -121,6 +121,7 @@ extension SluiceConfiguration {
         list.notEmpty(path + ".model", deployment.model, "the provider's model name")
         list.notNegative(path + ".weight", deployment.weight)
         list.atLeast(path + ".maxInFlight", deployment.maxInFlight, 1)
+        list.atLeast(path + ".warmConnections", deployment.warmConnections, 0)
         list.atLeast(path + ".maxAnswerBytes", deployment.maxAnswerBytes, 1)
         if let caFile = deployment.caFile, !FileManager.default.fileExists(atPath: caFile) {
             list.add(path + ".caFile", "there is no file at \(caFile)")
