@@ -1,48 +1,55 @@
 #!/usr/bin/env bash
-# What a warm connection to the provider saves: `sluice mock-upstream` in a network namespace this script
-# makes, behind a link with DELAY_MS each way (netem; 25 ms: a 50 ms round trip, a school far from its
-# provider's region), and one `sluice serve` with two deployments of it: `cold` (warmConnections: 0) and
-# `warm` (warmConnections: 2). Each round: a call to each (the pools connect), then a burst of 3 calls at once
-# to each (the cold pool connects two more, the warm one has them), then a quiet spell longer than the pool's
-# idle timeout (60 s) and one call to each (the cold pool connects again). Reports each kind of call's median
-# time (whole answers, not streamed, 16 tokens at once), by deployment. Needs root (ip netns, tc).
-# Usage: benchmarks/warm-connections.sh [rounds, default 3]   (DELAY_MS, default 25)
+# What a warm connection to the provider saves: `sluice mock-upstream` behind a proxy that takes
+# HANDSHAKE_MS to open each new connection (default 100: TCP and TLS 1.3, two round trips of 50 ms, a school
+# far from its provider's region; data then flows at loopback speed), and one `sluice serve` with two
+# deployments of it: `cold` (warmConnections: 0) and `warm` (warmConnections: 2). Each round: a call to each
+# (the pools connect), then a burst of 3 calls at once to each (the cold pool connects two more, the warm one
+# has them), then a quiet spell longer than the pool's idle timeout (60 s) and one call to each (the cold
+# pool connects again). Reports each kind of call's median time (whole answers, not streamed, 16 tokens at
+# once) by deployment, and the connections the proxy opened. Loopback only (this machine's kernel has no
+# netem to delay a link; the proxy delays what a warm pool saves, the opening of a connection).
+# Usage: benchmarks/warm-connections.sh [rounds, default 3]   (HANDSHAKE_MS, default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/lib.sh
 rounds=${1:-3}
-delay=${DELAY_MS:-25}
+handshake=${HANDSHAKE_MS:-100}
 bin=$(sluice_bin)
 WORK=$(mktemp -d)
-ns=sluice-warm-$$
-host_if=sw$$h
-ns_if=sw$$n
 pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-  ip link del "$host_if" 2>/dev/null || true
-  ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-ip netns add "$ns"
-ip link add "$host_if" type veth peer name "$ns_if"
-ip link set "$ns_if" netns "$ns"
-ip addr add 10.77.0.1/24 dev "$host_if"
-ip link set "$host_if" up
-ip netns exec "$ns" ip addr add 10.77.0.2/24 dev "$ns_if"
-ip netns exec "$ns" ip link set "$ns_if" up
-ip netns exec "$ns" ip link set lo up
-tc qdisc add dev "$host_if" root netem delay "${delay}ms"
-ip netns exec "$ns" tc qdisc add dev "$ns_if" root netem delay "${delay}ms"
-ip netns exec "$ns" "$bin" mock-upstream --host 10.77.0.2 --port 9000 --tokens 16 >/dev/null 2>&1 & pids+=($!)
-port=$((20000 + RANDOM % 20000))
+trap 'kill ${pids[*]} 2>/dev/null; rm -rf "$WORK"' EXIT
+base=$((20000 + RANDOM % 20000))
+"$bin" mock-upstream --port $((base + 1)) --tokens 16 >/dev/null 2>&1 & pids+=($!)
+python3 - $((base + 2)) $((base + 1)) "$handshake" "$WORK/opened" <<'PY' & pids+=($!)
+import asyncio, sys
+listen, upstream, delay, opened = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000, sys.argv[4]
+count = 0
+async def pipe(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+async def serve(reader, writer):
+    global count
+    count += 1
+    open(opened, "w").write(str(count))
+    await asyncio.sleep(delay)  # the handshake of a far provider
+    up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", listen)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+PY
+port=$((base + 10))
 cat > "$WORK/sluice.yaml" <<YAML
 deployments:
   names: [cold, warm]
-  cold: {provider: openai, baseURL: "http://10.77.0.2:9000/v1", model: m, warmConnections: 0}
-  warm: {provider: openai, baseURL: "http://10.77.0.2:9000/v1", model: m, warmConnections: 2}
+  cold: {provider: openai, baseURL: "http://127.0.0.1:$((base + 2))/v1", model: m, warmConnections: 0}
+  warm: {provider: openai, baseURL: "http://127.0.0.1:$((base + 2))/v1", model: m, warmConnections: 2}
 models:
   aliases: [cold, warm]
   cold: {deployments: [cold]}
@@ -62,8 +69,9 @@ for round in $(seq "$rounds"); do
   for alias in cold warm; do ask $alias first; done
   sleep 1
   for alias in cold warm; do
-    for _ in 1 2 3; do ask $alias burst & done
-    wait
+    burst=()
+    for _ in 1 2 3; do ask $alias burst & burst+=($!); done
+    wait "${burst[@]}"
   done
   sleep 65
   for alias in cold warm; do ask $alias quiet; done
@@ -81,4 +89,4 @@ print(f'{statistics.median(values):.1f} ms (n={len(values)}, max {max(values):.1
   done
   echo "$row |"
 done
-echo "(link delay ${delay} ms each way: one round trip is $((2 * delay)) ms)"
+echo "(each new connection to the provider took ${handshake} ms to open; the proxy opened $(cat "$WORK/opened") in all)"
