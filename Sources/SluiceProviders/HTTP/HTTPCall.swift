@@ -147,8 +147,8 @@ actor HTTPCall {
 }
 
 extension HTTPClient {
-    /// A client for one deployment: pooled connections, `warmConnections` of them kept open beyond those in
-    /// use, and its own connect timeout.
+    /// A client for one deployment: pooled connections, `warmConnections` of them kept open and idle, and
+    /// its own connect timeout.
     public static func forDeployment(_ deployment: Deployment) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(

@@ -278,8 +278,8 @@ final class Scheduler: Sendable {
     }
 
     /// Matches idle workers with the next jobs whose user is under their cap (their plan's `maxRunning`, or
-    /// `maxRunningPerUser`) and whose model has a provider slot free. When work waits only for provider capacity that frees with time (a breaker's
-    /// cool-down, a `Retry-After`), a timer wakes the scheduler then.
+    /// `maxRunningPerUser`) and whose model has a provider slot free. When work waits only for provider
+    /// capacity that frees with time (a breaker's cool-down, a `Retry-After`), a timer wakes the scheduler then.
     private static func dispatch(_ state: inout State, router: ProviderRouter) -> Actions {
         var actions = Actions()
         while !state.stopped, !state.waiters.isEmpty {
